@@ -1,0 +1,193 @@
+"""StreamCity settings: one module, every integration switched on by its environment variable.
+
+With no environment at all StreamCity runs embedded: SQLite, the in-process bus and the
+in-memory channel layer. KAFKA_BOOTSTRAP_SERVERS, REDIS_URL and DATABASE_URL switch to the
+real services. See .env.example for every variable.
+"""
+
+import secrets
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
+    env.read_env(str(BASE_DIR / ".env"))
+
+# Runtime files (SQLite database, the generated dev secret key, collected static files).
+VAR_DIR = Path(env.str("STREAMCITY_VAR_DIR", default=str(BASE_DIR / "var")))
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment; in DEBUG a random key kept in var/ (never in the repo)."""
+    key = env.str("DJANGO_SECRET_KEY", default="")
+    if key or not DEBUG:
+        return key  # an empty key with DEBUG off makes Django refuse to start: on purpose
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "streamcity.apps.AdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "leaflet",
+    "streamcity",
+    "transit",
+    "alerts",
+    "simulators",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "streamcity.urls"
+ASGI_APPLICATION = "streamcity.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# -- database: SQLite file by default, PostgreSQL with DATABASE_URL ---------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'streamcity.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web server read while the bridge writes; IMMEDIATE avoids lock upgrades.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "transaction_mode": "IMMEDIATE"}
+    )
+    DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# -- channel layer: in-memory by default, Redis with REDIS_URL --------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": env.str("CHANNEL_LAYER_BACKEND", default="channels_redis.pubsub.RedisPubSubChannelLayer"),
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# -- event bus: in-process by default, Kafka with KAFKA_BOOTSTRAP_SERVERS ----------------------
+KAFKA_BOOTSTRAP_SERVERS = env.str("KAFKA_BOOTSTRAP_SERVERS", default="")
+KAFKA_TOPIC_PREFIX = env.str("KAFKA_TOPIC_PREFIX", default="")
+KAFKA_CONFIG = {"bootstrap.servers": KAFKA_BOOTSTRAP_SERVERS, "client.id": env.str("KAFKA_CLIENT_ID", default="streamcity")}
+if env.str("KAFKA_SECURITY_PROTOCOL", default=""):
+    # Confluent Cloud: SASL_SSL with PLAIN, the API key as username and the secret as password.
+    KAFKA_CONFIG.update(
+        {
+            "security.protocol": env.str("KAFKA_SECURITY_PROTOCOL"),
+            "sasl.mechanisms": env.str("KAFKA_SASL_MECHANISM", default="PLAIN"),
+            "sasl.username": env.str("KAFKA_SASL_USERNAME", default=""),
+            "sasl.password": env.str("KAFKA_SASL_PASSWORD", default=""),
+        }
+    )
+STREAMCITY_PARTITIONS = env.int("STREAMCITY_PARTITIONS", default=6)
+KSQLDB_URL = env.str("KSQLDB_URL", default="")
+
+# -- live map ---------------------------------------------------------------------------------
+# Seconds between two frames sent to the browsers; every change in between rides in one frame.
+STREAMCITY_FRAME_INTERVAL = env.float("STREAMCITY_FRAME_INTERVAL", default=0.5)
+# A vehicle not heard of for this long (wall clock) is left out of snapshots.
+STREAMCITY_VEHICLE_STALE_SECONDS = env.int("STREAMCITY_VEHICLE_STALE_SECONDS", default=300)
+
+LEAFLET_CONFIG = {
+    "DEFAULT_CENTER": (env.float("MAP_CENTER_LAT", default=52.37), env.float("MAP_CENTER_LON", default=4.90)),
+    "DEFAULT_ZOOM": env.int("MAP_ZOOM", default=13),
+    "MIN_ZOOM": 3,
+    "MAX_ZOOM": 19,
+    "TILES": (
+        [(env.str("MAP_TILES_NAME", default="OpenStreetMap"), env.str("MAP_TILES_URL"), {"attribution": env.str("MAP_TILES_ATTRIBUTION", default=""), "maxZoom": 19})]
+        if env.str("MAP_TILES_URL", default="")
+        else [
+            (
+                "OpenStreetMap",
+                "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                {"attribution": "&copy; OpenStreetMap contributors", "maxZoom": 19},
+            )
+        ]
+    ),
+    "RESET_VIEW": False,
+    "NO_GLOBALS": False,
+}
+
+# -- static files ---------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static"))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = DEBUG
+
+# -- auth and security --------------------------------------------------------------------------
+LOGIN_URL = "/admin/login/"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("DJANGO_BEHIND_PROXY", default=False) else None
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+    },
+}
