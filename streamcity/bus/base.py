@@ -1,0 +1,125 @@
+"""The bus interface every producer, processor and consumer talks to.
+
+Two implementations pass the same contract tests: `memory.MemoryBus` (in-process, Kafka's
+semantics) and `kafka.KafkaBus` (confluent-kafka). Nothing else knows which one is in use.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One record read from a topic partition."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes | None
+    timestamp_ms: int = 0
+    headers: Headers = ()
+
+    def header(self, name: str) -> bytes | None:
+        for k, v in self.headers:
+            if k == name:
+                return v
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """What `ensure_topics` creates."""
+
+    name: str
+    partitions: int = 6
+    compacted: bool = False
+    config: dict[str, str] = field(default_factory=dict)
+
+
+class BusConsumer(abc.ABC):
+    """A member of a consumer group. Offsets are committed only for records marked handled."""
+
+    @abc.abstractmethod
+    def consume(self, max_records: int = 500, timeout: float = 1.0) -> list[Record]:
+        """Up to `max_records` records, waiting at most `timeout` seconds for the first."""
+
+    @abc.abstractmethod
+    def store(self, records: Sequence[Record]) -> None:
+        """Mark `records` handled: the next commit() covers them. Cheap and local."""
+
+    @abc.abstractmethod
+    def commit(self) -> None:
+        """Commit the offsets stored so far (synchronously)."""
+
+    @abc.abstractmethod
+    def rewind(self, records: Sequence[Record]) -> None:
+        """Seek back so that `records` are delivered again (after a failed handle)."""
+
+    @abc.abstractmethod
+    def assignment(self) -> list[tuple[str, int]]:
+        """The (topic, partition) pairs this member owns now."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Commit what is stored and leave the group."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Bus(abc.ABC):
+    """Produce records and create consumers."""
+
+    @abc.abstractmethod
+    def produce(self, topic: str, key: str | None, value: bytes | None, headers: Headers = ()) -> None:
+        """Queue a record for `topic`. Records with one key keep their order."""
+
+    @abc.abstractmethod
+    def flush(self, timeout: float = 30.0) -> int:
+        """Wait until queued records are acknowledged; return how many are still pending."""
+
+    @abc.abstractmethod
+    def consumer(self, group_id: str, topics: Iterable[str]) -> BusConsumer:
+        """A new member of `group_id` subscribed to `topics`."""
+
+    @abc.abstractmethod
+    def ensure_topics(self, specs: Iterable[TopicSpec]) -> None:
+        """Create the topics that do not exist yet."""
+
+    @property
+    @abc.abstractmethod
+    def delivery_stats(self) -> dict[str, int]:
+        """Counts of records `produced`, `delivered` (acknowledged) and `failed`."""
+
+    def close(self) -> None:
+        """Flush and release clients."""
+        self.flush()
+
+
+def next_offsets(records: Iterable[Record]) -> dict[tuple[str, int], int]:
+    """The offset after the last of `records` in each partition."""
+    out: dict[tuple[str, int], int] = {}
+    for r in records:
+        tp = (r.topic, r.partition)
+        if r.offset + 1 > out.get(tp, -1):
+            out[tp] = r.offset + 1
+    return out
+
+
+def first_offsets(records: Iterable[Record]) -> dict[tuple[str, int], int]:
+    """The offset of the first of `records` in each partition."""
+    out: dict[tuple[str, int], int] = {}
+    for r in records:
+        tp = (r.topic, r.partition)
+        if tp not in out or r.offset < out[tp]:
+            out[tp] = r.offset
+    return out

@@ -1,0 +1,223 @@
+"""The bus on Apache Kafka (or Confluent Cloud) through confluent-kafka.
+
+Producer: idempotent, acks=all, created on first use, flushed on close. Consumers: batch
+`consume()`, no auto-commit; offsets are committed only for records the worker stored as handled,
+and stored offsets are committed before partitions are revoked in a rebalance.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from .base import Bus, BusConsumer, Headers, Record, TopicSpec, first_offsets, next_offsets
+
+logger = logging.getLogger(__name__)
+
+
+class KafkaBus(Bus):
+    def __init__(self, config: dict[str, str], *, topic_prefix: str = "", producer_config=None, consumer_config=None):
+        self._config = dict(config)
+        self._prefix = topic_prefix
+        self._producer_config = producer_config or {}
+        self._consumer_config = consumer_config or {}
+        self._producer: Producer | None = None
+        self._lock = threading.Lock()
+        self._stats = {"produced": 0, "delivered": 0, "failed": 0}
+
+    def physical(self, topic: str) -> str:
+        return self._prefix + topic
+
+    def logical(self, topic: str) -> str:
+        return topic[len(self._prefix) :] if self._prefix and topic.startswith(self._prefix) else topic
+
+    # -- producing --------------------------------------------------------------
+    def _get_producer(self) -> Producer:
+        if self._producer is None:
+            with self._lock:
+                if self._producer is None:
+                    self._producer = Producer(
+                        {
+                            **self._config,
+                            "enable.idempotence": True,
+                            "acks": "all",
+                            "linger.ms": 10,
+                            "compression.type": "lz4",
+                            "queue.buffering.max.messages": 500_000,
+                            "on_delivery": self._on_delivery,
+                            "error_cb": _log_error,
+                            **self._producer_config,
+                        }
+                    )
+        return self._producer
+
+    def _on_delivery(self, err, msg) -> None:
+        if err is None:
+            self._stats["delivered"] += 1
+        else:
+            self._stats["failed"] += 1
+            logger.error("delivery to %s failed: %s", msg.topic(), err)
+
+    def produce(self, topic: str, key: str | None, value: bytes | None, headers: Headers = ()) -> None:
+        producer = self._get_producer()
+        kwargs = {"headers": list(headers)} if headers else {}
+        while True:
+            try:
+                producer.produce(self.physical(topic), value, key, **kwargs)
+                break
+            except BufferError:  # local queue full: serve delivery reports and retry
+                producer.poll(0.05)
+        self._stats["produced"] += 1
+        producer.poll(0)
+
+    def flush(self, timeout: float = 30.0) -> int:
+        if self._producer is None:
+            return 0
+        return self._producer.flush(timeout)
+
+    @property
+    def delivery_stats(self) -> dict[str, int]:
+        if self._producer is not None:
+            self._producer.poll(0)
+        return dict(self._stats)
+
+    def close(self) -> None:
+        remaining = self.flush()
+        if remaining:
+            logger.error("%d records were still undelivered at shutdown", remaining)
+
+    # -- topics -----------------------------------------------------------------
+    def ensure_topics(self, specs: Iterable[TopicSpec]) -> None:
+        admin = AdminClient(self._config)
+        existing = set(admin.list_topics(timeout=15).topics)
+        new = []
+        for spec in specs:
+            name = self.physical(spec.name)
+            if name in existing:
+                continue
+            config = dict(spec.config)
+            if spec.compacted:
+                config["cleanup.policy"] = "compact"
+            new.append(NewTopic(name, num_partitions=spec.partitions, config=config))
+        if not new:
+            return
+        for name, future in admin.create_topics(new, operation_timeout=15).items():
+            try:
+                future.result()
+                logger.info("created topic %s", name)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise
+
+    # -- consuming ----------------------------------------------------------------
+    def consumer(self, group_id: str, topics: Iterable[str]) -> KafkaConsumer:
+        return KafkaConsumer(self, group_id, list(topics))
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        """The high watermark of every partition of `topic`."""
+        c = Consumer({**self._config, "group.id": "streamcity-offsets", "enable.auto.commit": False})
+        try:
+            name = self.physical(topic)
+            meta = c.list_topics(name, timeout=10).topics[name]
+            return {p: c.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in meta.partitions}
+        finally:
+            c.close()
+
+
+def _log_error(err) -> None:
+    logger.warning("kafka: %s", err)
+
+
+class KafkaConsumer(BusConsumer):
+    def __init__(self, bus: KafkaBus, group_id: str, topics: list[str]):
+        self._bus = bus
+        self.group_id = group_id
+        self._stored: dict[tuple[str, int], int] = {}
+        self._consumer = Consumer(
+            {
+                **bus._config,
+                "group.id": group_id,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest",
+                "enable.partition.eof": False,
+                "error_cb": _log_error,
+                **bus._consumer_config,
+            }
+        )
+        self._consumer.subscribe([bus.physical(t) for t in topics], on_revoke=self._on_revoke, on_lost=self._on_lost)
+
+    def _on_revoke(self, consumer, partitions) -> None:
+        revoked = {(self._bus.logical(p.topic), p.partition) for p in partitions}
+        self._bus.flush()
+        self._commit({tp: off for tp, off in self._stored.items() if tp in revoked})
+        self._stored = {tp: off for tp, off in self._stored.items() if tp not in revoked}
+
+    def _on_lost(self, consumer, partitions) -> None:
+        lost = {(self._bus.logical(p.topic), p.partition) for p in partitions}
+        self._stored = {tp: off for tp, off in self._stored.items() if tp not in lost}
+
+    def consume(self, max_records: int = 500, timeout: float = 1.0) -> list[Record]:
+        out = []
+        logical = self._bus.logical
+        for msg in self._consumer.consume(max_records, timeout):
+            err = msg.error()
+            if err is not None:
+                if err.fatal():
+                    raise KafkaException(err)
+                logger.warning("consume: %s", err)
+                continue
+            key = msg.key()
+            out.append(
+                Record(
+                    logical(msg.topic()),
+                    msg.partition(),
+                    msg.offset(),
+                    key.decode("utf-8", "replace") if key is not None else None,
+                    msg.value(),
+                    msg.timestamp()[1],
+                    tuple(msg.headers() or ()),
+                )
+            )
+        return out
+
+    def store(self, records: Sequence[Record]) -> None:
+        for tp, off in next_offsets(records).items():
+            if off > self._stored.get(tp, -1):
+                self._stored[tp] = off
+
+    def _commit(self, offsets: dict[tuple[str, int], int]) -> None:
+        if not offsets:
+            return
+        tps = [TopicPartition(self._bus.physical(t), p, off) for (t, p), off in offsets.items()]
+        try:
+            self._consumer.commit(offsets=tps, asynchronous=False)
+        except KafkaException as exc:
+            # e.g. the group rebalanced meanwhile: those records will be delivered again.
+            logger.warning("commit failed (records will be redelivered): %s", exc)
+
+    def commit(self) -> None:
+        stored, self._stored = self._stored, {}
+        self._commit(stored)
+
+    def rewind(self, records: Sequence[Record]) -> None:
+        for (t, p), off in first_offsets(records).items():
+            try:
+                self._consumer.seek(TopicPartition(self._bus.physical(t), p, off))
+            except KafkaException as exc:  # no longer assigned: its new owner reads it from the commit
+                logger.info("rewind of %s[%d] skipped: %s", t, p, exc)
+
+    def assignment(self) -> list[tuple[str, int]]:
+        return sorted((self._bus.logical(p.topic), p.partition) for p in self._consumer.assignment())
+
+    def close(self) -> None:
+        if self._consumer is None:
+            return
+        self._bus.flush()
+        self.commit()
+        self._consumer.close()
+        self._consumer = None

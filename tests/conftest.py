@@ -1,0 +1,81 @@
+"""Fixtures for the real services the suite talks to.
+
+`tests/run.sh` starts PostgreSQL, Redis and Kafka and exports TEST_* variables. A test that needs
+a service that is not there is skipped — except with STREAMCITY_REQUIRE_SERVICES (set when CI=true),
+where a missing service fails the test: CI never passes by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+REQUIRE = os.environ.get("STREAMCITY_REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}
+
+
+def _service(var: str, what: str) -> str:
+    value = os.environ.get(var, "")
+    if not value:
+        message = f"{what} is not available ({var} is not set; run the suite with `make test`)"
+        if REQUIRE:
+            pytest.fail(message)
+        pytest.skip(message)
+    return value
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    return _service("TEST_KAFKA_BOOTSTRAP_SERVERS", "Kafka")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return _service("TEST_REDIS_URL", "Redis")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    return _service("TEST_CHROMIUM", "Chromium")
+
+
+@pytest.fixture(scope="session")
+def postgres_required():
+    """Fails (in CI) or skips when the test database is not PostgreSQL."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        _service("TEST_DATABASE_URL", "PostgreSQL")
+        if REQUIRE:
+            pytest.fail("DATABASE_URL must point at PostgreSQL for this test")
+        pytest.skip("the test database is not PostgreSQL")
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique token for topic prefixes, group ids and the like."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def kafka_bus(kafka_bootstrap, unique):
+    """A KafkaBus whose topics are private to this test (a unique topic prefix)."""
+    from streamcity.bus.kafka import KafkaBus
+
+    bus = KafkaBus({"bootstrap.servers": kafka_bootstrap}, topic_prefix=f"test-{unique}-")
+    yield bus
+    bus.close()
+
+
+@pytest.fixture
+def memory_bus():
+    from streamcity.bus.memory import MemoryBus
+
+    return MemoryBus(partitions=3)
+
+
+@pytest.fixture(params=["memory", "kafka"])
+def bus(request):
+    """Each bus implementation in turn: both must pass the same contract."""
+    return request.getfixturevalue(f"{request.param}_bus")

@@ -1,0 +1,185 @@
+"""The bus contract: the in-process bus and the real Kafka broker pass the same tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+from streamcity.bus import TopicSpec, TransientError, Worker
+from streamcity.schemas import VEHICLE_LOCATIONS, VehicleLocation, encode
+
+NOW = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.timezone.utc)
+
+
+def drain(consumer, count, timeout=30.0, max_records=500):
+    """Consume until `count` records arrived (or the timeout passed)."""
+    out = []
+    deadline = time.monotonic() + timeout
+    while len(out) < count and time.monotonic() < deadline:
+        out.extend(consumer.consume(max_records, 0.5))
+    return out
+
+
+def quiet(consumer, seconds=2.0):
+    """Records that arrive within `seconds` (expected: none)."""
+    out = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        out.extend(consumer.consume(100, 0.2))
+    return out
+
+
+def vehicle(i: int, vehicle_id: str = "v1") -> bytes:
+    ts = NOW + dt.timedelta(seconds=i)
+    return encode(VehicleLocation(vehicle_id=vehicle_id, vehicle_type="bus", latitude=52.0, longitude=4.0, passenger_count=i, timestamp=ts))
+
+
+def test_records_with_one_key_keep_their_order(bus):
+    bus.ensure_topics([TopicSpec("orders", partitions=3)])
+    for i in range(60):
+        bus.produce("orders", f"k{i % 4}", str(i).encode())
+    assert bus.flush() == 0
+    with bus.consumer("g-order", ["orders"]) as c:
+        records = drain(c, 60)
+    assert len(records) == 60
+    by_key: dict[str, list[int]] = {}
+    partitions: dict[str, set[int]] = {}
+    for r in records:
+        by_key.setdefault(r.key, []).append(int(r.value))
+        partitions.setdefault(r.key, set()).add(r.partition)
+    assert all(v == sorted(v) for v in by_key.values())
+    assert all(len(p) == 1 for p in partitions.values())  # a key always lands on one partition
+    assert sorted(sum(by_key.values(), [])) == list(range(60))
+
+
+def test_consume_returns_batches_up_to_the_limit(bus):
+    bus.ensure_topics([TopicSpec("batches", partitions=1)])
+    for i in range(50):
+        bus.produce("batches", "k", str(i).encode())
+    bus.flush()
+    with bus.consumer("g-batch", ["batches"]) as c:
+        sizes = []
+        got = []
+        deadline = time.monotonic() + 30
+        while len(got) < 50 and time.monotonic() < deadline:
+            batch = c.consume(20, 0.5)
+            if batch:
+                sizes.append(len(batch))
+                got.extend(batch)
+    assert [int(r.value) for r in got] == list(range(50))
+    assert max(sizes) <= 20 and len(sizes) >= 3
+
+
+def test_a_new_member_resumes_from_the_committed_offset(bus):
+    bus.ensure_topics([TopicSpec("resume", partitions=1)])
+    for i in range(10):
+        bus.produce("resume", "k", str(i).encode())
+    bus.flush()
+    c = bus.consumer("g-resume", ["resume"])
+    records = drain(c, 10)
+    c.store(records[:6])  # only the first six were handled
+    c.commit()
+    c.close()
+    with bus.consumer("g-resume", ["resume"]) as again:
+        rest = drain(again, 4)
+        assert [int(r.value) for r in rest] == [6, 7, 8, 9]
+        assert quiet(again, 1.0) == []
+
+
+def test_nothing_is_committed_for_records_not_handled(bus):
+    bus.ensure_topics([TopicSpec("unhandled", partitions=1)])
+    for i in range(5):
+        bus.produce("unhandled", "k", str(i).encode())
+    bus.flush()
+    c = bus.consumer("g-unhandled", ["unhandled"])
+    assert len(drain(c, 5)) == 5
+    c.close()  # nothing stored: nothing committed
+    with bus.consumer("g-unhandled", ["unhandled"]) as again:
+        assert [int(r.value) for r in drain(again, 5)] == [0, 1, 2, 3, 4]
+
+
+def test_rewind_delivers_the_records_again(bus):
+    bus.ensure_topics([TopicSpec("rewind", partitions=1)])
+    for i in range(4):
+        bus.produce("rewind", "k", str(i).encode())
+    bus.flush()
+    with bus.consumer("g-rewind", ["rewind"]) as c:
+        first = drain(c, 4)
+        c.rewind(first[2:])
+        again = drain(c, 2)
+    assert [int(r.value) for r in again] == [2, 3]
+
+
+def run_worker(worker, until, timeout=30.0):
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not until() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(30)
+    assert not thread.is_alive()
+
+
+def test_worker_dead_letters_a_malformed_record_and_carries_on(bus):
+    bus.ensure_topics([TopicSpec("vehicle_locations", 3), TopicSpec("vehicle_locations.dlq", 1)])
+    bus.produce("vehicle_locations", "v1", vehicle(1))
+    bus.produce("vehicle_locations", "v1", b'{"vehicle_id": 42}')
+    bus.produce("vehicle_locations", "v1", vehicle(2))
+    bus.flush()
+    handled = []
+    worker = Worker(bus, name="t", group_id="g-dlq", topics=[VEHICLE_LOCATIONS],
+                    handle=lambda batch: handled.extend(d.event.passenger_count for d in batch), commit_interval=0)
+    run_worker(worker, lambda: len(handled) >= 2)
+    assert handled == [1, 2]
+    assert worker.dead_lettered == 1
+    with bus.consumer("g-dlq-reader", ["vehicle_locations.dlq"]) as c:
+        [dead] = drain(c, 1)
+    assert dead.value == b'{"vehicle_id": 42}'
+    assert b"Expected `str`, got `int`" in dead.header("dlq.reason")
+    assert dead.header("dlq.topic") == b"vehicle_locations"
+    # the good records were committed: a restarted worker has nothing left to do
+    with bus.consumer("g-dlq", ["vehicle_locations"]) as c:
+        assert quiet(c, 2.0) == []
+
+
+def test_a_record_whose_handler_fails_is_dead_lettered_not_committed_silently(bus):
+    bus.ensure_topics([TopicSpec("vehicle_locations", 3), TopicSpec("vehicle_locations.dlq", 1)])
+    for i in range(1, 6):
+        bus.produce("vehicle_locations", "v1", vehicle(i))
+    bus.flush()
+    handled = []
+
+    def handle(batch):
+        if any(d.event.passenger_count == 3 for d in batch):
+            raise ValueError("cannot handle passenger_count 3")
+        handled.extend(d.event.passenger_count for d in batch)
+
+    worker = Worker(bus, name="t", group_id="g-poison", topics=[VEHICLE_LOCATIONS], handle=handle, commit_interval=0)
+    run_worker(worker, lambda: len(handled) >= 4)
+    assert sorted(handled) == [1, 2, 4, 5]
+    with bus.consumer("g-poison-dlq", ["vehicle_locations.dlq"]) as c:
+        [dead] = drain(c, 1)
+    assert b"cannot handle passenger_count 3" in dead.header("dlq.reason")
+
+
+def test_a_transient_failure_redelivers_the_batch(bus):
+    bus.ensure_topics([TopicSpec("vehicle_locations", 3), TopicSpec("vehicle_locations.dlq", 1)])
+    for i in range(1, 4):
+        bus.produce("vehicle_locations", "v1", vehicle(i))
+    bus.flush()
+    attempts = []
+    handled = []
+
+    def handle(batch):
+        attempts.append(len(batch))
+        if len(attempts) <= 2:
+            raise TransientError("database restarting")
+        handled.extend(d.event.passenger_count for d in batch)
+
+    worker = Worker(bus, name="t", group_id="g-transient", topics=[VEHICLE_LOCATIONS], handle=handle, commit_interval=0)
+    run_worker(worker, lambda: len(handled) >= 3)
+    assert handled == [1, 2, 3]
+    assert worker.retries == 2 and worker.dead_lettered == 0
