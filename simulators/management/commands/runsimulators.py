@@ -1,0 +1,29 @@
+import threading
+
+from django.core.management.base import BaseCommand
+
+from streamcity import roles
+from streamcity.bus import get_bus
+from streamcity.runtime import RoleThreads, stop_on_signals
+
+
+class Command(BaseCommand):
+    help = "Run the vehicle simulator, producing vehicle_locations to the bus until stopped."
+
+    def add_arguments(self, parser):
+        roles.add_simulator_arguments(parser)
+
+    def handle(self, *args, **options):
+        bus = get_bus()
+        roles.ensure_topics(bus)
+        role, runner = roles.simulator_from_options(bus, options)
+        stop = threading.Event()
+        stop_on_signals(stop)
+        # The simulator runs in this thread; a duration ends it on its own.
+        threads = RoleThreads([], stop)
+        watcher = threading.Thread(target=threads.wait, args=(runner.status, self.stdout), daemon=True)
+        watcher.start()
+        role.run(stop)
+        stop.set()
+        stats = bus.delivery_stats
+        self.stdout.write(f"produced {runner.events} events, {stats['delivered']} acknowledged")
