@@ -1,0 +1,1 @@
+# Alert models arrive with anomaly detection and the operator workflow.

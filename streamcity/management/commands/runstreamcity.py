@@ -1,0 +1,71 @@
+import threading
+
+import daphne.server  # installs the asyncio Twisted reactor: must come before anything imports Twisted
+from channels.routing import get_default_application
+from daphne.endpoints import build_endpoint_description_strings
+from django.core.management.base import BaseCommand
+
+from streamcity import roles
+from streamcity.bus import get_bus
+from streamcity.runtime import RoleThreads
+
+
+class Command(BaseCommand):
+    help = "Run every role in one process: simulator, processors, bridge and the ASGI server."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        roles.add_simulator_arguments(parser)
+        parser.add_argument("--no-simulator", action="store_true", help="run without the simulator")
+
+    def handle(self, *args, **options):
+        bus = get_bus()
+        roles.ensure_topics(bus)
+        loop = daphne.server.twisted_loop  # the channel layer is used from the server's own loop
+        role_list, workers = roles.processors(bus)
+        bridge_roles, bridge_worker, _ = roles.bridge(bus, loop=loop)
+        role_list += bridge_roles
+        workers.append(bridge_worker)
+        runner = None
+        if not options["no_simulator"]:
+            sim_role, runner = roles.simulator_from_options(bus, options)
+            role_list.insert(0, sim_role)
+
+        stop = threading.Event()
+        threads = RoleThreads(role_list, stop)
+
+        def status() -> str:
+            parts = [runner.status()] if runner else []
+            return " | ".join(parts + [roles.worker_status(workers)])
+
+        def ready():
+            for host, port in [(a[0], a[1]) for a in server.listening_addresses]:
+                self.stdout.write(f"StreamCity is running at http://{host}:{port}/  (Ctrl+C to stop)")
+            self.stdout.flush()
+
+        server = daphne.server.Server(
+            application=get_default_application(),
+            endpoints=build_endpoint_description_strings(host=options["host"], port=options["port"]),
+            signal_handlers=True,
+            ready_callable=ready,
+            verbosity=0,
+        )
+        threads.start()
+
+        def watch():
+            threads.wait(status, self.stdout, 5.0)
+            if threads.failed:  # a role crashed: take the server down too, and exit non-zero
+                from twisted.internet import reactor
+
+                reactor.callFromThread(reactor.stop)
+
+        threading.Thread(target=watch, name="status", daemon=True).start()
+        try:
+            server.run()  # returns on SIGINT/SIGTERM
+        finally:
+            stop.set()
+            threads.join()
+            bus.close()
+        if threads.failed:
+            raise SystemExit(1)

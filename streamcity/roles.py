@@ -1,0 +1,59 @@
+"""The roles StreamCity runs, built once here for every command that runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from django.conf import settings
+
+from simulators.engine import Simulation
+from simulators.runner import SimulatorRunner
+from streamcity.bus import Bus, Worker, topic_specs
+from streamcity.runtime import Role
+from streamcity.schemas import LIVE_VEHICLES, VEHICLE_LOCATIONS
+from transit.processors import LiveVehicleProcessor
+from transit.streams import FrameBuffer, FramePublisher, VehicleBridge
+
+
+def ensure_topics(bus: Bus) -> None:
+    bus.ensure_topics(topic_specs())
+
+
+def simulator(bus: Bus, *, vehicles: int, seed: int, speed: float, tick: float,
+              start: dt.datetime | None = None, duration: float | None = None) -> tuple[Role, SimulatorRunner]:
+    runner = SimulatorRunner(bus, Simulation(vehicles=vehicles, seed=seed, speed=speed, start=start), tick=tick, duration=duration)
+    return Role("simulator", runner.run), runner
+
+
+def processors(bus: Bus) -> tuple[list[Role], list[Worker]]:
+    handler = LiveVehicleProcessor(bus)
+    worker = Worker(bus, name="live-vehicles", group_id=handler.group_id, topics=[VEHICLE_LOCATIONS], handle=handler)
+    return [Role("processor:live-vehicles", worker.run)], [worker]
+
+
+def bridge(bus: Bus, *, loop: asyncio.AbstractEventLoop | None = None) -> tuple[list[Role], Worker, FramePublisher]:
+    frames = FrameBuffer()
+    handler = VehicleBridge(frames)
+    worker = Worker(bus, name="bridge", group_id=handler.group_id, topics=[LIVE_VEHICLES], handle=handler)
+    publisher = FramePublisher(frames, interval=settings.STREAMCITY_FRAME_INTERVAL, loop=loop)
+    return [Role("bridge", worker.run), Role("frames", publisher.run)], worker, publisher
+
+
+def add_simulator_arguments(parser) -> None:
+    parser.add_argument("--vehicles", type=int, default=60, help="fleet size (default 60)")
+    parser.add_argument("--seed", type=int, default=7, help="random seed: same seed, same events")
+    parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second")
+    parser.add_argument("--tick", type=float, default=1.0, help="wall seconds between two reports of a vehicle")
+    parser.add_argument("--duration", type=float, default=None, help="stop after this many wall seconds")
+
+
+def simulator_from_options(bus: Bus, options: dict) -> tuple[Role, SimulatorRunner]:
+    return simulator(
+        bus, vehicles=options["vehicles"], seed=options["seed"], speed=options["speed"],
+        tick=options["tick"], duration=options["duration"],
+    )
+
+
+def worker_status(workers: list[Worker]) -> str:
+    return " | ".join(f"{w.name} {w.processed} read, {w.dead_lettered} dead-lettered" for w in workers)

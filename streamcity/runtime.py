@@ -1,0 +1,81 @@
+"""Running roles (simulators, processors, bridge) as threads that stop cleanly on a signal.
+
+A signal only requests shutdown: each role's loop finishes its batch, commits, flushes and returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Role:
+    name: str
+    run: Callable[[threading.Event], None]  # returns when the event is set
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT set `stop` (a second SIGINT still interrupts hard)."""
+
+    def handler(signum, frame):
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        logger.info("signal %s: finishing the current batch, then stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+class RoleThreads:
+    """Starts each role in a thread; a role that crashes stops all the others."""
+
+    def __init__(self, roles: list[Role], stop: threading.Event):
+        self.roles = roles
+        self.stop = stop
+        self.failed: list[str] = []
+        self._threads: list[threading.Thread] = []
+
+    def _wrap(self, role: Role):
+        def target():
+            try:
+                role.run(self.stop)
+            except Exception:
+                logger.exception("role %s crashed; stopping every role", role.name)
+                self.failed.append(role.name)
+                self.stop.set()
+
+        return target
+
+    def start(self) -> None:
+        for role in self.roles:
+            t = threading.Thread(target=self._wrap(role), name=role.name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def join(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+            if t.is_alive():
+                logger.error("role %s did not stop within %.0fs", t.name, timeout)
+
+    def wait(self, status: Callable[[], str] | None = None, out=None, interval: float = 2.0) -> None:
+        """Block until `stop` is set, writing a status line every `interval` seconds."""
+        out = out or sys.stdout
+        tty = hasattr(out, "isatty") and out.isatty()
+        while not self.stop.wait(interval):
+            if status is not None:
+                line = status()
+                out.write(("\r" + line + "\033[K") if tty else line + "\n")
+                out.flush()
+        if status is not None and tty:
+            out.write("\n")

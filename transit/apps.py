@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TransitConfig(AppConfig):
+    name = "transit"
+    verbose_name = "Transit network and live vehicles"

@@ -1,0 +1,25 @@
+import threading
+
+from django.core.management.base import BaseCommand
+
+from streamcity import roles
+from streamcity.bus import get_bus
+from streamcity.runtime import RoleThreads, stop_on_signals
+
+
+class Command(BaseCommand):
+    help = "Run the built-in stream processors (vehicle_locations -> live_vehicles) until stopped."
+
+    def handle(self, *args, **options):
+        bus = get_bus()
+        roles.ensure_topics(bus)
+        role_list, workers = roles.processors(bus)
+        stop = threading.Event()
+        stop_on_signals(stop)
+        threads = RoleThreads(role_list, stop)
+        threads.start()
+        threads.wait(lambda: roles.worker_status(workers), self.stdout)
+        threads.join()
+        bus.close()
+        if threads.failed:
+            raise SystemExit(1)
