@@ -8,7 +8,7 @@ once per type; `decode()` validates types, required fields and ranges and raises
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
@@ -114,44 +114,79 @@ class LiveVehicle(Event, frozen=True, kw_only=True):
     timestamp: dt.datetime
 
 
-class SurgeAlert(Event, frozen=True, kw_only=True):
-    """Taps at one stop over a tumbling window above the threshold. Key: alert_key."""
+AlertState = Literal["open", "cleared"]
 
+
+class AlertEvent(Event, frozen=True, kw_only=True):
+    """Common part of every derived alert. Key: alert_key.
+
+    `alert_key` is deterministic (kind + subject + window or episode), so a replay or a restarted
+    processor updates the same alert instead of creating another. An update to an open alert is
+    sent with the same key; `state="cleared"` when the condition is over.
+    """
+
+    kind: ClassVar[str]
     alert_key: Identifier
+    state: AlertState = "open"
+    severity: Annotated[int, msgspec.Meta(ge=1, le=5)] = 3
+    route_id: str | None = None
+    trip_id: str | None = None
+    vehicle_id: str | None = None
+    stop_id: str | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    summary: str = ""
+    detected_at: dt.datetime  # event time the episode began
+    timestamp: dt.datetime  # event time of this update
+
+
+class SurgeAlert(AlertEvent, frozen=True, kw_only=True):
+    """Taps at one stop over a tumbling window at or above the threshold."""
+
+    kind: ClassVar[str] = "surge"
     stop_id: Identifier
     window_start: dt.datetime
     window_end: dt.datetime
     tap_count: Count
     threshold: Count
-    latitude: Latitude | None = None
-    longitude: Longitude | None = None
-    timestamp: dt.datetime
 
 
-class DelayAlert(Event, frozen=True, kw_only=True):
-    """A trip running later than the threshold. Key: alert_key."""
+class DelayAlert(AlertEvent, frozen=True, kw_only=True):
+    """A trip running later than the threshold against its schedule."""
 
-    alert_key: Identifier
+    kind: ClassVar[str] = "delay"
     vehicle_id: Identifier
-    trip_id: str | None = None
-    route_id: str | None = None
-    stop_id: str | None = None
     delay_seconds: int
-    cleared: bool = False
-    latitude: Latitude | None = None
-    longitude: Longitude | None = None
-    timestamp: dt.datetime
+    threshold_seconds: int
+    stop_sequence: int | None = None
 
 
-class BreakdownAlert(Event, frozen=True, kw_only=True):
-    """A vehicle that broke down. Key: alert_key."""
+class BreakdownAlert(AlertEvent, frozen=True, kw_only=True):
+    """A vehicle reported broken down, or stalled in service away from a stop."""
 
-    alert_key: Identifier
+    kind: ClassVar[str] = "breakdown"
     vehicle_id: Identifier
-    route_id: str | None = None
-    latitude: Latitude
-    longitude: Longitude
-    timestamp: dt.datetime
+    reason: Literal["reported", "stalled"] = "reported"
+
+
+class BunchingAlert(AlertEvent, frozen=True, kw_only=True):
+    """Headway to the vehicle ahead below 75 % (bunching) or above 125 % (gap) of the schedule."""
+
+    kind: ClassVar[str] = "bunching"
+    vehicle_id: Identifier
+    condition: Literal["bunching", "gap"]
+    leader_vehicle_id: str | None = None
+    headway_seconds: NonNegative
+    scheduled_headway_seconds: NonNegative
+
+
+class SilentVehicleAlert(AlertEvent, frozen=True, kw_only=True):
+    """An in-service vehicle that stopped reporting."""
+
+    kind: ClassVar[str] = "silent"
+    vehicle_id: Identifier
+    last_seen: dt.datetime
+    silent_seconds: NonNegative
 
 
 class Topic(msgspec.Struct, frozen=True):
@@ -171,6 +206,8 @@ LIVE_VEHICLES = Topic("live_vehicles", LiveVehicle, "vehicle_id", compacted=True
 SURGE_ALERTS = Topic("surge_alerts", SurgeAlert, "alert_key")
 DELAY_ALERTS = Topic("delay_alerts", DelayAlert, "alert_key")
 BREAKDOWN_ALERTS = Topic("breakdown_alerts", BreakdownAlert, "alert_key")
+BUNCHING_ALERTS = Topic("bunching_alerts", BunchingAlert, "alert_key")
+SILENT_VEHICLE_ALERTS = Topic("silent_vehicle_alerts", SilentVehicleAlert, "alert_key")
 
 TOPICS: dict[str, Topic] = {
     t.name: t
@@ -183,8 +220,13 @@ TOPICS: dict[str, Topic] = {
         SURGE_ALERTS,
         DELAY_ALERTS,
         BREAKDOWN_ALERTS,
+        BUNCHING_ALERTS,
+        SILENT_VEHICLE_ALERTS,
     )
 }
+
+# The derived alert topics, which the alert consumer persists.
+ALERT_TOPICS: tuple[Topic, ...] = (SURGE_ALERTS, DELAY_ALERTS, BREAKDOWN_ALERTS, BUNCHING_ALERTS, SILENT_VEHICLE_ALERTS)
 
 
 def dlq_topic(topic: str) -> str:

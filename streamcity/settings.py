@@ -155,7 +155,8 @@ LEAFLET_CONFIG = {
 
 # -- static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static"))
+# In DEBUG, files are served straight from the finders; production collects them into STATIC_ROOT.
+STATIC_ROOT = env.str("DJANGO_STATIC_ROOT", default="" if DEBUG else str(VAR_DIR / "static")) or None
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = DEBUG
 
