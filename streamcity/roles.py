@@ -13,7 +13,7 @@ from streamcity.bus import Bus, Worker, topic_specs
 from streamcity.runtime import Role
 from streamcity.schemas import LIVE_VEHICLES, VEHICLE_LOCATIONS
 from transit.processors import LiveVehicleProcessor
-from transit.streams import FrameBuffer, FramePublisher, VehicleBridge
+from transit.streams import VehicleBridge, vehicle_frames, vehicle_publisher
 
 
 def ensure_topics(bus: Bus) -> None:
@@ -33,10 +33,10 @@ def processors(bus: Bus) -> tuple[list[Role], list[Worker]]:
 
 
 def bridge(bus: Bus, *, loop: asyncio.AbstractEventLoop | None = None) -> tuple[list[Role], Worker, FramePublisher]:
-    frames = FrameBuffer()
+    frames = vehicle_frames()
     handler = VehicleBridge(frames)
     worker = Worker(bus, name="bridge", group_id=handler.group_id, topics=[LIVE_VEHICLES], handle=handler)
-    publisher = FramePublisher(frames, interval=settings.STREAMCITY_FRAME_INTERVAL, loop=loop)
+    publisher = vehicle_publisher(frames, interval=settings.STREAMCITY_FRAME_INTERVAL, loop=loop)
     return [Role("bridge", worker.run), Role("frames", publisher.run)], worker, publisher
 
 

@@ -14,7 +14,7 @@ from streamcity.asgi import application
 from streamcity.schemas import LiveVehicle
 from transit.selectors import vehicle_payload
 from transit.services import vehicle_states_upsert
-from transit.streams import FrameBuffer, FramePublisher
+from transit.streams import vehicle_frames, vehicle_publisher
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T0 = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.timezone.utc)
@@ -37,10 +37,10 @@ async def _snapshot_then_frame():
         assert snapshot["type"] == "snapshot"
         assert [v["vehicle_id"] for v in snapshot["vehicles"]] == ["a"]
 
-        frames = FrameBuffer()
+        frames = vehicle_frames()
         frames.add([vehicle_payload(live("a", 52.1)), vehicle_payload(live("b"))])
         frames.add([vehicle_payload(live("a", 52.2))])  # coalesced: the latest state per vehicle
-        publisher = FramePublisher(frames, interval=0.1, loop=asyncio.get_running_loop())
+        publisher = vehicle_publisher(frames, interval=0.1, loop=asyncio.get_running_loop())
         layer = channel_layers["default"]
         sent = await asyncio.get_running_loop().run_in_executor(None, publisher.publish_once, layer)
         assert sent == 2
@@ -83,8 +83,8 @@ def test_a_foreign_origin_is_refused():
 
 def test_publisher_runs_on_its_own_loop_when_none_is_given(settings):
     """runconsumers: the publisher owns a loop thread; a frame still reaches a group member."""
-    frames = FrameBuffer()
-    publisher = FramePublisher(frames, interval=0.05)
+    frames = vehicle_frames()
+    publisher = vehicle_publisher(frames, interval=0.05)
     stop = threading.Event()
     frames.add([vehicle_payload(live("z"))])
     thread = threading.Thread(target=publisher.run, args=(stop,))
@@ -95,5 +95,5 @@ def test_publisher_runs_on_its_own_loop_when_none_is_given(settings):
         stop.set()
         thread.join(5)
     assert not thread.is_alive()
-    assert (publisher.frames_sent, publisher.vehicles_sent) == (1, 1)
+    assert (publisher.frames_sent, publisher.items_sent) == (1, 1)
     assert frames.take() == []
