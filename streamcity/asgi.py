@@ -11,11 +11,12 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app regi
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from alerts.routing import websocket_urlpatterns as alerts_ws  # noqa: E402
 from transit.routing import websocket_urlpatterns as transit_ws  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(transit_ws))),
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(transit_ws + alerts_ws))),
     }
 )

@@ -14,6 +14,9 @@ from streamcity.runtime import Role
 from streamcity.schemas import LIVE_VEHICLES, VEHICLE_LOCATIONS
 from transit.processors import LiveVehicleProcessor
 from transit.streams import VehicleBridge, vehicle_frames, vehicle_publisher
+from alerts.notifications import Notifier
+from alerts.streams import TOPICS as ALERT_STREAM_TOPICS
+from alerts.streams import AlertSink, alert_feed, alert_publisher
 
 
 def ensure_topics(bus: Bus) -> None:
@@ -32,12 +35,25 @@ def processors(bus: Bus) -> tuple[list[Role], list[Worker]]:
     return [Role("processor:live-vehicles", worker.run)], [worker]
 
 
-def bridge(bus: Bus, *, loop: asyncio.AbstractEventLoop | None = None) -> tuple[list[Role], Worker, FramePublisher]:
+def consumers(bus: Bus, *, loop: asyncio.AbstractEventLoop | None = None) -> tuple[list[Role], list[Worker]]:
+    """The bridge (live_vehicles -> rows + map frames), the alert consumer (alert topics and
+    incidents -> Alert rows + the ops feed) and the notifier. `loop` owns the channel layer."""
+    interval = settings.STREAMCITY_FRAME_INTERVAL
     frames = vehicle_frames()
-    handler = VehicleBridge(frames)
-    worker = Worker(bus, name="bridge", group_id=handler.group_id, topics=[LIVE_VEHICLES], handle=handler)
-    publisher = vehicle_publisher(frames, interval=settings.STREAMCITY_FRAME_INTERVAL, loop=loop)
-    return [Role("bridge", worker.run), Role("frames", publisher.run)], worker, publisher
+    bridge_handler = VehicleBridge(frames)
+    bridge = Worker(bus, name="bridge", group_id=bridge_handler.group_id, topics=[LIVE_VEHICLES], handle=bridge_handler)
+    feed = alert_feed()
+    sink = AlertSink(feed)
+    alerts = Worker(bus, name="alerts", group_id=sink.group_id, topics=ALERT_STREAM_TOPICS, handle=sink, batch_size=500)
+    notifier = Notifier()
+    roles = [
+        Role("bridge", bridge.run),
+        Role("frames", vehicle_publisher(frames, interval=interval, loop=loop).run),
+        Role("alerts", alerts.run),
+        Role("alert-feed", alert_publisher(feed, interval=interval, loop=loop).run),
+        Role("notifier", notifier.run),
+    ]
+    return roles, [bridge, alerts]
 
 
 def add_simulator_arguments(parser) -> None:

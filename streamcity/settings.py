@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "leaflet",
+    "axes",
     "streamcity",
     "transit",
     "alerts",
@@ -64,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the lockout page
 ]
 
 ROOT_URLCONF = "streamcity.urls"
@@ -161,7 +163,22 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = DEBUG
 
 # -- auth and security --------------------------------------------------------------------------
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/ops/"
+LOGOUT_REDIRECT_URL = "/"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out logins before checking passwords
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Brute-force protection (django-axes): after AXES_FAILURE_LIMIT failures for one username from
+# one address, further attempts are refused for AXES_COOLOFF_TIME hours with a clear page (429).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -175,6 +192,16 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("DJANGO_BEHIND_PROXY", default=False) else None
+
+# -- notifications of new alerts (off unless configured) ------------------------------------------
+# Email recipients per alert kind: "surge=a@x;b@y,breakdown=c@z,*=ops@x" (* = every other kind).
+STREAMCITY_NOTIFY_EMAILS = env.dict("STREAMCITY_NOTIFY_EMAILS", default={})
+# A Slack-compatible incoming webhook: a JSON POST {"text": ..., "alert": {...}} per new alert.
+STREAMCITY_NOTIFY_WEBHOOK_URL = env.str("STREAMCITY_NOTIFY_WEBHOOK_URL", default="")
+STREAMCITY_NOTIFY_MAX_ATTEMPTS = env.int("STREAMCITY_NOTIFY_MAX_ATTEMPTS", default=6)
+STREAMCITY_NOTIFY_TIMEOUT = env.float("STREAMCITY_NOTIFY_TIMEOUT", default=5.0)
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="streamcity@localhost")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

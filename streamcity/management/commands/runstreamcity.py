@@ -1,9 +1,13 @@
+import argparse
 import threading
 
 import daphne.server  # installs the asyncio Twisted reactor: must come before anything imports Twisted
 from channels.routing import get_default_application
 from daphne.endpoints import build_endpoint_description_strings
+from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from alerts.services import demo_operator_reset
 
 from streamcity import roles
 from streamcity.bus import get_bus
@@ -18,19 +22,28 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         roles.add_simulator_arguments(parser)
         parser.add_argument("--no-simulator", action="store_true", help="run without the simulator")
+        parser.add_argument(
+            "--demo-operator", action=argparse.BooleanOptionalAction, default=None,
+            help="give the account 'operator' a new random password and print it (default: on with SQLite)",
+        )
 
     def handle(self, *args, **options):
         bus = get_bus()
         roles.ensure_topics(bus)
         loop = daphne.server.twisted_loop  # the channel layer is used from the server's own loop
         role_list, workers = roles.processors(bus)
-        bridge_roles, bridge_worker, _ = roles.bridge(bus, loop=loop)
-        role_list += bridge_roles
-        workers.append(bridge_worker)
+        consumer_roles, consumer_workers = roles.consumers(bus, loop=loop)
+        role_list += consumer_roles
+        workers += consumer_workers
         runner = None
         if not options["no_simulator"]:
             sim_role, runner = roles.simulator_from_options(bus, options)
             role_list.insert(0, sim_role)
+
+        login = None
+        demo = options["demo_operator"]
+        if demo or (demo is None and settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")):
+            login = demo_operator_reset()
 
         stop = threading.Event()
         threads = RoleThreads(role_list, stop)
@@ -42,6 +55,11 @@ class Command(BaseCommand):
         def ready():
             for host, port in [(a[0], a[1]) for a in server.listening_addresses]:
                 self.stdout.write(f"StreamCity is running at http://{host}:{port}/  (Ctrl+C to stop)")
+                if login:
+                    self.stdout.write(
+                        f"Operators: log in at http://{host}:{port}/accounts/login/ as {login[0]!r} "
+                        f"with password {login[1]!r} (new on every start)"
+                    )
             self.stdout.flush()
 
         server = daphne.server.Server(

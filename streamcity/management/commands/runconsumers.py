@@ -8,17 +8,17 @@ from streamcity.runtime import RoleThreads, stop_on_signals
 
 
 class Command(BaseCommand):
-    help = "Run the bridge: live_vehicles -> database rows and live-map frames, until stopped."
+    help = "Run the consumers: live_vehicles -> rows and map frames; alerts -> rows, ops feed, notifications."
 
     def handle(self, *args, **options):
         bus = get_bus()
         roles.ensure_topics(bus)
-        role_list, worker, _ = roles.bridge(bus)
+        role_list, workers = roles.consumers(bus)
         stop = threading.Event()
         stop_on_signals(stop)
         threads = RoleThreads(role_list, stop)
         threads.start()
-        threads.wait(lambda: roles.worker_status([worker]), self.stdout)
+        threads.wait(lambda: roles.worker_status(workers), self.stdout)
         threads.join()
         bus.close()
         if threads.failed:

@@ -1,0 +1,177 @@
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from .models import Alert, AlertChange, BreakdownAlert, Notification, SurgeAlert
+from .selectors import open_counts_by_kind
+from .services import OPERATORS, AlertTransitionError, alert_acknowledge, alert_assign, alert_resolve
+
+SEVERITY_COLOURS = {1: "#607d8b", 2: "#1976d2", 3: "#f9a825", 4: "#ef6c00", 5: "#c62828"}
+
+
+class AlertChangeInline(admin.TabularInline):
+    model = AlertChange
+    extra = 0
+    can_delete = False
+    fields = ["at", "action", "actor", "from_status", "to_status", "note"]
+    readonly_fields = fields
+    verbose_name_plural = "audit trail"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class NotificationInline(admin.TabularInline):
+    model = Notification
+    extra = 0
+    can_delete = False
+    fields = ["channel", "state", "attempts", "sent_at", "last_error"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ResolveForm(forms.Form):
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), required=False,
+                           help_text="What was done; kept in the audit trail.")
+
+
+def operators_queryset():
+    return get_user_model().objects.filter(is_active=True).filter(
+        Q(groups__name=OPERATORS) | Q(is_superuser=True)).distinct()
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    change_list_template = "admin/alerts/alert/change_list.html"
+    change_form_template = "admin/alerts/alert/change_form.html"
+    list_display = ["kind_badge", "summary", "severity_badge", "status", "condition_open", "route_id", "vehicle_id",
+                    "stop_id", "detected_at", "assigned_to"]
+    list_display_links = ["kind_badge", "summary"]
+    list_filter = ["kind", "status", "severity", "condition_open", "route_id", "detected_at", "assigned_to"]
+    search_fields = ["alert_key", "summary", "route_id", "vehicle_id", "stop_id", "trip_id"]
+    date_hierarchy = "detected_at"
+    list_per_page = 50
+    list_select_related = ["assigned_to"]
+    actions = ["acknowledge", "resolve_with_note", "assign_to_me"]
+    inlines = [AlertChangeInline, NotificationInline]
+    fieldsets = [
+        (None, {"fields": ["kind", "summary", "severity", "status", "condition_open", "assigned_to"]}),
+        ("Subject", {"fields": ["route_id", "trip_id", "vehicle_id", "stop_id", "latitude", "longitude"]}),
+        ("Lifecycle", {"fields": ["detected_at", "last_event_at", "update_count", "created_at", "acknowledged_by",
+                                  "acknowledged_at", "resolved_by", "resolved_at", "resolution_note"]}),
+        ("Detection data", {"fields": ["alert_key", "payload"], "classes": ["collapse"]}),
+    ]
+    readonly_fields = ["kind", "summary", "severity", "status", "condition_open", "route_id", "trip_id", "vehicle_id",
+                       "stop_id", "latitude", "longitude", "detected_at", "last_event_at", "update_count", "created_at",
+                       "acknowledged_by", "acknowledged_at", "resolved_by", "resolved_at", "alert_key", "payload"]
+
+    kind_filter: str | None = None
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs.filter(kind=self.kind_filter) if self.kind_filter else qs
+
+    @admin.display(description="kind", ordering="kind")
+    def kind_badge(self, obj):
+        return obj.get_kind_display()
+
+    @admin.display(description="severity", ordering="severity")
+    def severity_badge(self, obj):
+        return format_html('<b style="color:{}">{}</b>', SEVERITY_COLOURS.get(obj.severity, "#000"), obj.severity)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "assigned_to":
+            kwargs["queryset"] = operators_queryset()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_add_permission(self, request):
+        return False  # alerts come from the detectors
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "open_counts": open_counts_by_kind(),
+                         "kind_labels": dict(Alert.Kind.choices)}
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "leaflet_tiles": settings.LEAFLET_CONFIG["TILES"]}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        """The change page only assigns, acknowledges and resolves — each through its service."""
+        try:
+            if "assigned_to" in form.changed_data:
+                alert_assign(alert=obj, user=request.user, assignee=form.cleaned_data["assigned_to"])
+            if "_acknowledge" in request.POST:
+                alert_acknowledge(alert=obj, user=request.user)
+            if "_resolve" in request.POST:
+                alert_resolve(alert=obj, user=request.user, note=form.cleaned_data.get("resolution_note", ""))
+        except AlertTransitionError as exc:
+            self.message_user(request, str(exc), messages.WARNING)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.status == Alert.Status.RESOLVED:
+            fields += ["assigned_to", "resolution_note"]
+        return fields
+
+    @admin.action(description="Acknowledge selected alerts", permissions=["change"])
+    def acknowledge(self, request, queryset):
+        self._apply(request, queryset, lambda a: alert_acknowledge(alert=a, user=request.user), "acknowledged")
+
+    @admin.action(description="Assign selected alerts to me", permissions=["change"])
+    def assign_to_me(self, request, queryset):
+        self._apply(request, queryset, lambda a: alert_assign(alert=a, user=request.user, assignee=request.user), "assigned to you")
+
+    @admin.action(description="Resolve selected alerts (with a note)…", permissions=["change"])
+    def resolve_with_note(self, request, queryset):
+        if "apply" in request.POST:
+            form = ResolveForm(request.POST)
+            if form.is_valid():
+                note = form.cleaned_data["note"]
+                self._apply(request, queryset, lambda a: alert_resolve(alert=a, user=request.user, note=note), "resolved")
+                return None
+        else:
+            form = ResolveForm()
+        context = {**self.admin_site.each_context(request), "title": "Resolve alerts", "alerts": queryset,
+                   "form": form, "opts": self.model._meta, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
+        return TemplateResponse(request, "admin/alerts/alert/resolve.html", context)
+
+    def _apply(self, request, queryset, action, verb):
+        done, skipped = 0, []
+        for alert in queryset:
+            try:
+                action(alert)
+                done += 1
+            except AlertTransitionError as exc:
+                skipped.append(f"{alert}: {exc}")
+        if done:
+            self.message_user(request, f"{done} alert(s) {verb}.", messages.SUCCESS)
+        for s in skipped[:10]:
+            self.message_user(request, s, messages.WARNING)
+
+
+@admin.register(SurgeAlert)
+class SurgeAlertAdmin(AlertAdmin):
+    kind_filter = Alert.Kind.SURGE
+    list_filter = ["status", "severity", "stop_id", "detected_at"]
+
+
+@admin.register(BreakdownAlert)
+class BreakdownAlertAdmin(AlertAdmin):
+    kind_filter = Alert.Kind.BREAKDOWN
+    list_filter = ["status", "severity", "route_id", "detected_at"]

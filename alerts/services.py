@@ -1,0 +1,178 @@
+"""Writes to alerts: detections from the stream, the operator workflow, operator accounts."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from .detections import Detection
+from .models import Alert, AlertChange, Notification
+
+logger = logging.getLogger(__name__)
+
+OPERATORS = "operators"
+SUPERVISORS = "supervisors"
+
+
+@dataclass
+class Applied:
+    """What one batch of detections did."""
+
+    created: list[Alert] = field(default_factory=list)
+    changed: list[Alert] = field(default_factory=list)  # created or updated, latest state
+    ignored: int = 0  # redeliveries and stale updates
+
+
+def _enabled_channels() -> list[str]:
+    channels = []
+    if settings.STREAMCITY_NOTIFY_EMAILS:
+        channels.append(Notification.Channel.EMAIL)
+    if settings.STREAMCITY_NOTIFY_WEBHOOK_URL:
+        channels.append(Notification.Channel.WEBHOOK)
+    return channels
+
+
+def alerts_apply_detections(*, detections: Iterable[Detection]) -> Applied:
+    """Upsert alerts by alert key in one transaction; idempotent under redelivery and replay.
+
+    A new key creates an alert (and its pending notifications); a newer update of a known key
+    updates it; an update not newer than the last one applied is ignored. A cleared condition
+    auto-resolves an alert that no operator has resolved yet.
+    """
+    detections = sorted(detections, key=lambda d: d.timestamp)
+    result = Applied()
+    if not detections:
+        return result
+    now = timezone.now()
+    channels = _enabled_channels()
+    with transaction.atomic():
+        keys = {d.alert_key for d in detections}
+        alerts = {a.alert_key: a for a in Alert.objects.select_for_update().filter(alert_key__in=keys)}
+        changes: list[AlertChange] = []
+        notifications: list[Notification] = []
+        touched: dict[str, Alert] = {}
+        for d in detections:
+            alert = alerts.get(d.alert_key)
+            if alert is None:
+                alert = Alert(
+                    alert_key=d.alert_key, kind=d.kind, severity=d.severity, summary=d.summary[:500],
+                    payload=d.payload, detected_at=d.detected_at, last_event_at=d.timestamp,
+                    condition_open=d.open, **d.fields,
+                )
+                if not d.open:  # first seen already cleared (e.g. a short episode during downtime)
+                    alert.status, alert.resolved_at = Alert.Status.RESOLVED, now
+                    alert.resolution_note = "Auto-resolved: the condition had cleared."
+                alert.save()
+                alerts[d.alert_key] = alert
+                result.created.append(alert)
+                changes.append(AlertChange(alert=alert, action=AlertChange.Action.CREATED, to_status=alert.status, data=d.payload))
+                if d.open:
+                    notifications += [Notification(alert=alert, channel=c, next_attempt_at=now) for c in channels]
+                touched[d.alert_key] = alert
+                continue
+            if d.timestamp < alert.last_event_at or (d.timestamp == alert.last_event_at and d.payload == alert.payload):
+                result.ignored += 1
+                continue
+            before = alert.status
+            alert.payload, alert.last_event_at, alert.severity = d.payload, d.timestamp, d.severity
+            alert.summary = d.summary[:500]
+            for name, value in d.fields.items():
+                if value is not None:
+                    setattr(alert, name, value)
+            alert.update_count += 1
+            action = AlertChange.Action.UPDATED
+            if not d.open and alert.condition_open:
+                alert.condition_open = False
+                action = AlertChange.Action.CLEARED
+                if alert.status != Alert.Status.RESOLVED:
+                    alert.status, alert.resolved_at = Alert.Status.RESOLVED, now
+                    alert.resolution_note = alert.resolution_note or "Auto-resolved: the condition cleared."
+                    action = AlertChange.Action.AUTO_RESOLVED
+            elif d.open and not alert.condition_open:
+                alert.condition_open = True  # the detector sees it again under the same episode key
+            alert.save()
+            changes.append(AlertChange(alert=alert, action=action, from_status=before, to_status=alert.status, data=d.payload))
+            touched[d.alert_key] = alert
+        AlertChange.objects.bulk_create(changes)
+        Notification.objects.bulk_create(notifications)
+    result.changed = list(touched.values())
+    return result
+
+
+class AlertTransitionError(ValueError):
+    """An operator action that the alert's current status does not allow."""
+
+
+def _transition(alert: Alert, *, user, action: str, note: str = "", **updates) -> Alert:
+    with transaction.atomic():
+        locked = Alert.objects.select_for_update().get(pk=alert.pk)
+        before = locked.status
+        for name, value in updates.items():
+            setattr(locked, name, value)
+        locked.save()
+        AlertChange.objects.create(alert=locked, actor=user, action=action, from_status=before, to_status=locked.status, note=note)
+    return locked
+
+
+def alert_acknowledge(*, alert: Alert, user) -> Alert:
+    if alert.status != Alert.Status.NEW:
+        raise AlertTransitionError(f"only a new alert can be acknowledged (this one is {alert.status})")
+    return _transition(alert, user=user, action=AlertChange.Action.ACKNOWLEDGED,
+                       status=Alert.Status.ACKNOWLEDGED, acknowledged_by=user, acknowledged_at=timezone.now())
+
+
+def alert_resolve(*, alert: Alert, user, note: str = "") -> Alert:
+    if alert.status == Alert.Status.RESOLVED:
+        raise AlertTransitionError("the alert is already resolved")
+    updates = {"status": Alert.Status.RESOLVED, "resolved_by": user, "resolved_at": timezone.now(), "resolution_note": note}
+    if alert.acknowledged_at is None:  # resolving implies having seen it
+        updates.update(acknowledged_by=user, acknowledged_at=updates["resolved_at"])
+    return _transition(alert, user=user, action=AlertChange.Action.RESOLVED, note=note, **updates)
+
+
+def alert_assign(*, alert: Alert, user, assignee) -> Alert:
+    if alert.status == Alert.Status.RESOLVED:
+        raise AlertTransitionError("a resolved alert cannot be assigned")
+    return _transition(alert, user=user, action=AlertChange.Action.ASSIGNED,
+                       note=f"assigned to {assignee.get_username() if assignee else 'nobody'}", assigned_to=assignee)
+
+
+# -- operator accounts --------------------------------------------------------------------------
+
+def operator_create(*, username: str, password: str, supervisor: bool = False, email: str = ""):
+    """Create or update a staff account in the operators (and supervisors) group."""
+    User = get_user_model()
+    user = User.objects.filter(username=username).first() or User(username=username, email=email)
+    validate_password(password, user)
+    user.set_password(password)
+    user.is_staff = True
+    user.is_active = True
+    user.save()
+    user.groups.add(Group.objects.get(name=OPERATORS))
+    if supervisor:
+        user.groups.add(Group.objects.get(name=SUPERVISORS))
+    return user
+
+
+def demo_operator_reset(*, username: str = "operator") -> tuple[str, str]:
+    """Embedded mode: a fresh random password for the demo operator on every start."""
+    password = secrets.token_urlsafe(12)
+    try:
+        operator_create(username=username, password=password)
+    except ValidationError as exc:  # cannot happen with a random token, but never print a bad one
+        raise RuntimeError(f"demo operator: {exc}") from exc
+    return username, password
+
+
+def is_operator(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active and user.has_perm("alerts.view_alert"))

@@ -1,0 +1,65 @@
+"""The alert consumer: derived alert topics and traffic incidents -> Alert rows + the ops feed.
+
+Each batch is applied in one transaction; the Worker stores offsets only after it returns, so
+an offset is never committed before the database commit. Redelivered records change nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from django.db import InterfaceError, OperationalError, close_old_connections
+
+from streamcity.bus import Decoded, TransientError
+from streamcity.fanout import Coalescer, GroupPublisher
+from streamcity.schemas import ALERT_TOPICS, TRAFFIC_INCIDENTS
+
+from .detections import detection_from_event
+from .selectors import alert_payload
+from .services import alerts_apply_detections
+
+OPS_GROUP = "ops_alerts"
+TOPICS = (*ALERT_TOPICS, TRAFFIC_INCIDENTS)
+
+
+def alert_feed() -> Coalescer:
+    return Coalescer("alert_key")
+
+
+def alert_publisher(feed: Coalescer, *, interval: float, loop: asyncio.AbstractEventLoop | None = None) -> GroupPublisher:
+    """Sends `{"type": "alerts", "alerts": [...]}` to the operators' group every `interval` seconds."""
+    return GroupPublisher(feed, group=OPS_GROUP, handler="alerts.frame", frame_type="alerts", field="alerts",
+                          interval=interval, loop=loop)
+
+
+class AlertSink:
+    """Worker handler: persists a batch of detections, then queues the changed alerts for the ops feed."""
+
+    group_id = "streamcity-alerts"
+
+    def __init__(self, feed: Coalescer):
+        self.feed = feed
+        self.created = 0
+        self.ignored = 0
+
+    def __call__(self, batch: list[Decoded]) -> None:
+        try:
+            applied = alerts_apply_detections(detections=[detection_from_event(d.event) for d in batch])
+        except (OperationalError, InterfaceError) as exc:
+            raise TransientError(str(exc)) from exc
+        finally:
+            close_old_connections()
+        self.created += len(applied.created)
+        self.ignored += applied.ignored
+        self.feed.add([alert_payload(a) for a in applied.changed])
+
+
+def ops_broadcast(payloads: list[dict]) -> None:
+    """Send alert changes made by an operator to every ops page now (one send per action)."""
+    import json
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    text = json.dumps({"type": "alerts", "alerts": payloads}, separators=(",", ":"))
+    async_to_sync(get_channel_layer().group_send)(OPS_GROUP, {"type": "alerts.frame", "text": text})
