@@ -13,7 +13,7 @@ import itertools
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from .base import Bus, BusConsumer, Headers, Record, TopicSpec, first_offsets, next_offsets
 
@@ -64,16 +64,18 @@ class MemoryBus(Bus):
     # -- topics ---------------------------------------------------------------
     def ensure_topics(self, specs: Iterable[TopicSpec]) -> None:
         with self._cond:
+            created = set()
             for spec in specs:
                 if spec.name not in self._topics:
                     self._topics[spec.name] = _Topic(spec.name, spec.partitions, spec.compacted)
-            self._rebalance_all()
+                    created.add(spec.name)
+            self._rebalance_subscribers(created)
 
     def _topic(self, name: str) -> _Topic:
         t = self._topics.get(name)
         if t is None:  # auto-create, as a broker with auto.create.topics.enable does
             t = self._topics[name] = _Topic(name, self.default_partitions, False)
-            self._rebalance_all()
+            self._rebalance_subscribers({name})
         return t
 
     # -- producing --------------------------------------------------------------
@@ -121,9 +123,11 @@ class MemoryBus(Bus):
             self._rebalance(group_id)
             return c
 
-    def _rebalance_all(self) -> None:
-        for group_id in self._groups:
-            self._rebalance(group_id)
+    def _rebalance_subscribers(self, topics: set[str]) -> None:
+        """A new topic changes the assignment only of groups subscribed to it (as in Kafka)."""
+        for group_id, group in self._groups.items():
+            if any(t in m.topics for m in group.members for t in topics):
+                self._rebalance(group_id)
 
     def _rebalance(self, group_id: str) -> None:
         """Range-free round-robin assignment of every subscribed partition to live members."""
@@ -210,6 +214,9 @@ class MemoryConsumer(BusConsumer):
                 if tp in self._assigned:  # a revoked partition is no longer ours to commit
                     group.committed[tp] = off
             self._stored = {}
+
+    def store_offsets(self, offsets: Mapping[tuple[str, int], int]) -> None:
+        self._stored.update(offsets)
 
     def rewind(self, records: Sequence[Record]) -> None:
         with self._bus._cond:

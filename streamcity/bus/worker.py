@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 from streamcity.schemas import SchemaError, Topic, decode, dlq_topic
 
-from .base import Bus, BusConsumer, Record
+from .base import Bus, BusConsumer, Record, next_offsets
 
 logger = logging.getLogger(__name__)
 
 DLQ_VALUE_LIMIT = 512 * 1024  # a dead letter must itself fit in a Kafka record
+MAX_VALUE_BYTES = 1024 * 1024  # no event of ours comes near this: a larger value is not decoded
 
 
 class TransientError(Exception):
@@ -34,6 +35,7 @@ class Decoded:
 
 
 Handler = Callable[[list[Decoded]], None]
+Retained = Callable[[], dict[tuple[str, int], int]]
 
 
 def dead_letter(bus: Bus, record: Record, reason: str, *, source: str) -> None:
@@ -71,7 +73,14 @@ class Worker:
         commit_interval: float = 1.0,
         transient: tuple[type[BaseException], ...] = (TransientError,),
         max_backoff: float = 5.0,
+        max_value_bytes: int = MAX_VALUE_BYTES,
+        tick: Callable[[], None] | None = None,
+        retain: Retained | None = None,
     ):
+        """`tick`, if given, is called after every poll, records or not (timers of event-time
+        processors). `retain`, if given, returns for some partitions the first offset whose record
+        is still needed after a restart: commits never go past it, so a restarted member reads
+        those records again and rebuilds its state (see BusConsumer.store_offsets)."""
         self.bus = bus
         self.name = name
         self.group_id = group_id
@@ -82,6 +91,10 @@ class Worker:
         self.commit_interval = commit_interval
         self.transient = transient
         self.max_backoff = max_backoff
+        self.max_value_bytes = max_value_bytes
+        self.tick = tick
+        self.retain = retain
+        self._handled: dict[tuple[str, int], int] = {}
         self.processed = 0
         self.dead_lettered = 0
         self.retries = 0
@@ -99,6 +112,7 @@ class Worker:
                     stop.wait(self._backoff)
         finally:
             self.bus.flush()
+            self._hold_back(consumer)
             consumer.close()  # commits what was stored
             logger.info("%s: stopped after %d records (%d dead-lettered)", self.name, self.processed, self.dead_lettered)
 
@@ -107,8 +121,11 @@ class Worker:
         records = consumer.consume(self.batch_size, self.poll_timeout)
         if records:
             self._process(consumer, records)
+        if self.tick is not None:
+            self.tick()
         if time.monotonic() - self._last_commit >= self.commit_interval:
             self.bus.flush()  # outputs are durable before the inputs are marked done
+            self._hold_back(consumer)
             consumer.commit()
             self._last_commit = time.monotonic()
         return len(records)
@@ -119,6 +136,9 @@ class Worker:
             topic = self.topics.get(r.topic)
             if topic is None:
                 self._dead_letter(r, f"no schema for topic {r.topic}")
+                continue
+            if r.value is not None and len(r.value) > self.max_value_bytes:
+                self._dead_letter(r, f"value of {len(r.value)} bytes is over the {self.max_value_bytes}-byte limit")
                 continue
             try:
                 good.append(Decoded(r, decode(topic.schema, r.value)))
@@ -142,8 +162,19 @@ class Worker:
                     except Exception as exc:
                         self._dead_letter(d.record, f"handler error: {type(exc).__name__}: {exc}")
         consumer.store(records)
+        if self.retain is not None:
+            self._handled.update(next_offsets(records))
         self.processed += len(records)
         self._backoff = 0.0
+
+    def _hold_back(self, consumer: BusConsumer) -> None:
+        """Keep the next commit at or before the records the handler still needs."""
+        if self.retain is None:
+            return
+        retained = self.retain()
+        offsets = {tp: min(nxt, retained.get(tp, nxt)) for tp, nxt in self._handled.items()}
+        if offsets:
+            consumer.store_offsets(offsets)
 
     def _retry_later(self, consumer: BusConsumer, records: list[Record], exc: BaseException) -> None:
         self.retries += 1

@@ -6,7 +6,8 @@
 #   tests/services/services.sh down   # stop what `up` started
 #
 # Ports (override with the variables): Redis $TEST_REDIS_PORT (16379), Kafka $KAFKA_PORT (19092),
-# PostgreSQL: the Debian cluster's port. Everything listens on 127.0.0.1 only.
+# PostgreSQL: a cluster of its own, $TEST_PG_CLUSTER (streamcity_test) on $TEST_PG_PORT (15432).
+# Everything listens on 127.0.0.1 only.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -49,19 +50,29 @@ start_redis() {
   fi
 }
 
-pg_cluster() { pg_lsclusters --no-header | awk 'NR==1 {print $1, $2, $3, $4}'; }
+# A cluster of its own (Debian's pg_createcluster), so the tests may restart it freely.
+PG_NAME=${TEST_PG_CLUSTER:-streamcity_test}
+PG_PORT=${TEST_PG_PORT:-15432}
+
+pg_version() { ls /usr/lib/postgresql | sort -n | tail -1; }
 
 start_postgres() {
-  read -r ver name port status < <(pg_cluster) || { log "no PostgreSQL cluster found"; return 1; }
-  if [ "$status" != online ]; then
-    pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start
-    echo "$ver $name" > "$STATE/postgres.started"
-    log "postgresql $ver/$name started on port $port"
+  local ver
+  ver=$(pg_version)
+  [ -n "$ver" ] || { log "no PostgreSQL server installed"; return 1; }
+  if ! pg_lsclusters --no-header | awk '{print $1, $2}' | grep -qx "$ver $PG_NAME"; then
+    pg_createcluster "$ver" "$PG_NAME" -p "$PG_PORT" -- --auth-host=scram-sha-256 --auth-local=peer >/dev/null
+    log "created PostgreSQL cluster $ver/$PG_NAME on port $PG_PORT"
+  fi
+  if ! pg_lsclusters --no-header | awk -v n="$PG_NAME" '$2 == n {print $4}' | grep -q online; then
+    pg_ctlcluster --skip-systemctl-redirect "$ver" "$PG_NAME" start -- -o "-c listen_addresses=127.0.0.1 -c fsync=off"
+    echo "$ver $PG_NAME" > "$STATE/postgres.started"
+    log "postgresql $ver/$PG_NAME started on 127.0.0.1:$PG_PORT"
   fi
   # A fresh random password every run: nothing secret is stored in the repo.
   local password
   password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
-  su postgres -c "psql -q -v ON_ERROR_STOP=1 -p $port" <<SQL
+  su postgres -c "psql -q -v ON_ERROR_STOP=1 -p $PG_PORT" <<SQL
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'streamcity') THEN
     CREATE ROLE streamcity LOGIN CREATEDB;
@@ -69,9 +80,11 @@ DO \$\$ BEGIN
 END \$\$;
 ALTER ROLE streamcity WITH LOGIN CREATEDB PASSWORD '$password';
 SQL
-  su postgres -c "psql -p $port -tAc \"SELECT 1 FROM pg_database WHERE datname='streamcity'\"" | grep -q 1 \
-    || su postgres -c "createdb -p $port -O streamcity streamcity"
-  echo "TEST_DATABASE_URL=postgres://streamcity:$password@127.0.0.1:$port/streamcity" >> "$ENV_FILE"
+  su postgres -c "psql -p $PG_PORT -tAc \"SELECT 1 FROM pg_database WHERE datname='streamcity'\"" | grep -q 1 \
+    || su postgres -c "createdb -p $PG_PORT -O streamcity streamcity"
+  echo "TEST_DATABASE_URL=postgres://streamcity:$password@127.0.0.1:$PG_PORT/streamcity" >> "$ENV_FILE"
+  # How a reliability test restarts PostgreSQL mid-run.
+  echo "TEST_PG_CTL='pg_ctlcluster --skip-systemctl-redirect $ver $PG_NAME'" >> "$ENV_FILE"
 }
 
 up() {

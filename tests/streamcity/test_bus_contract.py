@@ -183,3 +183,18 @@ def test_a_transient_failure_redelivers_the_batch(bus):
     run_worker(worker, lambda: len(handled) >= 3)
     assert handled == [1, 2, 3]
     assert worker.retries == 2 and worker.dead_lettered == 0
+
+
+def test_an_oversized_value_is_dead_lettered_without_decoding(memory_bus):
+    bus = memory_bus
+    big = b'{"vehicle_id": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    bus.produce("vehicle_locations", "v1", big)
+    bus.produce("vehicle_locations", "v1", vehicle(1))
+    handled = []
+    worker = Worker(bus, name="t", group_id="g-big", topics=[VEHICLE_LOCATIONS], handle=handled.extend, commit_interval=0)
+    run_worker(worker, lambda: len(handled) >= 1)
+    assert worker.dead_lettered == 1 and len(handled) == 1
+    with bus.consumer("g-big-dlq", ["vehicle_locations.dlq"]) as c:
+        [dead] = drain(c, 1)
+    assert b"over the 1048576-byte limit" in dead.header("dlq.reason")
+    assert dead.header("dlq.original_size") == str(len(big)).encode() and len(dead.value) == 512 * 1024
