@@ -31,3 +31,192 @@ class VehicleState(models.Model):
 
     def __str__(self):
         return f"{self.vehicle_id} ({self.route_id or 'no route'})"
+
+
+# -- The network, imported from GTFS feeds (transit.gtfs). Several feeds can coexist. ------------
+
+
+class Feed(models.Model):
+    """One imported GTFS feed. Re-importing a feed of the same name replaces it (and all below)."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    source = models.CharField(max_length=1000, help_text="path or URL it was imported from")
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the feed's files")
+    timezone = models.CharField(max_length=64)
+    start_date = models.DateField(null=True, blank=True, help_text="first day of service")
+    end_date = models.DateField(null=True, blank=True, help_text="last day of service")
+    counts = models.JSONField(default=dict, help_text="rows per table")
+    warnings = models.JSONField(default=list)
+    imported_at = models.DateTimeField()
+    import_seconds = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Agency(models.Model):
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="agencies")
+    agency_id = models.CharField(max_length=128, blank=True)
+    name = models.CharField(max_length=255)
+    url = models.CharField(max_length=500, blank=True)
+    timezone = models.CharField(max_length=64)
+    lang = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        verbose_name_plural = "agencies"
+        constraints = [models.UniqueConstraint(fields=["feed", "agency_id"], name="transit_agency_feed_id")]
+
+    def __str__(self):
+        return self.name
+
+
+class Route(models.Model):
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="routes")
+    route_id = models.CharField(max_length=128)
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, null=True, blank=True, related_name="routes")
+    short_name = models.CharField(max_length=64, blank=True)
+    long_name = models.CharField(max_length=255, blank=True)
+    route_type = models.IntegerField(help_text="as in the feed (basic or extended)")
+    vehicle_type = models.CharField(max_length=16, help_text="bus / tram / rail / ... from the route type")
+    color = models.CharField(max_length=6, blank=True)
+    text_color = models.CharField(max_length=6, blank=True)
+
+    class Meta:
+        ordering = ["feed", "short_name", "route_id"]
+        constraints = [models.UniqueConstraint(fields=["feed", "route_id"], name="transit_route_feed_id")]
+
+    def __str__(self):
+        return f"{self.short_name or self.route_id} {self.long_name}".strip()
+
+
+class Stop(models.Model):
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="stops")
+    stop_id = models.CharField(max_length=128)
+    code = models.CharField(max_length=64, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    location_type = models.PositiveSmallIntegerField(default=0)
+    parent_station = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        ordering = ["feed", "stop_id"]
+        constraints = [models.UniqueConstraint(fields=["feed", "stop_id"], name="transit_stop_feed_id")]
+
+    def __str__(self):
+        return f"{self.name} ({self.stop_id})"
+
+
+class Shape(models.Model):
+    """A trip's path: its points in one JSON list [[lat, lon], ...] (compact, read whole)."""
+
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="shapes")
+    shape_id = models.CharField(max_length=128)
+    points = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["feed", "shape_id"], name="transit_shape_feed_id")]
+
+    def __str__(self):
+        return self.shape_id
+
+
+class Calendar(models.Model):
+    """A service's weekly pattern between two dates (calendar.txt)."""
+
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="calendars")
+    service_id = models.CharField(max_length=128)
+    monday = models.BooleanField()
+    tuesday = models.BooleanField()
+    wednesday = models.BooleanField()
+    thursday = models.BooleanField()
+    friday = models.BooleanField()
+    saturday = models.BooleanField()
+    sunday = models.BooleanField()
+    start_date = models.DateField()
+    end_date = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["feed", "service_id"], name="transit_calendar_feed_id")]
+
+    def __str__(self):
+        return self.service_id
+
+
+class CalendarDate(models.Model):
+    """A service added (1) or removed (2) on one date (calendar_dates.txt)."""
+
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="calendar_dates")
+    service_id = models.CharField(max_length=128)
+    date = models.DateField()
+    exception_type = models.PositiveSmallIntegerField(choices=[(1, "added"), (2, "removed")])
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["feed", "service_id", "date"], name="transit_calendardate_feed_id")
+        ]
+
+    def __str__(self):
+        return f"{self.service_id} {self.date} {self.get_exception_type_display()}"
+
+
+class Trip(models.Model):
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="trips")
+    trip_id = models.CharField(max_length=160)
+    route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="trips")
+    service_id = models.CharField(max_length=128)
+    shape = models.ForeignKey(Shape, on_delete=models.SET_NULL, null=True, blank=True, related_name="trips")
+    headsign = models.CharField(max_length=255, blank=True)
+    short_name = models.CharField(max_length=64, blank=True)
+    direction_id = models.PositiveSmallIntegerField(null=True, blank=True)
+    block_id = models.CharField(max_length=128, blank=True)
+    frequency_template = models.CharField(
+        max_length=128, blank=True, help_text="trip_id of the frequencies.txt template this trip was expanded from"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["feed", "trip_id"], name="transit_trip_feed_id")]
+
+    def __str__(self):
+        return self.trip_id
+
+
+class StopTime(models.Model):
+    """A trip's call at a stop. Times are seconds after the service day's start (may pass 24 h)."""
+
+    trip = models.ForeignKey(Trip, on_delete=models.CASCADE, related_name="stop_times")
+    stop = models.ForeignKey(Stop, on_delete=models.CASCADE, related_name="stop_times")
+    stop_sequence = models.PositiveIntegerField()
+    arrival_time = models.PositiveIntegerField()
+    departure_time = models.PositiveIntegerField()
+    timepoint = models.BooleanField(default=True, help_text="false: interpolated or approximate")
+    pickup_type = models.PositiveSmallIntegerField(default=0)
+    drop_off_type = models.PositiveSmallIntegerField(default=0)
+    shape_dist_traveled = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["trip", "stop_sequence"]
+        constraints = [models.UniqueConstraint(fields=["trip", "stop_sequence"], name="transit_stoptime_trip_seq")]
+
+    def __str__(self):
+        return f"{self.trip_id}#{self.stop_sequence}"
+
+
+class Frequency(models.Model):
+    """A frequencies.txt row, kept for reference: its trips are expanded at import."""
+
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="frequencies")
+    trip_id = models.CharField(max_length=128, help_text="the template trip")
+    start_time = models.PositiveIntegerField()
+    end_time = models.PositiveIntegerField(help_text="exclusive")
+    headway_secs = models.PositiveIntegerField()
+    exact_times = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name_plural = "frequencies"
+
+    def __str__(self):
+        return f"{self.trip_id} every {self.headway_secs}s"
