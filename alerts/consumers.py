@@ -2,34 +2,60 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from .selectors import open_alert_payloads
-from .services import is_operator
-from .streams import OPS_GROUP
+from .services import is_operator, session_is_valid
+from .streams import OPS_GROUP, user_group
+
+CLOSE_SESSION_ENDED = 4401
 
 
 class OpsAlertsConsumer(AsyncWebsocketConsumer):
-    """Authenticated operators only: a snapshot of open alerts, then every change."""
+    """Authenticated operators only: a snapshot of open alerts, then every change.
+
+    The socket is closed when its operator logs out (a message to the operator's own group) and,
+    as a backstop, when a periodic check finds the session gone or the account no longer an operator.
+    """
+
+    groups_joined: list[str] = []
+    _watch: asyncio.Task | None = None
 
     async def connect(self):
         user = self.scope.get("user")
         if not await database_sync_to_async(is_operator)(user):
             await self.close(code=4403)
             return
-        await self.channel_layer.group_add(OPS_GROUP, self.channel_name)
+        self.groups_joined = [OPS_GROUP, user_group(user.pk)]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         await self._snapshot()
+        self._watch = asyncio.ensure_future(self._watch_session())
 
     async def _snapshot(self):
         alerts = await database_sync_to_async(open_alert_payloads)()
         await self.send(text_data=json.dumps({"type": "snapshot", "alerts": alerts}, separators=(",", ":")))
 
+    async def _watch_session(self):
+        session = self.scope.get("session")
+        key = getattr(session, "session_key", None)
+        while True:
+            await asyncio.sleep(settings.STREAMCITY_WS_SESSION_CHECK_SECONDS)
+            if not await database_sync_to_async(session_is_valid)(key, self.scope["user"].pk):
+                await self.close(code=CLOSE_SESSION_ENDED)
+                return
+
     async def disconnect(self, code):
-        await self.channel_layer.group_discard(OPS_GROUP, self.channel_name)
+        if self._watch is not None:
+            self._watch.cancel()
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
         try:
@@ -41,3 +67,6 @@ class OpsAlertsConsumer(AsyncWebsocketConsumer):
 
     async def alerts_frame(self, event):
         await self.send(text_data=event["text"])
+
+    async def session_ended(self, event):
+        await self.close(code=CLOSE_SESSION_ENDED)

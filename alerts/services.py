@@ -176,3 +176,17 @@ def demo_operator_reset(*, username: str = "operator") -> tuple[str, str]:
 
 def is_operator(user) -> bool:
     return bool(user and user.is_authenticated and user.is_active and user.has_perm("alerts.view_alert"))
+
+
+def session_is_valid(session_key: str | None, user_id: int) -> bool:
+    """Whether a socket's session still exists and its user may still see the operations feed."""
+    from django.contrib.sessions.backends.base import SessionBase
+    from django.utils.module_loading import import_string
+
+    if not session_key:
+        return False
+    store: SessionBase = import_string(f"{settings.SESSION_ENGINE}.SessionStore")(session_key)
+    if not store.exists(session_key) or str(store.get("_auth_user_id")) != str(user_id):
+        return False
+    user = get_user_model().objects.filter(pk=user_id).first()
+    return is_operator(user)

@@ -63,3 +63,16 @@ def ops_broadcast(payloads: list[dict]) -> None:
 
     text = json.dumps({"type": "alerts", "alerts": payloads}, separators=(",", ":"))
     async_to_sync(get_channel_layer().group_send)(OPS_GROUP, {"type": "alerts.frame", "text": text})
+
+
+def user_group(user_id: int) -> str:
+    """The group of one operator's sockets (closed together on logout)."""
+    return f"ops_user_{user_id}"
+
+
+def ops_sessions_end(user_id: int) -> None:
+    """Close every /ws/ops/ socket of the user (called on logout)."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    async_to_sync(get_channel_layer().group_send)(user_group(user_id), {"type": "session.ended"})

@@ -135,6 +135,8 @@ KSQLDB_URL = env.str("KSQLDB_URL", default="")
 # -- live map ---------------------------------------------------------------------------------
 # Seconds between two frames sent to the browsers; every change in between rides in one frame.
 STREAMCITY_FRAME_INTERVAL = env.float("STREAMCITY_FRAME_INTERVAL", default=0.5)
+# How often an open /ws/ops/ socket re-checks that its session and operator are still valid.
+STREAMCITY_WS_SESSION_CHECK_SECONDS = env.float("STREAMCITY_WS_SESSION_CHECK_SECONDS", default=30)
 # A vehicle not heard of for this long (wall clock) is left out of snapshots.
 STREAMCITY_VEHICLE_STALE_SECONDS = env.int("STREAMCITY_VEHICLE_STALE_SECONDS", default=300)
 

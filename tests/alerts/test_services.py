@@ -83,3 +83,18 @@ def test_notifications_are_recorded_once_per_new_alert_and_channel():
 def test_no_notifications_when_none_configured():
     apply(surge())
     assert Notification.objects.count() == 0
+
+
+def test_session_validity_for_ops_sockets(client, operator, django_user_model):
+    from alerts.services import session_is_valid
+
+    client.force_login(operator)
+    key = client.session.session_key
+    assert session_is_valid(key, operator.pk)
+    assert not session_is_valid(key, operator.pk + 1)  # someone else's session
+    assert not session_is_valid(None, operator.pk)
+    operator.groups.clear()
+    operator = django_user_model.objects.get(pk=operator.pk)  # permissions are cached per instance
+    assert not session_is_valid(key, operator.pk)  # no longer an operator
+    client.logout()
+    assert not session_is_valid(key, operator.pk)

@@ -109,7 +109,39 @@ def embedded(procs, tmp_path):
     env = base_env(tmp_path)
     subprocess.run(manage("migrate", "--no-input", "-v0"), cwd=ROOT, env=env, check=True)
     port = free_port()
-    proc = procs.start("runstreamcity", manage("runstreamcity", "--port", str(port), "--vehicles", "40"), env)
+    proc = procs.start("runstreamcity", manage("runstreamcity", "--port", str(port), "--vehicles", "40", "--demo-operator"), env)
     proc.wait_for_output("StreamCity is running at", timeout=60)
     proc.url = f"http://127.0.0.1:{port}"
     return proc
+
+
+class HttpSession:
+    """A cookie-keeping HTTP client that logs in through the login form (CSRF included)."""
+
+    def __init__(self, base_url: str):
+        import http.cookiejar
+
+        self.base_url = base_url
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def cookie(self, name: str) -> str | None:
+        return next((c.value for c in self.jar if c.name == name), None)
+
+    def get(self, path: str):
+        return self.opener.open(self.base_url + path, timeout=10)
+
+    def post(self, path: str, data: dict):
+        import urllib.parse
+
+        self.get("/accounts/login/") if self.cookie("csrftoken") is None else None
+        body = urllib.parse.urlencode({**data, "csrfmiddlewaretoken": self.cookie("csrftoken")}).encode()
+        request = urllib.request.Request(self.base_url + path, data=body, headers={"Referer": self.base_url + path})
+        return self.opener.open(request, timeout=10)
+
+    def login(self, username: str, password: str) -> None:
+        self.post("/accounts/login/", {"username": username, "password": password})
+        assert self.cookie("sessionid"), "login failed"
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
