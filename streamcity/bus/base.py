@@ -7,7 +7,7 @@ semantics) and `kafka.KafkaBus` (confluent-kafka). Nothing else knows which one 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 Headers = tuple[tuple[str, bytes], ...]
@@ -58,6 +58,15 @@ class BusConsumer(abc.ABC):
         """Commit the offsets stored so far (synchronously)."""
 
     @abc.abstractmethod
+    def store_offsets(self, offsets: Mapping[tuple[str, int], int]) -> None:
+        """Set the next offset the next commit() writes for these (topic, partition) pairs.
+
+        Unlike store(), this may move a partition back: a processor whose state still needs
+        older records (an open window, a silent vehicle) holds its committed position there, so
+        that a restarted member reads them again and rebuilds that state.
+        """
+
+    @abc.abstractmethod
     def rewind(self, records: Sequence[Record]) -> None:
         """Seek back so that `records` are delivered again (after a failed handle)."""
 
@@ -94,6 +103,10 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     def ensure_topics(self, specs: Iterable[TopicSpec]) -> None:
         """Create the topics that do not exist yet."""
+
+    @abc.abstractmethod
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        """The offset the next record of each partition of `topic` will get (the high watermark)."""
 
     @property
     @abc.abstractmethod

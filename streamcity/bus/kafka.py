@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -189,6 +189,9 @@ class KafkaConsumer(BusConsumer):
         for tp, off in next_offsets(records).items():
             if off > self._stored.get(tp, -1):
                 self._stored[tp] = off
+
+    def store_offsets(self, offsets: Mapping[tuple[str, int], int]) -> None:
+        self._stored.update(offsets)
 
     def _commit(self, offsets: dict[tuple[str, int], int]) -> None:
         if not offsets:

@@ -172,6 +172,8 @@ class Worker:
         if self.retain is None:
             return
         retained = self.retain()
+        assigned = set(consumer.assignment())
+        self._handled = {tp: nxt for tp, nxt in self._handled.items() if tp in assigned}
         offsets = {tp: min(nxt, retained.get(tp, nxt)) for tp, nxt in self._handled.items()}
         if offsets:
             consumer.store_offsets(offsets)

@@ -198,3 +198,42 @@ def test_an_oversized_value_is_dead_lettered_without_decoding(memory_bus):
         [dead] = drain(c, 1)
     assert b"over the 1048576-byte limit" in dead.header("dlq.reason")
     assert dead.header("dlq.original_size") == str(len(big)).encode() and len(dead.value) == 512 * 1024
+
+
+def test_end_offsets_are_the_next_offset_of_each_partition(bus):
+    bus.ensure_topics([TopicSpec("ends", partitions=2)])
+    assert bus.end_offsets("ends") == {0: 0, 1: 0}
+    for i in range(5):
+        bus.produce("ends", "same-key", str(i).encode())
+    bus.flush()
+    ends = bus.end_offsets("ends")
+    assert sorted(ends.values()) == [0, 5]
+
+
+def test_store_offsets_can_hold_the_committed_position_back(bus):
+    bus.ensure_topics([TopicSpec("held", partitions=1)])
+    for i in range(8):
+        bus.produce("held", "k", str(i).encode())
+    bus.flush()
+    c = bus.consumer("g-held", ["held"])
+    records = drain(c, 8)
+    c.store(records)  # all handled...
+    c.store_offsets({("held", 0): 3})  # ...but records from offset 3 on are still needed
+    c.commit()
+    c.close()
+    with bus.consumer("g-held", ["held"]) as again:
+        assert [int(r.value) for r in drain(again, 5)] == [3, 4, 5, 6, 7]
+
+
+def test_a_worker_with_retain_commits_no_further_than_the_handler_needs(bus):
+    bus.ensure_topics([TopicSpec("vehicle_locations", 1), TopicSpec("vehicle_locations.dlq", 1)])
+    for i in range(1, 7):
+        bus.produce("vehicle_locations", "v1", vehicle(i))
+    bus.flush()
+    handled, ticks = [], []
+    worker = Worker(bus, name="t", group_id="g-retain", topics=[VEHICLE_LOCATIONS], commit_interval=0,
+                    handle=lambda batch: handled.extend(d.event.passenger_count for d in batch),
+                    tick=lambda: ticks.append(1), retain=lambda: {("vehicle_locations", 0): 4})
+    run_worker(worker, lambda: len(handled) >= 6 and len(ticks) >= 3)
+    with bus.consumer("g-retain", ["vehicle_locations"]) as again:
+        assert [int(r.offset) for r in drain(again, 2)] == [4, 5]
