@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Iterable
 
 from django.conf import settings
 
@@ -29,10 +30,39 @@ def simulator(bus: Bus, *, vehicles: int, seed: int, speed: float, tick: float,
     return Role("simulator", runner.run), runner
 
 
-def processors(bus: Bus) -> tuple[list[Role], list[Worker]]:
-    handler = LiveVehicleProcessor(bus)
-    worker = Worker(bus, name="live-vehicles", group_id=handler.group_id, topics=[VEHICLE_LOCATIONS], handle=handler)
-    return [Role("processor:live-vehicles", worker.run)], [worker]
+PROCESSORS = ("live-vehicles", "surges", "vehicle-alerts", "bunching")
+
+
+def processors(bus: Bus, *, only: Iterable[str] | None = None) -> tuple[list[Role], list[Worker]]:
+    """The built-in stream processors (all of PROCESSORS, or `only` those), plus the reference
+    reader (stop_schedule, traffic_incidents) that the vehicle processors share."""
+    from alerts.detection.processors import (
+        BunchingProcessor, ReferenceData, ReferenceFollower, SurgeProcessor, VehicleAlertProcessor,
+        detection_config,
+    )
+
+    names = list(PROCESSORS if only is None else only)
+    unknown = set(names) - set(PROCESSORS)
+    if unknown:
+        raise ValueError(f"unknown processors: {', '.join(sorted(unknown))} (known: {', '.join(PROCESSORS)})")
+    config = detection_config()
+    reference = ReferenceData()
+    workers: list[Worker] = []
+    if set(names) & {"live-vehicles", "vehicle-alerts", "bunching"}:
+        follower = ReferenceFollower(bus, reference)
+        workers.append(Worker(bus, name="reference", group_id=follower.group_id, topics=follower.topics,
+                              handle=follower, tick=follower.tick))
+    if "live-vehicles" in names:
+        handler = LiveVehicleProcessor(bus, reference)
+        workers.append(Worker(bus, name="live-vehicles", group_id=handler.group_id, topics=[VEHICLE_LOCATIONS],
+                              handle=handler))
+    for name, cls in (("surges", SurgeProcessor), ("vehicle-alerts", VehicleAlertProcessor), ("bunching", BunchingProcessor)):
+        if name in names:
+            kwargs = {"reference": reference} if cls.needs_reference else {}
+            h = cls(bus, config, **kwargs)
+            workers.append(Worker(bus, name=h.name, group_id=h.group_id, topics=h.topics, handle=h,
+                                  tick=h.tick, retain=h.retained))
+    return [Role(f"processor:{w.name}", w.run) for w in workers], workers
 
 
 def consumers(bus: Bus, *, loop: asyncio.AbstractEventLoop | None = None) -> tuple[list[Role], list[Worker]]:
@@ -72,4 +102,9 @@ def simulator_from_options(bus: Bus, options: dict) -> tuple[Role, SimulatorRunn
 
 
 def worker_status(workers: list[Worker]) -> str:
-    return " | ".join(f"{w.name} {w.processed} read, {w.dead_lettered} dead-lettered" for w in workers)
+    parts = []
+    for w in workers:
+        line = f"{w.name} {w.processed} read, {w.dead_lettered} dead-lettered"
+        status = getattr(w.handle, "status", None)  # a handler may add its own figures (late events...)
+        parts.append(f"{line}, {status()}" if callable(status) else line)
+    return " | ".join(parts)

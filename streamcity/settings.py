@@ -131,6 +131,31 @@ if env.str("KAFKA_SECURITY_PROTOCOL", default=""):
     )
 STREAMCITY_PARTITIONS = env.int("STREAMCITY_PARTITIONS", default=6)
 KSQLDB_URL = env.str("KSQLDB_URL", default="")
+# ksqlDB on Confluent Cloud: basic auth with the ksqlDB cluster's API key and secret.
+KSQLDB_USERNAME = env.str("KSQLDB_USERNAME", default="")
+KSQLDB_PASSWORD = env.str("KSQLDB_PASSWORD", default="")
+
+# -- anomaly detection (built-in processors; the ksqlDB scripts get the same values) ---------------
+# Event time: an event may arrive this many seconds out of order and still count; older is dropped.
+STREAMCITY_DETECTION_GRACE_SECONDS = env.float("STREAMCITY_DETECTION_GRACE_SECONDS", default=30.0)
+# Wall seconds after which a partition that delivers nothing stops holding event time back.
+STREAMCITY_IDLE_PARTITION_SECONDS = env.float("STREAMCITY_IDLE_PARTITION_SECONDS", default=5.0)
+# Event time a restarted processor reads again to rebuild windows, episodes and silences.
+STREAMCITY_DETECTION_REPLAY_SECONDS = env.float("STREAMCITY_DETECTION_REPLAY_SECONDS", default=1800.0)
+# Surges: tap-ons per stop per tumbling window. 60 per 5 min is about twice the peak-hour rate
+# at the built-in city's busiest stations, so a real surge (or --surge STOP@HH:MMx3) trips it.
+STREAMCITY_SURGE_WINDOW_SECONDS = env.int("STREAMCITY_SURGE_WINDOW_SECONDS", default=300)
+STREAMCITY_SURGE_THRESHOLD = env.int("STREAMCITY_SURGE_THRESHOLD", default=60)
+# Punctuality: on time is from EARLY seconds early to LATE seconds late; later opens a delay alert.
+STREAMCITY_EARLY_SECONDS = env.int("STREAMCITY_EARLY_SECONDS", default=60)
+STREAMCITY_LATE_SECONDS = env.int("STREAMCITY_LATE_SECONDS", default=300)
+# Breakdowns: in service but not moving for this long, away from a stop or terminal.
+STREAMCITY_STALLED_SECONDS = env.int("STREAMCITY_STALLED_SECONDS", default=300)
+# Silent vehicles: in service and no report for this long (event time).
+STREAMCITY_SILENT_SECONDS = env.int("STREAMCITY_SILENT_SECONDS", default=120)
+# Bunching below LOW x the scheduled headway, a gap above HIGH x (the 75 % / 125 % convention).
+STREAMCITY_BUNCHING_LOW = env.float("STREAMCITY_BUNCHING_LOW", default=0.75)
+STREAMCITY_BUNCHING_HIGH = env.float("STREAMCITY_BUNCHING_HIGH", default=1.25)
 
 # -- live map ---------------------------------------------------------------------------------
 # Seconds between two frames sent to the browsers; every change in between rides in one frame.

@@ -1,7 +1,9 @@
-"""The built-in processor that derives `live_vehicles` from `vehicle_locations`.
+"""The built-in processor that derives `live_vehicles` from `vehicle_locations` and the schedule.
 
-`LiveVehicleTable` is the pure rule (latest state per vehicle by event time); `LiveVehicleProcessor`
-feeds it decoded batches and produces one record per changed vehicle per batch.
+`LiveVehicleTable` is the pure rule (latest state per vehicle by event time, with its schedule
+deviation); `LiveVehicleProcessor` feeds it decoded batches and produces one record per changed
+vehicle per batch. The schedule comes from `stop_schedule` through the shared ReferenceData
+(alerts.detection.processors), loaded before the first batch is handled.
 """
 
 from __future__ import annotations
@@ -9,14 +11,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from streamcity.bus import Bus, Decoded
+from alerts.detection.delay import measure
+from alerts.detection.processors import ReferenceData
+from alerts.detection.schedule import Schedule, StopProgress
+from streamcity.bus import Bus, Decoded, TransientError
 from streamcity.schemas import LIVE_VEHICLES, LiveVehicle, VehicleLocation, encode
 
 
 class LiveVehicleTable:
-    """Latest state per vehicle. An event older than the one already held is ignored."""
+    """Latest state per vehicle. An event older than the one already held is ignored.
 
-    def __init__(self):
+    `delay_seconds` is the schedule deviation (alerts.detection.schedule.deviation): measured at
+    the last stop served, from the first report past it; None while the trip has no schedule.
+    """
+
+    def __init__(self, schedule: Schedule | None = None):
+        self.schedule = schedule or Schedule()
+        self.progress = StopProgress()
         self._last: dict[str, dt.datetime] = {}
         self.stale_dropped = 0
 
@@ -28,6 +39,7 @@ class LiveVehicleTable:
                 self.stale_dropped += 1
                 continue
             self._last[e.vehicle_id] = e.timestamp
+            progress, _ = self.progress.observe(e)
             changed[e.vehicle_id] = LiveVehicle(
                 vehicle_id=e.vehicle_id,
                 vehicle_type=e.vehicle_type,
@@ -42,6 +54,7 @@ class LiveVehicleTable:
                 status=e.status,
                 stop_sequence=e.stop_sequence,
                 next_stop_id=e.next_stop_id,
+                delay_seconds=measure(e, progress, self.schedule) if e.status == "in_service" else None,
                 timestamp=e.timestamp,
             )
         return list(changed.values())
@@ -52,10 +65,16 @@ class LiveVehicleProcessor:
 
     group_id = "streamcity-live-vehicles"
 
-    def __init__(self, bus: Bus):
+    def __init__(self, bus: Bus, reference: ReferenceData | None = None):
         self.bus = bus
-        self.table = LiveVehicleTable()
+        self.reference = reference
+        self.table = LiveVehicleTable(reference.schedule if reference else None)
 
     def __call__(self, batch: list[Decoded]) -> None:
+        if self.reference is not None and not self.reference.ready.is_set():
+            raise TransientError("waiting for stop_schedule to load")
         for v in self.table.apply(d.event for d in batch):
             self.bus.produce(LIVE_VEHICLES.name, v.vehicle_id, encode(v))
+
+    def status(self) -> str:
+        return f"{self.table.stale_dropped} stale dropped"

@@ -24,3 +24,26 @@ def test_an_older_event_does_not_overwrite_a_newer_state():
     assert table.stale_dropped == 1
     [latest] = table.apply([loc("a", 11, 52.6)])
     assert latest.latitude == 52.6
+
+
+def test_live_vehicles_carry_the_schedule_deviation():
+    from alerts.detection.schedule import Schedule
+    from tests.alerts.detection_scenarios import drive, on_time, schedule
+
+    sched = Schedule()
+    for row in schedule("D"):
+        sched.apply(row)
+    table = LiveVehicleTable(sched)
+    late = [0, 0, 0, 180, 180, 180, 180, 180, 180, 180, 180, 180]  # 3 min lost between stops 3 and 4
+    events = drive("D-V1", "D", 2, [a + d for a, d in zip(on_time(2), late)])
+    by_stop = {}
+    for e in events:
+        [v] = table.apply([e])
+        by_stop.setdefault(v.stop_sequence, []).append(v.delay_seconds)
+    assert by_stop[2][0] == 0 and by_stop[4][0] == 180  # measured where each stop was first passed
+    assert max(by_stop[3]) == 170  # last report before stop 4 (10 s before it): already known 170 s late
+
+
+def test_without_a_schedule_the_deviation_is_unknown():
+    [v] = LiveVehicleTable().apply([loc("a", 1)])
+    assert v.delay_seconds is None

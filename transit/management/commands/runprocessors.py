@@ -1,6 +1,6 @@
 import threading
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from streamcity import roles
 from streamcity.bus import get_bus
@@ -8,12 +8,26 @@ from streamcity.runtime import RoleThreads, stop_on_signals
 
 
 class Command(BaseCommand):
-    help = "Run the built-in stream processors (vehicle_locations -> live_vehicles) until stopped."
+    help = (
+        "Run the built-in stream processors until stopped: live_vehicles (with schedule deviation), "
+        "surge, delay, breakdown, bunching and silent-vehicle alerts."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--only", default="",
+            help=f"comma-separated processors to run (default all: {', '.join(roles.PROCESSORS)}); "
+                 "with ksqlDB running the scripts in ksql/, run --only bunching,vehicle-alerts",
+        )
 
     def handle(self, *args, **options):
+        only = [n.strip() for n in options["only"].split(",") if n.strip()] or None
         bus = get_bus()
         roles.ensure_topics(bus)
-        role_list, workers = roles.processors(bus)
+        try:
+            role_list, workers = roles.processors(bus, only=only)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         stop = threading.Event()
         stop_on_signals(stop)
         threads = RoleThreads(role_list, stop)

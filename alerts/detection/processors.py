@@ -1,0 +1,300 @@
+"""The built-in anomaly processors: Worker handlers that feed the detection rules.
+
+Each handler decodes nothing itself (the Worker does): it notes every record in an
+`EventTimeBuffer`, runs the rules over the events the watermark releases (in event-time order,
+timers in between) and produces the alerts, keyed by alert key. `tick()` lets time pass when no
+record comes; `retained()` tells the Worker how far back a restart must re-read so that windows,
+silences and episodes are rebuilt (see ReplayIndex).
+
+`ReferenceFollower` reads `stop_schedule` and `traffic_incidents` from their beginning with a
+consumer group of its own on every start, into a `ReferenceData` the other handlers share; they
+wait (a TransientError: the Worker retries the batch) until it has caught up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Hashable
+
+from streamcity.bus import Bus, Decoded, TransientError
+from streamcity.schemas import (
+    ALERT_TOPICS,
+    RIDER_TAPPED_ON,
+    STOP_SCHEDULE,
+    TRAFFIC_INCIDENTS,
+    VEHICLE_LOCATIONS,
+    AlertEvent,
+    RiderTappedOn,
+    StopSchedule,
+    VehicleLocation,
+    encode,
+)
+
+from .breakdown import BreakdownDetector
+from .bunching import BunchingDetector
+from .clock import EventTimeBuffer, ReplayIndex
+from .config import DetectionConfig
+from .delay import DelayDetector
+from .schedule import Incidents, Schedule, StopProgress
+from .silent import SilentDetector
+from .surge import SurgeDetector
+
+logger = logging.getLogger(__name__)
+
+ALERT_TOPIC_BY_KIND = {t.schema.kind: t.name for t in ALERT_TOPICS}
+
+
+def detection_config() -> DetectionConfig:
+    """The thresholds from the settings (STREAMCITY_* variables, see settings.py)."""
+    from django.conf import settings
+
+    return DetectionConfig(
+        grace_seconds=settings.STREAMCITY_DETECTION_GRACE_SECONDS,
+        idle_partition_seconds=settings.STREAMCITY_IDLE_PARTITION_SECONDS,
+        replay_seconds=settings.STREAMCITY_DETECTION_REPLAY_SECONDS,
+        surge_window_seconds=settings.STREAMCITY_SURGE_WINDOW_SECONDS,
+        surge_threshold=settings.STREAMCITY_SURGE_THRESHOLD,
+        early_seconds=settings.STREAMCITY_EARLY_SECONDS,
+        late_seconds=settings.STREAMCITY_LATE_SECONDS,
+        stalled_seconds=settings.STREAMCITY_STALLED_SECONDS,
+        silent_seconds=settings.STREAMCITY_SILENT_SECONDS,
+        bunching_low=settings.STREAMCITY_BUNCHING_LOW,
+        bunching_high=settings.STREAMCITY_BUNCHING_HIGH,
+    )
+
+
+class ReferenceData:
+    """The schedule and the incidents, shared by the processors of one process."""
+
+    def __init__(self):
+        self.schedule = Schedule()
+        self.incidents = Incidents()
+        self.ready = threading.Event()
+
+
+class ReferenceFollower:
+    """Worker handler: stop_schedule and traffic_incidents -> ReferenceData, from the beginning."""
+
+    topics = (STOP_SCHEDULE, TRAFFIC_INCIDENTS)
+
+    def __init__(self, bus: Bus, data: ReferenceData):
+        self.bus = bus
+        self.data = data
+        # A group of its own on every start: the whole compacted schedule is read again.
+        self.group_id = f"streamcity-reference-{uuid.uuid4().hex[:12]}"
+        self._targets: dict[tuple[str, int], int] | None = None
+        self._seen: dict[tuple[str, int], int] = {}
+        self.schedule_rows = 0
+        self.incidents_seen = 0
+
+    def _start(self) -> None:
+        if self._targets is None:
+            self._targets = {
+                (t.name, p): end for t in self.topics for p, end in self.bus.end_offsets(t.name).items() if end > 0
+            }
+            self._check()
+
+    def _check(self) -> None:
+        if not self.data.ready.is_set() and all(self._seen.get(tp, 0) >= end for tp, end in self._targets.items()):
+            logger.info("reference data loaded: %d scheduled stops, %d incident updates", self.schedule_rows, self.incidents_seen)
+            self.data.ready.set()
+
+    def __call__(self, batch: list[Decoded]) -> None:
+        self._start()
+        for d in batch:
+            if isinstance(d.event, StopSchedule):
+                self.data.schedule.apply(d.event)
+                self.schedule_rows += 1
+            else:
+                self.data.incidents.apply(d.event)
+                self.incidents_seen += 1
+            tp = (d.record.topic, d.record.partition)
+            self._seen[tp] = max(self._seen.get(tp, 0), d.record.offset + 1)
+        self._check()
+
+    def tick(self) -> None:
+        self._start()
+
+    def status(self) -> str:
+        state = "ready" if self.data.ready.is_set() else "loading"
+        return f"{self.schedule_rows} scheduled stops, {self.incidents_seen} incident updates ({state})"
+
+
+class EventTimeProcessor:
+    """Base of the alert processors: event-time order, grace period, timers, restart span."""
+
+    name = "processor"
+    group_id = "streamcity-processor"
+    topics: tuple = ()
+    needs_reference = False
+
+    def __init__(self, bus: Bus, config: DetectionConfig, *, reference: ReferenceData | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.bus = bus
+        self.cfg = config
+        self.reference = reference
+        self.clock = clock
+        self.buffer = EventTimeBuffer(grace=dt.timedelta(seconds=config.grace_seconds),
+                                      idle_seconds=config.idle_partition_seconds)
+        self.replay = ReplayIndex(dt.timedelta(seconds=max(config.replay_seconds, config.grace_seconds)))
+        self.alerts: Counter[str] = Counter()
+        self.redelivered = 0
+        self._next: dict[Hashable, int] = {}  # per partition: the offset after the last one taken
+        self._first: dict[Hashable, tuple[int, dt.datetime]] = {}  # per partition: first offset and time seen
+
+    # -- the Worker's hooks ---------------------------------------------------------------
+    def __call__(self, batch: list[Decoded]) -> None:
+        if self.needs_reference and not self.reference.ready.is_set():
+            raise TransientError("waiting for stop_schedule and traffic_incidents to load")
+        now = self.clock()
+        for d in batch:
+            r = d.record
+            tp = (r.topic, r.partition)
+            if r.offset < self._next.get(tp, -1):
+                self.redelivered += 1  # already taken (the Worker retried a batch one record at a time)
+                continue
+            self._next[tp] = r.offset + 1
+            e = d.event
+            self._first.setdefault(tp, (r.offset, e.timestamp))
+            self.replay.note(tp, e.timestamp, r.offset)
+            self.buffer.offer(tp, e.timestamp, (tp, e), order=self.order(e), dedupe=self.dedupe(e), now=now)
+        self._release(now)
+
+    def tick(self) -> None:
+        if self.needs_reference and not self.reference.ready.is_set():
+            return
+        self._release(self.clock())
+
+    def retained(self) -> dict[tuple[str, int], int]:
+        return self.replay.retained(self.buffer.watermark)
+
+    # -- the rules: overridden ---------------------------------------------------------------
+    def order(self, event) -> str:
+        raise NotImplementedError
+
+    def dedupe(self, event) -> Hashable:
+        raise NotImplementedError
+
+    def apply(self, event, source: Hashable) -> list[AlertEvent]:
+        raise NotImplementedError
+
+    def advance(self, now: dt.datetime) -> list[AlertEvent]:
+        return []
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _release(self, now: float) -> None:
+        out: list[AlertEvent] = []
+        for ts, (tp, event) in self.buffer.release(now):
+            out += self.advance(ts)
+            out += self.apply(event, tp)
+        if self.buffer.watermark is not None:
+            out += self.advance(self.buffer.watermark)
+        for alert in out:
+            self.alerts[f"{alert.kind}:{alert.state}"] += 1
+            self.bus.produce(ALERT_TOPIC_BY_KIND[alert.kind], alert.alert_key, encode(alert))
+
+    def resumed_at(self, source: Hashable) -> dt.datetime | None:
+        """When this processor started reading `source` mid-stream (a restart), the event time of
+        the first record it read; None when it read the partition from its first offset."""
+        first = self._first.get(source)
+        return first[1] if first and first[0] > 0 else None
+
+    @property
+    def late(self) -> int:
+        return self.buffer.late
+
+    def status(self) -> str:
+        wm = self.buffer.watermark
+        opened = sum(n for k, n in self.alerts.items() if k.endswith(":open"))
+        cleared = sum(n for k, n in self.alerts.items() if k.endswith(":cleared"))
+        return (f"event time {wm:%H:%M:%S} " if wm else "event time - ") + (
+            f"held {len(self.buffer)}, late {self.buffer.late} dropped, {opened} open/update, {cleared} cleared"
+        )
+
+
+class SurgeProcessor(EventTimeProcessor):
+    """rider_tapped_on -> surge_alerts."""
+
+    name = "surges"
+    group_id = "streamcity-surges"
+    topics = (RIDER_TAPPED_ON,)
+
+    def __init__(self, bus: Bus, config: DetectionConfig, **kwargs):
+        super().__init__(bus, config, **kwargs)
+        self.surges = SurgeDetector(window_seconds=config.surge_window_seconds, threshold=config.surge_threshold)
+
+    def order(self, e: RiderTappedOn) -> str:
+        return e.event_id
+
+    def dedupe(self, e: RiderTappedOn) -> Hashable:
+        return e.event_id
+
+    def apply(self, e: RiderTappedOn, source: Hashable) -> list[AlertEvent]:
+        resumed = self.resumed_at(source)
+        partial_before = resumed + dt.timedelta(seconds=self.cfg.grace_seconds) if resumed else None
+        return self.surges.apply(e, partial_before=partial_before)
+
+    def advance(self, now: dt.datetime) -> list[AlertEvent]:
+        return self.surges.advance(now)
+
+
+class _VehicleProcessor(EventTimeProcessor):
+    topics = (VEHICLE_LOCATIONS,)
+    needs_reference = True
+
+    def __init__(self, bus: Bus, config: DetectionConfig, *, reference: ReferenceData, **kwargs):
+        super().__init__(bus, config, reference=reference, **kwargs)
+        self.progress = StopProgress()
+
+    def order(self, e: VehicleLocation) -> str:
+        return e.vehicle_id
+
+    def dedupe(self, e: VehicleLocation) -> Hashable:
+        return (e.vehicle_id, e.timestamp)
+
+
+class VehicleAlertProcessor(_VehicleProcessor):
+    """vehicle_locations -> delay_alerts, breakdown_alerts, silent_vehicle_alerts.
+
+    Every rule here looks at one vehicle at a time, so this processor scales out with the
+    partitions of vehicle_locations (silence is judged against the watermark of the member's
+    own partitions)."""
+
+    name = "vehicle-alerts"
+    group_id = "streamcity-vehicle-alerts"
+
+    def __init__(self, bus: Bus, config: DetectionConfig, *, reference: ReferenceData, **kwargs):
+        super().__init__(bus, config, reference=reference, **kwargs)
+        self.delays = DelayDetector(config, reference.schedule)
+        self.breakdowns = BreakdownDetector(config, reference.schedule, reference.incidents)
+        self.silence = SilentDetector(silent_seconds=config.silent_seconds)
+
+    def apply(self, e: VehicleLocation, source: Hashable) -> list[AlertEvent]:
+        progress, _ = self.progress.observe(e)
+        return [*self.delays.apply(e, progress), *self.breakdowns.apply(e, progress), *self.silence.apply(e)]
+
+    def advance(self, now: dt.datetime) -> list[AlertEvent]:
+        return self.silence.advance(now)
+
+
+class BunchingProcessor(_VehicleProcessor):
+    """vehicle_locations -> bunching_alerts.
+
+    Compares vehicles of one route with each other, which live in any partition: run it as a
+    single member (one `runprocessors` process runs it; more would each see part of a route)."""
+
+    name = "bunching"
+    group_id = "streamcity-bunching"
+
+    def __init__(self, bus: Bus, config: DetectionConfig, *, reference: ReferenceData, **kwargs):
+        super().__init__(bus, config, reference=reference, **kwargs)
+        self.bunching = BunchingDetector(config, reference.schedule)
+
+    def apply(self, e: VehicleLocation, source: Hashable) -> list[AlertEvent]:
+        _, arrived = self.progress.observe(e)
+        return self.bunching.apply(e, arrived)

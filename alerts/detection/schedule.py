@@ -1,0 +1,179 @@
+"""Reference data the rules look things up in: the stop schedule, traffic incidents, stop progress.
+
+`Schedule` indexes `stop_schedule` records by trip and stop sequence. `deviation()` is the one
+definition of schedule deviation, used by the delay rule and by the `live_vehicles` processor.
+`StopProgress` follows a vehicle's reported stop progress and knows when it was first seen past
+a stop (an "arrival"), which the deviation at that stop is measured from.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import math
+import threading
+from dataclasses import dataclass
+
+from streamcity.schemas import StopSchedule, TrafficIncident, VehicleLocation
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledStop:
+    stop_sequence: int
+    stop_id: str
+    route_id: str | None
+    arrival: dt.datetime
+
+
+class Schedule:
+    """Scheduled arrivals by trip and stop sequence. Fed from another thread; reads are safe."""
+
+    def __init__(self):
+        self._trips: dict[str, dict[int, ScheduledStop]] = {}
+        self._orders: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in list(self._trips.values()))
+
+    def apply(self, s: StopSchedule) -> None:
+        with self._lock:
+            stops = self._trips.setdefault(s.trip_id, {})
+            stops[s.stop_sequence] = ScheduledStop(s.stop_sequence, s.stop_id, s.route_id, s.scheduled_arrival)
+            self._orders.pop(s.trip_id, None)
+
+    def _order(self, trip_id: str) -> list[int]:
+        order = self._orders.get(trip_id)
+        if order is None:
+            with self._lock:
+                order = self._orders[trip_id] = sorted(self._trips.get(trip_id, ()))
+        return order
+
+    def has_trip(self, trip_id: str | None) -> bool:
+        return trip_id is not None and trip_id in self._trips
+
+    def stop(self, trip_id: str | None, stop_sequence: int | None) -> ScheduledStop | None:
+        if trip_id is None or stop_sequence is None:
+            return None
+        return self._trips.get(trip_id, {}).get(stop_sequence)
+
+    def next_stop(self, trip_id: str | None, stop_sequence: int | None) -> ScheduledStop | None:
+        """The stop after `stop_sequence` on the trip (the first stop when it is None)."""
+        if trip_id is None:
+            return None
+        order = self._order(trip_id)
+        i = 0 if stop_sequence is None else bisect.bisect_right(order, stop_sequence)
+        return self._trips[trip_id][order[i]] if i < len(order) else None
+
+    def is_last(self, trip_id: str | None, stop_sequence: int | None) -> bool:
+        if trip_id is None or stop_sequence is None:
+            return False
+        order = self._order(trip_id)
+        return bool(order) and stop_sequence >= order[-1]
+
+
+def deviation(now: dt.datetime, last: ScheduledStop | None, nxt: ScheduledStop | None,
+              arrived_at: dt.datetime | None) -> int | None:
+    """Schedule deviation in seconds (positive: late) of a vehicle that has served `last` and not `nxt`.
+
+    Measured at the last stop served from when the vehicle was first seen past it (`arrived_at`);
+    without that (just after a start) it is bounded from what is certain: it arrived no later than
+    `now`. Between stops a vehicle already past the next stop's scheduled time is at least that
+    late, so a vehicle held up between two stops becomes late before it reaches the next one.
+    """
+    candidates = []
+    if last is not None:
+        if arrived_at is not None:
+            candidates.append((arrived_at - last.arrival).total_seconds())
+        else:
+            candidates.append(min(0.0, (now - last.arrival).total_seconds()))
+    if nxt is not None:
+        behind = (now - nxt.arrival).total_seconds()
+        if not candidates:  # before the first stop: waiting at the terminal is not being early
+            candidates.append(max(0.0, behind))
+        elif behind > 0:
+            candidates.append(behind)
+    if not candidates:
+        return None
+    return int(math.floor(max(candidates)))
+
+
+def punctuality(delay_seconds: int, *, early_seconds: int, late_seconds: int) -> str:
+    """"early", "on_time" or "late" (on time: from `early_seconds` early to `late_seconds` late)."""
+    if delay_seconds < -early_seconds:
+        return "early"
+    if delay_seconds > late_seconds:
+        return "late"
+    return "on_time"
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_000 * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass(slots=True)
+class _Incident:
+    latitude: float
+    longitude: float
+    radius: float
+    start: dt.datetime
+    end: dt.datetime | None
+
+
+class Incidents:
+    """Traffic incidents and when each was active (event time)."""
+
+    def __init__(self):
+        self._by_id: dict[str, _Incident] = {}
+
+    def apply(self, e: TrafficIncident) -> None:
+        inc = self._by_id.get(e.incident_id)
+        if inc is None:
+            inc = self._by_id[e.incident_id] = _Incident(e.latitude, e.longitude, e.radius, e.timestamp, None)
+        inc.latitude, inc.longitude, inc.radius = e.latitude, e.longitude, e.radius
+        if e.status == "cleared":
+            inc.end = e.timestamp
+        else:
+            inc.start, inc.end = min(inc.start, e.timestamp), None
+
+    def active_near(self, latitude: float, longitude: float, at: dt.datetime, *, margin_m: float) -> bool:
+        for inc in list(self._by_id.values()):
+            if inc.start <= at and (inc.end is None or at < inc.end):
+                if distance_m(latitude, longitude, inc.latitude, inc.longitude) <= inc.radius + margin_m:
+                    return True
+        return False
+
+
+@dataclass(slots=True)
+class Progress:
+    trip_id: str | None
+    stop_sequence: int | None
+    arrived_at: dt.datetime | None  # first seen past stop_sequence; None when not seen happen
+    latitude: float | None = None  # where that was
+    longitude: float | None = None
+
+
+class StopProgress:
+    """Each vehicle's last stop served, and when it was first seen past it."""
+
+    def __init__(self):
+        self._by_vehicle: dict[str, Progress] = {}
+
+    def observe(self, e: VehicleLocation) -> tuple[Progress, bool]:
+        """The vehicle's progress after `e`, and whether `e` is the first report past a new stop."""
+        p = self._by_vehicle.get(e.vehicle_id)
+        if p is None:  # first sight: when it reached its current stop is unknown
+            p = self._by_vehicle[e.vehicle_id] = Progress(e.trip_id, e.stop_sequence, None)
+            return p, False
+        if p.trip_id == e.trip_id and p.stop_sequence == e.stop_sequence:
+            return p, False
+        arrived = e.stop_sequence is not None
+        p = self._by_vehicle[e.vehicle_id] = Progress(
+            e.trip_id, e.stop_sequence, e.timestamp if arrived else None,
+            e.latitude if arrived else None, e.longitude if arrived else None,
+        )
+        return p, arrived

@@ -1,0 +1,224 @@
+"""The detection rules on their own: plain events in, alerts out. No Kafka, no database."""
+
+import datetime as dt
+
+from alerts.detection.breakdown import BreakdownDetector
+from alerts.detection.bunching import BunchingDetector
+from alerts.detection.clock import EventTimeBuffer, ReplayIndex
+from alerts.detection.config import DetectionConfig
+from alerts.detection.delay import DelayDetector
+from alerts.detection.schedule import Incidents, Schedule, ScheduledStop, StopProgress, deviation, punctuality
+from alerts.detection.silent import SilentDetector
+from alerts.detection.surge import SurgeDetector
+
+from .detection_scenarios import (
+    T0, at, broken_down, bunched, delayed, drive, full_schedule, incident, on_time, silenced, taps,
+)
+
+CFG = DetectionConfig()
+
+
+def schedule() -> Schedule:
+    s = Schedule()
+    for row in full_schedule():
+        s.apply(row)
+    return s
+
+
+def run_vehicles(detector_apply, events, advance=None):
+    """Events in time order through a per-vehicle rule, as the processor does."""
+    progress = StopProgress()
+    out = []
+    for e in sorted(events, key=lambda e: e.timestamp):
+        if advance:
+            out += advance(e.timestamp)
+        p, arrived = progress.observe(e)
+        out += detector_apply(e, p, arrived)
+    return out
+
+
+# -- event time ----------------------------------------------------------------------------------
+
+def test_the_buffer_releases_in_event_time_order_once_the_watermark_passes():
+    buf = EventTimeBuffer(grace=dt.timedelta(seconds=30), idle_seconds=0)
+    for s in (10, 5, 40, 20):
+        buf.offer("p0", at(s), s, order="", dedupe=s, now=0)
+    assert [item for _, item in buf.release(0)] == [5]  # watermark 40 - 30 = 10: only 5 is before it
+    buf.offer("p0", at(75), 75, order="", dedupe=75, now=0)
+    assert [item for _, item in buf.release(0)] == [10, 20, 40]
+
+
+def test_an_event_older_than_the_watermark_is_dropped_and_counted():
+    buf = EventTimeBuffer(grace=dt.timedelta(seconds=30), idle_seconds=0)
+    buf.offer("p0", at(100), 100, order="", dedupe=100, now=0)
+    buf.release(0)
+    assert buf.offer("p0", at(69), 69, order="", dedupe=69, now=0) is False  # 31 s behind
+    assert buf.offer("p0", at(71), 71, order="", dedupe=71, now=0) is True  # within the grace period
+    assert buf.late == 1
+
+
+def test_the_slowest_partition_holds_time_back_until_it_goes_idle():
+    buf = EventTimeBuffer(grace=dt.timedelta(seconds=0), idle_seconds=5)
+    buf.offer("p0", at(100), "a", order="", dedupe="a", now=0)
+    buf.offer("p1", at(10), "b", order="", dedupe="b", now=0)
+    assert buf.release(now=1) == []  # warming up
+    assert [i for _, i in buf.release(now=5)] == []  # p1 is at 10: nothing before it yet
+    buf.offer("p0", at(200), "c", order="", dedupe="c", now=8)
+    assert [i for _, i in buf.release(now=8)] == ["b", "a"]  # p1 idle since 0: no longer waited for
+
+
+def test_duplicates_held_at_once_are_released_once():
+    buf = EventTimeBuffer(grace=dt.timedelta(seconds=0), idle_seconds=0)
+    buf.offer("p0", at(1), "x", order="", dedupe=("v", 1), now=0)
+    buf.offer("p0", at(1), "x", order="", dedupe=("v", 1), now=0)
+    buf.offer("p0", at(9), "y", order="", dedupe=("v", 9), now=0)
+    assert [i for _, i in buf.release(0)] == ["x"] and buf.duplicates == 1
+
+
+def test_the_replay_index_keeps_the_span_behind_the_watermark_readable():
+    idx = ReplayIndex(dt.timedelta(seconds=60))
+    for offset, s in enumerate(range(0, 300, 10)):
+        idx.note("p0", at(s), offset)
+    assert idx.retained(at(50)) == {"p0": 0}
+    assert idx.retained(at(200)) == {"p0": 13}  # the record at 130 s: everything from 140 s is after it
+
+
+# -- schedule deviation ------------------------------------------------------------------------
+
+def stop(seq, seconds):
+    return ScheduledStop(seq, f"S{seq}", "R", at(seconds))
+
+
+def test_deviation_is_measured_at_the_stop_from_the_first_report_past_it():
+    assert deviation(at(320), stop(3, 240), stop(4, 360), arrived_at=at(300)) == 60
+    assert deviation(at(400), stop(3, 240), stop(4, 360), arrived_at=at(300)) == 60
+    assert deviation(at(500), stop(3, 240), stop(4, 360), arrived_at=at(300)) == 140  # not yet at stop 4, due at 360
+
+
+def test_deviation_without_the_arrival_is_only_what_is_certain():
+    assert deviation(at(250), stop(3, 240), stop(4, 360), arrived_at=None) == 0  # arrived by 250: at most 10 s late
+    assert deviation(at(200), stop(3, 240), stop(4, 360), arrived_at=None) == -40  # already past at 200: early
+    assert deviation(at(900), stop(3, 240), stop(4, 360), arrived_at=None) == 540  # not at stop 4, due at 360
+
+
+def test_punctuality_bands():
+    assert [punctuality(d, early_seconds=60, late_seconds=300) for d in (-61, -60, 0, 300, 301)] == [
+        "early", "on_time", "on_time", "on_time", "late"]
+
+
+# -- surges ------------------------------------------------------------------------------------
+
+def test_a_surge_gives_one_alert_per_stop_and_window_updated_then_cleared():
+    det = SurgeDetector(window_seconds=300, threshold=60)
+    events = sorted(taps("S5", 1500, 80, 300) + taps("S5", 1500, 10, 300) + taps("S2", 1500, 59, 300),
+                    key=lambda e: e.timestamp)
+    out = []
+    for e in events:
+        out += det.advance(e.timestamp) + det.apply(e)
+    out += det.advance(at(2400))
+    assert {a.alert_key for a in out} == {"surge:S5:2026-11-27T08:25:00Z"}
+    assert [(a.state, a.tap_count, a.timestamp) for a in out] == [
+        ("open", 60, out[0].timestamp), ("open", 90, at(1800)), ("cleared", 90, at(2100))]
+    assert out[0].window_start == at(1500) and out[0].window_end == at(1800) and out[0].threshold == 60
+
+
+def test_a_tap_counted_twice_is_counted_once():
+    det = SurgeDetector(window_seconds=300, threshold=3)
+    [tap] = taps("S1", 0, 1, 10)
+    assert det.apply(tap) == [] and det.apply(tap) == [] and det.duplicates == 1
+
+
+def test_a_window_not_seen_from_its_start_is_never_reported():
+    det = SurgeDetector(window_seconds=300, threshold=5)
+    out = []
+    for e in sorted(taps("S1", 100, 20, 150), key=lambda e: e.timestamp):
+        out += det.apply(e, partial_before=at(130))
+    assert out + det.advance(at(900)) == []
+
+
+# -- delays ------------------------------------------------------------------------------------
+
+def test_a_vehicle_held_behind_an_incident_is_late_then_recovers():
+    det = DelayDetector(CFG, schedule())
+    out = run_vehicles(lambda e, p, a: det.apply(e, p), [e for e in delayed() if hasattr(e, "vehicle_id")])
+    assert {a.alert_key for a in out} == {"delay:D-T3:D-V1"}
+    assert out[0].state == "open" and out[0].delay_seconds > 300 and out[0].stop_id == "DS3"
+    assert max(a.delay_seconds for a in out) >= 420
+    assert out[-1].state == "cleared" and out[-1].delay_seconds <= 240
+    assert all(a.state == "open" for a in out[:-1])
+
+
+def test_an_on_time_vehicle_raises_nothing():
+    det = DelayDetector(CFG, schedule())
+    assert run_vehicles(lambda e, p, a: det.apply(e, p), drive("V", "D", 1, on_time(1, late=290))) == []
+
+
+# -- breakdowns --------------------------------------------------------------------------------
+
+def test_a_reported_breakdown_opens_one_alert_that_clears_when_withdrawn():
+    det = BreakdownDetector(CFG, schedule(), Incidents())
+    out = run_vehicles(lambda e, p, a: det.apply(e, p), broken_down())
+    assert [(a.alert_key, a.state, a.reason) for a in out] == [
+        ("breakdown:K-V1:K-T2", "open", "reported"), ("breakdown:K-V1:K-T2", "cleared", "reported")]
+
+
+def test_standing_still_between_stops_is_a_stall_unless_an_incident_explains_it():
+    arrivals = on_time(2)
+    hold = (arrivals[3] + 40, arrivals[3] + 40 + 600)
+    events = drive("K-V2", "K", 2, [a + (600 if i > 3 else 0) for i, a in enumerate(arrivals)], hold=hold)
+    det = BreakdownDetector(CFG, schedule(), Incidents())
+    out = run_vehicles(lambda e, p, a: det.apply(e, p), events)
+    assert [(a.state, a.reason) for a in out] == [("open", "stalled"), ("cleared", "stalled")]
+    assert out[0].detected_at == at(hold[0]) and (out[0].timestamp - out[0].detected_at).total_seconds() >= 300
+    incidents = Incidents()
+    incidents.apply(incident(hold[0] - 60, "K", 4))
+    det = BreakdownDetector(CFG, schedule(), incidents)
+    assert run_vehicles(lambda e, p, a: det.apply(e, p), events) == []
+
+
+def test_dwelling_at_a_stop_or_at_the_terminal_is_not_a_stall():
+    arrivals = on_time(2)
+    arrivals = arrivals[:5] + [a + 900 for a in arrivals[5:]]  # 15 minutes at stop 5, then a long layover
+    det = BreakdownDetector(CFG, schedule(), Incidents())
+    assert run_vehicles(lambda e, p, a: det.apply(e, p), drive("K-V3", "K", 2, arrivals, until=arrivals[-1] + 1800)) == []
+
+
+# -- silent vehicles ---------------------------------------------------------------------------
+
+def test_a_vehicle_that_goes_quiet_is_reported_once_and_cleared_when_it_is_back():
+    det = SilentDetector(silent_seconds=120)
+    quiet = silenced()
+    back = drive("Q-V1", "Q", 2, on_time(2))[-3:]
+    out = run_vehicles(lambda e, p, a: det.apply(e), quiet + [*drive("X", "R1", 1, on_time(1))] + back, advance=det.advance)
+    assert [(a.alert_key, a.state) for a in out] == [
+        ("silent:Q-V1:2026-11-27T08:25:00Z", "open"), ("silent:Q-V1:2026-11-27T08:25:00Z", "cleared")]
+    assert out[0].last_seen == at(1500) and out[0].timestamp == at(1620)
+
+
+def test_a_vehicle_out_of_service_may_stay_quiet():
+    det = SilentDetector(silent_seconds=120)
+    events = drive("W", "Q", 1, on_time(1), status_from={0: "out_of_service"}, silent_after=300)
+    out = run_vehicles(lambda e, p, a: det.apply(e), events + drive("X", "R1", 1, on_time(1)), advance=det.advance)
+    assert out == []
+
+
+# -- bunching ----------------------------------------------------------------------------------
+
+def test_two_vehicles_forced_together_give_one_bunching_alert_for_the_follower():
+    det = BunchingDetector(CFG, schedule())
+    out = run_vehicles(lambda e, p, a: det.apply(e, a), bunched())
+    assert {a.alert_key for a in out} == {"bunching:B-V2:B-T3:bunching"}
+    first = out[0]
+    assert (first.state, first.leader_vehicle_id, first.scheduled_headway_seconds) == ("open", "B-V1", 600)
+    assert first.headway_seconds == 120 and out[-1].state == "cleared"
+
+
+def test_a_headway_near_the_boundary_does_not_flap():
+    det = BunchingDetector(CFG, schedule())
+    # the follower's headway wobbles between 70 % and 80 % of 600 s: inside the hysteresis band
+    wobble = [0, 60, 0, 60, 0, 60, 0, 60, 0, 60, 0, 60]
+    leader = drive("B-V1", "B", 2, on_time(2))
+    follower = drive("B-V2", "B", 3, [a - 180 + w for a, w in zip(on_time(3), wobble)])
+    out = run_vehicles(lambda e, p, a: det.apply(e, a), leader + follower)
+    assert [a.state for a in out].count("open") >= 1 and [a.state for a in out].count("cleared") == 1
+    assert out[-1].summary.endswith("trip completed")
