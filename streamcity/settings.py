@@ -129,6 +129,12 @@ if env.str("KAFKA_SECURITY_PROTOCOL", default=""):
             "sasl.password": env.str("KAFKA_SASL_PASSWORD", default=""),
         }
     )
+# A consumer that dies without leaving its group holds its partitions until this timeout:
+# 10 s instead of librdkafka's 45 s, so a crashed worker's replacement takes over quickly.
+KAFKA_CONSUMER_CONFIG = {
+    "session.timeout.ms": env.int("KAFKA_SESSION_TIMEOUT_MS", default=10_000),
+    "heartbeat.interval.ms": env.int("KAFKA_HEARTBEAT_INTERVAL_MS", default=2_000),
+}
 STREAMCITY_PARTITIONS = env.int("STREAMCITY_PARTITIONS", default=6)
 KSQLDB_URL = env.str("KSQLDB_URL", default="")
 # ksqlDB on Confluent Cloud: basic auth with the ksqlDB cluster's API key and secret.
@@ -156,6 +162,10 @@ STREAMCITY_SILENT_SECONDS = env.int("STREAMCITY_SILENT_SECONDS", default=120)
 # Bunching below LOW x the scheduled headway, a gap above HIGH x (the 75 % / 125 % convention).
 STREAMCITY_BUNCHING_LOW = env.float("STREAMCITY_BUNCHING_LOW", default=0.75)
 STREAMCITY_BUNCHING_HIGH = env.float("STREAMCITY_BUNCHING_HIGH", default=1.25)
+
+# -- simulator --------------------------------------------------------------------------------
+# A GTFS feed (folder, .zip or URL) to simulate instead of the built-in city (as --gtfs does).
+STREAMCITY_GTFS = env.str("STREAMCITY_GTFS", default="")
 
 # -- live map ---------------------------------------------------------------------------------
 # Seconds between two frames sent to the browsers; every change in between rides in one frame.

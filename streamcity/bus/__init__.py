@@ -38,7 +38,9 @@ def make_bus() -> Bus:
     if settings.KAFKA_BOOTSTRAP_SERVERS:
         from .kafka import KafkaBus
 
-        return KafkaBus(settings.KAFKA_CONFIG, topic_prefix=settings.KAFKA_TOPIC_PREFIX)
+        return KafkaBus(
+            settings.KAFKA_CONFIG, topic_prefix=settings.KAFKA_TOPIC_PREFIX, consumer_config=settings.KAFKA_CONSUMER_CONFIG
+        )
     from .memory import MemoryBus
 
     return MemoryBus(partitions=settings.STREAMCITY_PARTITIONS)

@@ -10,19 +10,13 @@ import sys
 
 import pytest
 import websockets
-from django.db import connection
 
 from streamcity.bus.kafka import KafkaBus
 from transit.models import VehicleState
 
-from .conftest import base_env, free_port, get_json, manage, wait_until
+from .conftest import base_env, database_url, free_port, get_json, manage, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-
-
-def database_url() -> str:
-    s = connection.settings_dict
-    return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 async def _socket(url):
