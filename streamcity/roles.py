@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -24,9 +23,9 @@ def ensure_topics(bus: Bus) -> None:
     bus.ensure_topics(topic_specs())
 
 
-def simulator(bus: Bus, *, vehicles: int, seed: int, speed: float, tick: float,
-              start: dt.datetime | None = None, duration: float | None = None) -> tuple[Role, SimulatorRunner]:
-    runner = SimulatorRunner(bus, Simulation(vehicles=vehicles, seed=seed, speed=speed, start=start), tick=tick, duration=duration)
+def simulator(bus: Bus, simulation: Simulation, *, tick: float = 1.0,
+              duration: float | None = None) -> tuple[Role, SimulatorRunner]:
+    runner = SimulatorRunner(bus, simulation, tick=tick, duration=duration)
     return Role("simulator", runner.run), runner
 
 
@@ -87,18 +86,16 @@ def consumers(bus: Bus, *, loop: asyncio.AbstractEventLoop | None = None) -> tup
 
 
 def add_simulator_arguments(parser) -> None:
-    parser.add_argument("--vehicles", type=int, default=60, help="fleet size (default 60)")
-    parser.add_argument("--seed", type=int, default=7, help="random seed: same seed, same events")
-    parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second")
-    parser.add_argument("--tick", type=float, default=1.0, help="wall seconds between two reports of a vehicle")
-    parser.add_argument("--duration", type=float, default=None, help="stop after this many wall seconds")
+    from simulators.options import add_arguments
+
+    add_arguments(parser)
 
 
 def simulator_from_options(bus: Bus, options: dict) -> tuple[Role, SimulatorRunner]:
-    return simulator(
-        bus, vehicles=options["vehicles"], seed=options["seed"], speed=options["speed"],
-        tick=options["tick"], duration=options["duration"],
-    )
+    """The simulator as the command line asks (imports the built-in city or a --gtfs feed if needed)."""
+    from simulators.options import simulation_from_options
+
+    return simulator(bus, simulation_from_options(options), tick=options["tick"], duration=options["duration"])
 
 
 def worker_status(workers: list[Worker]) -> str:

@@ -167,6 +167,10 @@ STREAMCITY_BUNCHING_HIGH = env.float("STREAMCITY_BUNCHING_HIGH", default=1.25)
 # A GTFS feed (folder, .zip or URL) to simulate instead of the built-in city (as --gtfs does).
 STREAMCITY_GTFS = env.str("STREAMCITY_GTFS", default="")
 
+# -- simulator --------------------------------------------------------------------------------
+# A GTFS feed (folder, .zip or URL) to simulate instead of the built-in city (as --gtfs does).
+STREAMCITY_GTFS = env.str("STREAMCITY_GTFS", default="")
+
 # -- live map ---------------------------------------------------------------------------------
 # Seconds between two frames sent to the browsers; every change in between rides in one frame.
 STREAMCITY_FRAME_INTERVAL = env.float("STREAMCITY_FRAME_INTERVAL", default=0.5)

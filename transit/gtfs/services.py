@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from transit.models import Agency, Calendar, CalendarDate, Feed, Frequency, Route, Shape, Stop, StopTime, Trip
@@ -121,24 +121,50 @@ def _write(parsed: GtfsFeed, *, name: str, source: str, fingerprint: str, progre
                                  direction_id=t.direction_id, block_id=t.block_id,
                                  frequency_template=t.frequency_template)
                             for t in parsed.trips), "trips")
-        rows = []
-        saved = 0
-        for trip, t in zip(trips, parsed.trips):
-            for st in t.stop_times:
-                rows.append(StopTime(trip_id=trip.pk, stop_id=stop_pk[st.stop_id], stop_sequence=st.stop_sequence,
-                                     arrival_time=st.arrival, departure_time=st.departure, timepoint=st.timepoint,
-                                     pickup_type=st.pickup_type, drop_off_type=st.drop_off_type,
-                                     shape_dist_traveled=st.shape_dist_traveled))
-            if len(rows) >= BATCH:
-                StopTime.objects.bulk_create(rows, batch_size=BATCH)
-                saved += len(rows)
-                rows = []
-                if progress:
-                    progress("saved stop times", saved)
-        StopTime.objects.bulk_create(rows, batch_size=BATCH)
-        if progress:
-            progress("saved stop times", saved + len(rows))
+        columns = ["trip", "stop", "stop_sequence", "arrival_time", "departure_time", "timepoint", "pickup_type",
+                   "drop_off_type", "shape_dist_traveled"]
+        rows = (
+            (trip.pk, stop_pk[st.stop_id], st.stop_sequence, st.arrival, st.departure, st.timepoint, st.pickup_type,
+             st.drop_off_type, st.shape_dist_traveled)
+            for trip, t in zip(trips, parsed.trips)
+            for st in t.stop_times
+        )
+        _insert_rows(StopTime, columns, rows, progress=progress, label="saved stop times")
     return feed
+
+
+def _insert_rows(model, fields: list[str], rows, *, progress=None, label: str = "") -> int:
+    """Insert many plain rows without building model instances: COPY on PostgreSQL, executemany
+    elsewhere. For the big tables (stop times), where the ORM's per-object work is the cost."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = [model._meta.get_field(f).column for f in fields]
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    n = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    n += 1
+                    if progress and n % BATCH == 0:
+                        progress(label, n)
+        else:
+            sql = f"INSERT INTO {table} ({quoted}) VALUES ({', '.join(['%s'] * len(columns))})"
+            batch = []
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= BATCH:
+                    cursor.executemany(sql, batch)
+                    n += len(batch)
+                    batch = []
+                    if progress:
+                        progress(label, n)
+            if batch:
+                cursor.executemany(sql, batch)
+                n += len(batch)
+    if progress:
+        progress(label, n)
+    return n
 
 
 def feed_delete(*, name: str) -> bool:

@@ -8,7 +8,10 @@ from streamcity.runtime import RoleThreads, stop_on_signals
 
 
 class Command(BaseCommand):
-    help = "Run the vehicle simulator, producing vehicle_locations to the bus until stopped."
+    help = (
+        "Run the transit simulator (vehicles, rider tap-ons, traffic incidents, the stop schedule) "
+        "on the built-in city or an imported GTFS feed, producing to the bus until stopped."
+    )
 
     def add_arguments(self, parser):
         roles.add_simulator_arguments(parser)
@@ -17,6 +20,13 @@ class Command(BaseCommand):
         bus = get_bus()
         roles.ensure_topics(bus)
         role, runner = roles.simulator_from_options(bus, options)
+        sim = runner.sim
+        self.stdout.write(
+            f"simulating {sim.network.name} from {sim.local_now:%a %Y-%m-%d %H:%M} ({sim.tz.key}) at x{sim.clock.speed:g}: "
+            f"{len(sim.vehicles)} vehicles in service"
+        )
+        for note in sim.notes:
+            self.stdout.write(note)
         stop = threading.Event()
         stop_on_signals(stop)
         # The simulator runs in this thread; a duration ends it on its own.
