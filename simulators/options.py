@@ -34,7 +34,11 @@ def add_arguments(parser) -> None:
     g = parser.add_argument_group("simulator")
     g.add_argument("--gtfs", metavar="PATH", help="run on this GTFS feed (folder, .zip, URL), importing it if needed")
     g.add_argument("--feed", metavar="NAME", help="run on this imported feed (default: the built-in city)")
-    g.add_argument("--start", type=_hhmm, metavar="HH:MM", help="simulated time of day to start at (default: now)")
+    from django.conf import settings
+
+    default_start = _hhmm(settings.STREAMCITY_SIM_START) if settings.STREAMCITY_SIM_START else None
+    g.add_argument("--start", type=_hhmm, default=default_start, metavar="HH:MM",
+                   help="simulated time of day to start at (default: now, or STREAMCITY_SIM_START)")
     g.add_argument("--date", type=_date, metavar="YYYY-MM-DD",
                    help="service date (default: today; outside the feed's calendar, the nearest same weekday in it)")
     g.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second (default 1)")

@@ -28,6 +28,9 @@ def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The environment of a StreamCity process: embedded unless `extra` names services."""
     env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
     env.update(STREAMCITY_VAR_DIR=str(tmp_path / "var"), PYTHONUNBUFFERED="1", STREAMCITY_FRAME_INTERVAL="0.25")
+    # The fleet follows the timetable: start the simulated day at noon, so that `--vehicles N`
+    # finds at least N vehicles in service whatever the time the tests run at.
+    env.setdefault("STREAMCITY_SIM_START", "12:00")
     env.update(extra)
     return env
 
