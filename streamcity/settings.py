@@ -166,10 +166,8 @@ STREAMCITY_BUNCHING_HIGH = env.float("STREAMCITY_BUNCHING_HIGH", default=1.25)
 # -- simulator --------------------------------------------------------------------------------
 # A GTFS feed (folder, .zip or URL) to simulate instead of the built-in city (as --gtfs does).
 STREAMCITY_GTFS = env.str("STREAMCITY_GTFS", default="")
-
-# -- simulator --------------------------------------------------------------------------------
-# A GTFS feed (folder, .zip or URL) to simulate instead of the built-in city (as --gtfs does).
-STREAMCITY_GTFS = env.str("STREAMCITY_GTFS", default="")
+# HH:MM the simulated clock starts at when --start is not given (default: now in the feed's time zone).
+STREAMCITY_SIM_START = env.str("STREAMCITY_SIM_START", default="")
 
 # -- live map ---------------------------------------------------------------------------------
 # Seconds between two frames sent to the browsers; every change in between rides in one frame.
