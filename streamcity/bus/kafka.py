@@ -140,7 +140,7 @@ class KafkaConsumer(BusConsumer):
         self._consumer = Consumer(
             {
                 **bus._config,
-                "group.id": group_id,
+                "group.id": bus.physical(group_id),  # the prefix namespaces consumer groups too
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",

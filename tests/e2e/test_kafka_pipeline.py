@@ -70,7 +70,7 @@ def test_simulator_to_browser_socket_on_real_services(procs, tmp_path, kafka_boo
     assert sum(ends.values()) > 0
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "streamcity-bridge"})
+    c = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": prefix + "streamcity-bridge"})
     try:
         committed = c.committed([TopicPartition(prefix + "live_vehicles", p) for p in ends], timeout=10)
     finally:

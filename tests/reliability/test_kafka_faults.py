@@ -44,7 +44,7 @@ def duplicates(run: str) -> int:
 def lag(bootstrap: str, prefix: str, group: str, topic: str) -> int:
     bus = KafkaBus({"bootstrap.servers": bootstrap}, topic_prefix=prefix)
     ends = bus.end_offsets(topic)
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": prefix + group})
     try:
         committed = c.committed([TopicPartition(prefix + topic, p) for p in ends], timeout=10)
     finally:
