@@ -19,12 +19,13 @@ from .base import Bus, BusConsumer, Headers, Record, TopicSpec, first_offsets, n
 
 
 class _Partition:
-    __slots__ = ("records", "offsets", "next_offset")
+    __slots__ = ("records", "offsets", "next_offset", "trim_at")
 
     def __init__(self):
         self.records: list[Record] = []
         self.offsets: list[int] = []  # offsets of `records`, ascending (gaps after compaction)
         self.next_offset = 0
+        self.trim_at = 0  # length at which the next trim or compaction runs
 
     def start(self) -> int:
         return self.offsets[0] if self.offsets else self.next_offset
@@ -53,7 +54,7 @@ class _Group:
 class MemoryBus(Bus):
     """All state lives in this object; every role of one process shares it."""
 
-    def __init__(self, *, partitions: int = 6, retention: int = 100_000):
+    def __init__(self, *, partitions: int = 6, retention: int = 20_000):
         self.default_partitions = partitions
         self.retention = retention
         self._cond = threading.Condition()
@@ -91,19 +92,20 @@ class MemoryBus(Bus):
             part.offsets.append(part.next_offset)
             part.next_offset += 1
             self._produced += 1
-            if len(part.records) > self.retention * 1.25:
+            if len(part.records) > max(part.trim_at, self.retention * 1.25):
                 self._trim(t, part)
             self._cond.notify_all()
 
     def _trim(self, topic: _Topic, part: _Partition) -> None:
+        """Drop the oldest records past `retention`; a compacted topic keeps the latest per key, all of them."""
         if topic.compacted:
             latest: dict[str | None, int] = {}
             for i, r in enumerate(part.records):
                 latest[r.key] = i
-            keep = sorted(latest.values())[-self.retention :]
+            part.records = [part.records[i] for i in sorted(latest.values())]
+            part.trim_at = 2 * len(part.records)  # compact again once it has doubled
         else:
-            keep = range(len(part.records) - self.retention, len(part.records))
-        part.records = [part.records[i] for i in keep]
+            del part.records[: len(part.records) - self.retention]
         part.offsets = [r.offset for r in part.records]
 
     def flush(self, timeout: float = 30.0) -> int:

@@ -237,3 +237,19 @@ def test_a_worker_with_retain_commits_no_further_than_the_handler_needs(bus):
     run_worker(worker, lambda: len(handled) >= 6 and len(ticks) >= 3)
     with bus.consumer("g-retain", ["vehicle_locations"]) as again:
         assert [int(r.offset) for r in drain(again, 2)] == [4, 5]
+
+
+def test_in_process_retention_drops_old_records_and_compaction_keeps_every_key():
+    from streamcity.bus.memory import MemoryBus
+
+    bus = MemoryBus(partitions=1, retention=100)
+    bus.ensure_topics([TopicSpec("plain", 1), TopicSpec("table", 1, compacted=True)])
+    for i in range(1000):
+        bus.produce("plain", "k", str(i).encode())
+        bus.produce("table", f"k{i % 300}", str(i).encode())
+    with bus.consumer("g-ret", ["plain", "table"]) as c:
+        records = drain(c, 10_000, timeout=1)
+    plain = [int(r.value) for r in records if r.topic == "plain"]
+    table = {r.key: int(r.value) for r in records if r.topic == "table"}
+    assert len(plain) <= 125 and plain[-1] == 999 and plain == sorted(plain)  # the newest, in order
+    assert len(table) == 300 and all(v >= 700 for v in table.values())  # every key, at its latest value
