@@ -126,3 +126,19 @@ def test_breakdowns_stop_the_vehicle_then_it_is_towed_and_replaced(city):
             towed += 1
     assert towed >= 1
     assert any(v.endswith("R") for v in history), "a spare takes over the block"
+
+
+def test_random_incidents_start_on_the_streets_and_clear(city):
+    sim = Simulation(city, seed=21, start=dt.time(9), date=WEEKDAY, vehicles=60, breakdown_rate=0, incident_rate=20,
+                     surge_rate=0)
+    events = [e for tick in run(sim, 7200, tick=10) for e in tick.incidents]
+    started = {e.incident_id: e for e in events if e.status == "active"}
+    cleared = [e for e in events if e.status == "cleared"]
+    assert len(started) >= 8 and cleared
+    assert all(e.incident_id in started for e in cleared)
+    assert {e.type for e in started.values()} <= {"accident", "road_closure", "heavy_traffic"}
+    shapes = [t.shape for t in city.trips if t.route.vehicle_type in ("bus", "tram")]
+    shapes = list({id(s): s for s in shapes}.values())
+    for e in started.values():
+        assert 1 <= e.severity <= 5 and 150 <= e.radius <= 450
+        assert min(s.distance_to((e.latitude, e.longitude)) for s in shapes) < 5  # on a bus or tram route

@@ -117,3 +117,36 @@ def test_cairns_feed():
                for d in (dt.date(2014, 6, 2), dt.date(2014, 6, 6), dt.date(2014, 6, 7), dt.date(2014, 6, 8), dt.date(2014, 6, 9))}
     # Mon, Fri, Sat, Sun, and a public holiday (Sunday service)
     assert list(per_day.values()) == [622, 636, 437, 266, 266]
+
+
+def test_import_from_an_http_url(tmp_path):
+    """A .zip served over HTTP (a local server: no network needed)."""
+    import functools
+    import http.server
+    import threading
+    import zipfile
+
+    folder = write_feed(tmp_path / "feed", {})
+    (tmp_path / "www").mkdir()
+    with zipfile.ZipFile(tmp_path / "www" / "city.zip", "w") as z:
+        for f in folder.iterdir():
+            z.write(f, f.name)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "www"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        summary = feed_import(source=f"http://127.0.0.1:{server.server_port}/city.zip")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert summary.feed.name == "city" and summary.counts["trips"] == 2
+
+
+def test_the_admin_shows_the_network_read_only(tmp_path, admin_client):
+    feed = feed_import(source=write_feed(tmp_path / "city", {})).feed
+    for url in ("/admin/transit/feed/", "/admin/transit/route/", "/admin/transit/stop/", "/admin/transit/trip/",
+                "/admin/transit/stoptime/", "/admin/transit/shape/", "/admin/transit/calendar/",
+                f"/admin/transit/feed/{feed.pk}/change/"):
+        assert admin_client.get(url).status_code == 200, url
+    assert b"08:02:00" in admin_client.get("/admin/transit/stoptime/").content
+    assert admin_client.get("/admin/transit/route/add/").status_code == 403
