@@ -160,7 +160,7 @@ class Vehicle:
                 t = end
             elif phase == "deadhead":
                 if t >= self.until:
-                    self.start_trip(w, self.trip_index, t)
+                    self.start_trip(w, self.trip_index + 1, t)
                 else:
                     t = min(end, self.until)
             else:
@@ -324,8 +324,7 @@ class Vehicle:
         here, nxt = self.trip, self.block.trips[k]
         if haversine_m(here.positions[-1], nxt.positions[0]) <= CHAIN_RADIUS_M * 1.5:
             self.start_trip(w, k, t)
-        else:  # an empty run to the next trip's first stop
-            self.trip_index = k
+        else:  # an empty run to the next trip's first stop: shown where it left until it gets there
             self.phase, self.status = "deadhead", OUT_OF_SERVICE
             self.until = max(t, self.origin + nxt.start - DEADHEAD_LEAD_S)
             self.speed = 0.0

@@ -142,3 +142,32 @@ def test_random_incidents_start_on_the_streets_and_clear(city):
     for e in started.values():
         assert 1 <= e.severity <= 5 and 150 <= e.radius <= 450
         assert min(s.distance_to((e.latitude, e.longitude)) for s in shapes) < 5  # on a bus or tram route
+
+
+def test_a_vehicle_runs_empty_between_distant_trips_of_its_block(tmp_path):
+    """A block whose next trip starts 5 km away: out of service at the old terminal, then there."""
+    from simulators.network import Network
+    from transit.gtfs.parse import parse_feed
+    from transit.gtfs.reader import FeedSource
+
+    from ..transit.gtfs_samples import write_feed
+
+    folder = write_feed(tmp_path, {
+        "stops.txt": "stop_id,stop_name,stop_lat,stop_lon\nA,A,52.37,4.90\nB,B,52.38,4.90\nC,C,52.42,4.90\nD,D,52.43,4.90\n",
+        "routes.txt": "route_id,route_short_name,route_type\nR,1,3\n",
+        "trips.txt": "route_id,service_id,trip_id,block_id\nR,WK,T1,K\nR,WK,T2,K\n",
+        "stop_times.txt": "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+                          "T1,08:00:00,08:00:00,A,1\nT1,08:04:00,08:04:00,B,2\n"
+                          "T2,08:30:00,08:30:00,C,1\nT2,08:34:00,08:34:00,D,2\n",
+        "shapes.txt": None,
+    })
+    with FeedSource(folder) as src:
+        network = Network(parse_feed(src))
+    sim = Simulation(network, seed=1, start=dt.time(7, 59), date=WEEKDAY, **QUIET)
+    reports = [r for tick in run(sim, 2400, tick=10) for r in tick.vehicles]
+    assert {r.vehicle_id for r in reports} == {"1-01"}
+    empty = [r for r in reports if r.status == "out_of_service"]
+    assert empty and all(haversine_m((r.latitude, r.longitude), (52.38, 4.90)) < 30 for r in empty[:-1])
+    t2 = [r for r in reports if r.trip_id == "T2"]
+    assert t2 and haversine_m((t2[0].latitude, t2[0].longitude), (52.42, 4.90)) < 30
+    assert reports[-1].status == "out_of_service"  # the block is over
