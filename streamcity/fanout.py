@@ -3,7 +3,8 @@
 A `Coalescer` keeps the latest item per key until the next tick; a `GroupPublisher` takes them
 every `interval` seconds, encodes the frame once and sends it to the group on the event loop that
 owns the channel layer (the ASGI server's loop in one process, or a loop thread of its own).
-Never one channel-layer send per event.
+A `MultiGroupPublisher` does the same for items that go to several groups each (the live map's
+tiles and routes): one frame per group per tick. Never one channel-layer send per event.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ import asyncio
 import json
 import logging
 import threading
+import time
+from collections.abc import Callable, Iterable
 
+import msgspec
 from channels.layers import get_channel_layer
 
 logger = logging.getLogger(__name__)
+_encode = msgspec.json.Encoder().encode
 
 
 class Coalescer:
@@ -80,5 +85,72 @@ class GroupPublisher:
             logger.exception("frame of %d items to %s not sent", len(items), self.group)
             return 0
         self.frames_sent += 1
+        self.items_sent += len(items)
+        return len(items)
+
+
+class MultiGroupPublisher(GroupPublisher):
+    """Every `interval` seconds, sends each group the items that concern it: one frame per group.
+
+    `groups_of(item)` names an item's groups. Each item is encoded once and each group's frame is
+    joined from those encodings once, however many clients are in the group. An item that left a
+    group since its last frame (it moved to another tile, say) is sent to that group once more, so
+    the group's members see it leave. Keys not seen for `forget_after` seconds are forgotten.
+    """
+
+    def __init__(self, items: Coalescer, *, name: str, groups_of: Callable[[dict], Iterable[str]], handler: str,
+                 frame_type: str, field: str, interval: float, loop: asyncio.AbstractEventLoop | None = None,
+                 forget_after: float = 600.0):
+        super().__init__(items, group=name, handler=handler, frame_type=frame_type, field=field, interval=interval,
+                         loop=loop)
+        self.groups_of = groups_of
+        self.group_sends = 0
+        self._head = json.dumps({"type": frame_type, field: []}, separators=(",", ":"))[:-2]  # ...,"field":[
+        self._last: dict[str, tuple[tuple[str, ...], float]] = {}
+        self._forget_after = forget_after
+        self._swept = time.monotonic()
+
+    def frames_of(self, items: list[dict]) -> dict[str, str]:
+        """The frame text of every group concerned by `items`."""
+        now = time.monotonic()
+        parts: dict[str, list[str]] = {}
+        for item in items:
+            text = _encode(item).decode()
+            groups = tuple(self.groups_of(item))
+            key = item[self.items.key]
+            previous = self._last.get(key)
+            self._last[key] = (groups, now)
+            targets = groups if previous is None or previous[0] == groups else dict.fromkeys(groups + previous[0])
+            for group in targets:
+                parts.setdefault(group, []).append(text)
+        if now - self._swept > self._forget_after:
+            self._swept = now
+            self._last = {k: v for k, v in self._last.items() if now - v[1] <= self._forget_after}
+        return {group: self._head + ",".join(texts) + "]}" for group, texts in parts.items()}
+
+    def publish_once(self, layer) -> int:
+        if not self.loop.is_running():
+            return 0
+        items = self.items.take()
+        if not items:
+            return 0
+        frames = self.frames_of(items)
+
+        async def send_all():
+            return await asyncio.gather(
+                *(layer.group_send(group, {"type": self.handler, "text": text}) for group, text in frames.items()),
+                return_exceptions=True,
+            )
+
+        try:
+            results = asyncio.run_coroutine_threadsafe(send_all(), self.loop).result(timeout=10)
+        except Exception:  # a dropped frame is repaired by the next one and by snapshots
+            logger.exception("frames of %d items to %d groups not sent", len(items), len(frames))
+            return 0
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            logger.warning("%d of %d group sends failed, first: %r", len(failed), len(frames), failed[0])
+        self.frames_sent += 1
+        self.group_sends += len(frames) - len(failed)
         self.items_sent += len(items)
         return len(items)

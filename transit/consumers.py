@@ -3,30 +3,81 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from .selectors import vehicle_snapshot
-from .streams import LIVE_GROUP
+from .subscriptions import (
+    Plan, Subscription, SubscriptionError, subscription_from_query, subscription_parse, subscription_plan,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _dumps(message: dict) -> str:
+    return json.dumps(message, separators=(",", ":"))
 
 
 class LiveVehiclesConsumer(AsyncWebsocketConsumer):
-    """`/ws/live/`: a snapshot on connect, then every frame the bridge publishes."""
+    """`/ws/live/`: a snapshot on connect, then the frames of the groups covering the subscription.
+
+    The subscription comes from the URL (`?bbox=w,s,e,n&route=..&type=..`, default: everything)
+    and can be changed with `{"type": "subscribe", "bbox": [...], "routes": [...], "vehicle_types": [...]}`;
+    each (re)subscription is answered with a fresh snapshot of what it covers. `{"type": "resync"}`
+    asks for a new snapshot of the current subscription.
+    """
+
+    plan: Plan | None = None
 
     async def connect(self):
-        await self.channel_layer.group_add(LIVE_GROUP, self.channel_name)
         await self.accept()
-        vehicles = await database_sync_to_async(vehicle_snapshot)()
-        await self.send(text_data=json.dumps({"type": "snapshot", "vehicles": vehicles}, separators=(",", ":")))
+        try:
+            subscription = subscription_from_query(self.scope.get("query_string", b""))
+        except SubscriptionError as exc:
+            await self.send(text_data=_dumps({"type": "error", "error": str(exc)}))
+            subscription = Subscription()
+        await self._subscribe(subscription)
 
     async def disconnect(self, code):
-        await self.channel_layer.group_discard(LIVE_GROUP, self.channel_name)
+        for group in self.plan.groups if self.plan else ():
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
-        if text_data and json.loads(text_data).get("type") == "resync":
-            vehicles = await database_sync_to_async(vehicle_snapshot)()
-            await self.send(text_data=json.dumps({"type": "snapshot", "vehicles": vehicles}, separators=(",", ":")))
+        try:
+            message = json.loads(text_data or "{}")
+        except ValueError:
+            return
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "subscribe":
+            try:
+                subscription = subscription_parse(message)
+            except SubscriptionError as exc:
+                await self.send(text_data=_dumps({"type": "error", "error": str(exc)}))
+                return
+            await self._subscribe(subscription)
+        elif kind == "resync" and self.plan is not None:
+            await self._send_snapshot()
+
+    async def _subscribe(self, subscription: Subscription):
+        """Join the new groups before leaving the old ones and before reading the snapshot: no gap."""
+        plan = subscription_plan(subscription)
+        old = set(self.plan.groups) if self.plan else set()
+        for group in plan.groups:
+            if group not in old:
+                await self.channel_layer.group_add(group, self.channel_name)
+        for group in old.difference(plan.groups):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.plan = plan
+        await self._send_snapshot()
+
+    async def _send_snapshot(self):
+        plan = self.plan
+        vehicles = await database_sync_to_async(vehicle_snapshot)(
+            area=plan.area, routes=plan.routes, vehicle_types=plan.vehicle_types
+        )
+        await self.send(text_data=_dumps({"type": "snapshot", "subscription": plan.describe(), "vehicles": vehicles}))
 
     async def vehicles_frame(self, event):
         await self.send(text_data=event["text"])  # encoded once per group per tick by the bridge

@@ -1,8 +1,10 @@
 """The bridge from `live_vehicles` to the database and the browsers.
 
 Each batch is upserted into VehicleState in one statement; changed vehicles collect in a
-coalescer, and a publisher sends one frame per tick carrying every change since the last tick,
-encoded once (streamcity.fanout) — never one channel-layer send per event.
+coalescer, and a publisher sends, every tick, one frame to each live-map group (tiles, tiles per
+vehicle type, routes, the world: transit.subscriptions) carrying that group's changes since the
+last tick, encoded once per group (streamcity.fanout) — never one channel-layer send per event
+or per client.
 """
 
 from __future__ import annotations
@@ -13,14 +15,13 @@ import logging
 from django.db import InterfaceError, OperationalError, close_old_connections
 
 from streamcity.bus import Decoded, TransientError
-from streamcity.fanout import Coalescer, GroupPublisher
+from streamcity.fanout import Coalescer, MultiGroupPublisher
 
 from .selectors import vehicle_payload
 from .services import vehicle_states_upsert
+from .subscriptions import vehicle_groups
 
 logger = logging.getLogger(__name__)
-
-LIVE_GROUP = "live_vehicles"
 
 
 def vehicle_frames() -> Coalescer:
@@ -48,7 +49,8 @@ class VehicleBridge:
         self.frames.add([vehicle_payload(e) for e in events])
 
 
-def vehicle_publisher(frames: Coalescer, *, interval: float, loop: asyncio.AbstractEventLoop | None = None) -> GroupPublisher:
-    """Sends `{"type": "frame", "vehicles": [...]}` to the live group every `interval` seconds."""
-    return GroupPublisher(frames, group=LIVE_GROUP, handler="vehicles.frame", frame_type="frame", field="vehicles",
-                          interval=interval, loop=loop)
+def vehicle_publisher(frames: Coalescer, *, interval: float,
+                      loop: asyncio.AbstractEventLoop | None = None) -> MultiGroupPublisher:
+    """Sends `{"type": "frame", "vehicles": [...]}` to every live-map group every `interval` seconds."""
+    return MultiGroupPublisher(frames, name="live-vehicles", groups_of=vehicle_groups, handler="vehicles.frame",
+                               frame_type="frame", field="vehicles", interval=interval, loop=loop)

@@ -1,4 +1,4 @@
-"""The /ws/live/ socket: a snapshot on connect, then the bridge's frames, in-memory and on Redis."""
+"""The /ws/live/ socket: a snapshot on connect, then the frames of its subscription, in-memory and on Redis."""
 
 import asyncio
 import datetime as dt
@@ -15,17 +15,46 @@ from streamcity.schemas import LiveVehicle
 from transit.selectors import vehicle_payload
 from transit.services import vehicle_states_upsert
 from transit.streams import vehicle_frames, vehicle_publisher
+from transit.subscriptions import vehicle_groups
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T0 = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.timezone.utc)
 
 
-def live(vehicle_id, lat=52.0):
-    return LiveVehicle(vehicle_id=vehicle_id, vehicle_type="bus", latitude=lat, longitude=4.0, timestamp=T0)
+AMSTERDAM = (52.37, 4.90)
+PARIS = (48.86, 2.35)
+AMSTERDAM_BOX = "4.85,52.34,4.95,52.40"
 
 
-def connect():
-    return WebsocketCommunicator(application, "/ws/live/", headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")])
+def live(vehicle_id, lat=52.0, lon=4.0, vehicle_type="bus", route_id=None, at=T0):
+    return LiveVehicle(vehicle_id=vehicle_id, vehicle_type=vehicle_type, route_id=route_id, latitude=lat, longitude=lon,
+                       timestamp=at)
+
+
+def connect(query=""):
+    path = "/ws/live/" + (f"?{query}" if query else "")
+    return WebsocketCommunicator(application, path, headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")])
+
+
+async def receive(communicator, timeout=5):
+    return json.loads(await communicator.receive_from(timeout=timeout))
+
+
+async def publish(frames):
+    """One tick of the bridge's publisher, on this loop's channel layer."""
+    publisher = vehicle_publisher(frames, interval=0.1, loop=asyncio.get_running_loop())
+    await asyncio.get_running_loop().run_in_executor(None, publisher.publish_once, channel_layers["default"])
+    return publisher
+
+
+async def frame_ids(communicator):
+    """Vehicle ids of every frame waiting for this client (one message per group it is in)."""
+    ids = []
+    while not await communicator.receive_nothing(timeout=0.3):
+        message = await receive(communicator)
+        assert message["type"] == "frame"
+        ids += [v["vehicle_id"] for v in message["vehicles"]]
+    return sorted(ids)
 
 
 async def _snapshot_then_frame():
@@ -40,10 +69,8 @@ async def _snapshot_then_frame():
         frames = vehicle_frames()
         frames.add([vehicle_payload(live("a", 52.1)), vehicle_payload(live("b"))])
         frames.add([vehicle_payload(live("a", 52.2))])  # coalesced: the latest state per vehicle
-        publisher = vehicle_publisher(frames, interval=0.1, loop=asyncio.get_running_loop())
-        layer = channel_layers["default"]
-        sent = await asyncio.get_running_loop().run_in_executor(None, publisher.publish_once, layer)
-        assert sent == 2
+        publisher = await publish(frames)
+        assert publisher.items_sent == 2
         frame = json.loads(await communicator.receive_from(timeout=5))
         assert frame["type"] == "frame"
         assert {v["vehicle_id"]: v["latitude"] for v in frame["vehicles"]} == {"a": 52.2, "b": 52.0}
@@ -97,3 +124,97 @@ def test_publisher_runs_on_its_own_loop_when_none_is_given(settings):
     assert not thread.is_alive()
     assert (publisher.frames_sent, publisher.items_sent) == (1, 1)
     assert frames.take() == []
+
+
+async def _subscriptions():
+    amsterdam_trams = connect(f"bbox={AMSTERDAM_BOX}&type=tram")
+    paris = connect("bbox=2.30,48.83,2.40,48.89")
+    for c in (amsterdam_trams, paris):
+        assert (await c.connect())[0]
+    try:
+        snapshot = await receive(amsterdam_trams)
+        assert snapshot["type"] == "snapshot"
+        assert [v["vehicle_id"] for v in snapshot["vehicles"]] == ["tram-ams"]
+        assert snapshot["subscription"]["vehicle_types"] == ["tram"] and snapshot["subscription"]["level"] == "z13"
+        assert [v["vehicle_id"] for v in (await receive(paris))["vehicles"]] == ["tram-paris"]
+
+        frames = vehicle_frames()
+        later = T0 + dt.timedelta(seconds=1)
+        changes = [vehicle_payload(live("tram-ams", *AMSTERDAM, "tram", "T2", later)),
+                   vehicle_payload(live("bus-ams", *AMSTERDAM, "bus", "B10", later)),
+                   vehicle_payload(live("tram-paris", *PARIS, "tram", "P1", later))]
+        frames.add(changes)
+        publisher = await publish(frames)
+        assert await frame_ids(amsterdam_trams) == ["tram-ams"]  # not the bus, not Paris
+        assert await frame_ids(paris) == ["tram-paris"]
+        # one send per group concerned, however many clients each group has
+        assert publisher.group_sends == len({g for v in changes for g in vehicle_groups(v)})
+
+        # a new subscription: a fresh snapshot of what it covers, and only its frames from then on
+        await amsterdam_trams.send_to(text_data=json.dumps({"type": "subscribe", "routes": ["B10"]}))
+        snapshot = await receive(amsterdam_trams)
+        assert [v["vehicle_id"] for v in snapshot["vehicles"]] == ["bus-ams"]
+        assert snapshot["subscription"]["level"] == "routes"
+        frames.add([vehicle_payload(live("tram-ams", *AMSTERDAM, "tram", "T2", later)),
+                    vehicle_payload(live("bus-ams", *PARIS, "bus", "B10", later))])  # route B10 goes to Paris
+        await publish(frames)
+        assert await frame_ids(amsterdam_trams) == ["bus-ams"]
+        assert await frame_ids(paris) == ["bus-ams"]  # in Paris's tiles now
+
+        # a bad subscription is refused with a reason; the old one stays
+        await paris.send_to(text_data=json.dumps({"type": "subscribe", "vehicle_types": ["zeppelin"]}))
+        error = await receive(paris)
+        assert error["type"] == "error" and "zeppelin" in error["error"]
+        await paris.send_to(text_data=json.dumps({"type": "resync"}))
+        assert [v["vehicle_id"] for v in (await receive(paris))["vehicles"]] == ["tram-paris"]  # as in the database
+        await paris.send_to(text_data="not json")
+        assert await paris.receive_nothing(timeout=0.2)
+    finally:
+        await amsterdam_trams.disconnect()
+        await paris.disconnect()
+
+
+def test_subscriptions_get_their_own_snapshot_and_only_their_frames():
+    vehicle_states_upsert(vehicles=[
+        live("tram-ams", *AMSTERDAM, "tram", "T2"), live("bus-ams", *AMSTERDAM, "bus", "B10"),
+        live("tram-paris", *PARIS, "tram", "P1"),
+    ])
+    asyncio.run(_subscriptions())
+
+
+async def _leaving():
+    client = connect(f"bbox={AMSTERDAM_BOX}")
+    assert (await client.connect())[0]
+    try:
+        assert [v["vehicle_id"] for v in (await receive(client))["vehicles"]] == ["v"]
+        frames = vehicle_frames()
+        publisher = vehicle_publisher(frames, interval=0.1, loop=asyncio.get_running_loop())
+        run = asyncio.get_running_loop().run_in_executor
+        for i, (lat, lon) in enumerate([AMSTERDAM, PARIS, PARIS]):
+            frames.add([vehicle_payload(live("v", lat, lon + i * 1e-4, at=T0 + dt.timedelta(seconds=i + 1)))])
+            await run(None, publisher.publish_once, channel_layers["default"])
+        # it sees the vehicle move, then leave (once, so it can drop it), then nothing more
+        seen = []
+        while not await client.receive_nothing(timeout=0.3):
+            seen += [(v["latitude"], round(v["longitude"], 4)) for v in (await receive(client))["vehicles"]]
+        assert seen == [(AMSTERDAM[0], AMSTERDAM[1]), (PARIS[0], round(PARIS[1] + 1e-4, 4))]
+    finally:
+        await client.disconnect()
+
+
+def test_a_vehicle_leaving_the_area_is_sent_once_more_then_no_more():
+    vehicle_states_upsert(vehicles=[live("v", *AMSTERDAM)])
+    asyncio.run(_leaving())
+
+
+@pytest.mark.redis
+def test_subscriptions_through_redis(redis_url, settings):
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [redis_url]}}
+    }
+    channel_layers.backends.clear()
+    try:
+        vehicle_states_upsert(vehicles=[live("v", *AMSTERDAM)])
+        asyncio.run(_leaving())
+    finally:
+        channel_layers.backends.clear()

@@ -1,0 +1,34 @@
+"""Multi-group fan-out: one frame per group per tick, each item encoded once."""
+
+import json
+
+from streamcity.fanout import Coalescer, MultiGroupPublisher
+
+
+def publisher(**kwargs):
+    return MultiGroupPublisher(Coalescer("id"), name="test", groups_of=lambda item: ["all", f"tile.{item['tile']}"],
+                               handler="things.frame", frame_type="frame", field="things", interval=1, **kwargs)
+
+
+def decoded(frames):
+    return {group: [t["id"] for t in json.loads(text)["things"]] for group, text in frames.items()}
+
+
+def test_one_frame_per_group_with_the_items_of_that_group():
+    frames = publisher().frames_of([{"id": "a", "tile": 1}, {"id": "b", "tile": 2}, {"id": "c", "tile": 1}])
+    assert decoded(frames) == {"all": ["a", "b", "c"], "tile.1": ["a", "c"], "tile.2": ["b"]}
+    assert json.loads(frames["tile.2"]) == {"type": "frame", "things": [{"id": "b", "tile": 2}]}
+
+
+def test_an_item_that_leaves_a_group_is_sent_there_once_more():
+    pub = publisher()
+    pub.frames_of([{"id": "a", "tile": 1}])
+    assert decoded(pub.frames_of([{"id": "a", "tile": 2}])) == {"all": ["a"], "tile.1": ["a"], "tile.2": ["a"]}
+    assert decoded(pub.frames_of([{"id": "a", "tile": 2}])) == {"all": ["a"], "tile.2": ["a"]}
+
+
+def test_keys_not_seen_for_a_while_are_forgotten():
+    pub = publisher(forget_after=0.0)
+    pub.frames_of([{"id": "a", "tile": 1}])
+    pub.frames_of([{"id": "b", "tile": 1}])  # sweeps: "a" is older than forget_after
+    assert decoded(pub.frames_of([{"id": "a", "tile": 2}])) == {"all": ["a"], "tile.2": ["a"]}

@@ -1,0 +1,126 @@
+"""Live-map subscriptions: tiles, group names and plans (plain Python, no database)."""
+
+import pytest
+
+from transit.subscriptions import (
+    LEVELS, MAX_ROUTES, MAX_TILES, Subscription, SubscriptionError, route_group, subscription_from_query,
+    subscription_parse, subscription_plan, tile_bbox, tile_group, tile_of, tiles_covering, vehicle_groups,
+    world_group,
+)
+
+DAM = (52.3731, 4.8926)  # Amsterdam, Dam square
+CITY = (4.85, 52.34, 4.95, 52.40)  # west, south, east, north
+
+
+def vehicle(lat=DAM[0], lon=DAM[1], vehicle_type="tram", route_id="T2"):
+    return {"vehicle_id": "v", "vehicle_type": vehicle_type, "route_id": route_id, "latitude": lat, "longitude": lon}
+
+
+def test_tiles_match_the_slippy_map_scheme():
+    assert tile_of(*DAM, 13) == (4207, 2692)  # the OpenStreetMap tile of the Dam at zoom 13 (asinh formula)
+    assert tile_of(0.0, 0.0, 1) == (1, 1)
+    assert tile_of(89.9, -180.0, 3) == (0, 0)  # clamped to the Mercator limit
+    assert tile_of(-89.9, 180.0, 3) == (7, 7)
+
+
+def test_a_tile_bbox_contains_its_points_and_tiles_cover_a_bbox():
+    west, south, east, north = tile_bbox(4207, 2692, 13)
+    assert west <= DAM[1] <= east and south <= DAM[0] <= north
+    xs, ys = tiles_covering(CITY, 13)
+    assert (4207 in xs) and (2692 in ys)
+    corners = [tile_of(lat, lon, 13) for lat in (CITY[1], CITY[3]) for lon in (CITY[0], CITY[2])]
+    assert all(x in xs and y in ys for x, y in corners)
+
+
+def test_a_vehicle_goes_to_the_world_its_tiles_per_level_and_its_route():
+    groups = vehicle_groups(vehicle())
+    x, y = tile_of(*DAM, 13)
+    assert world_group() in groups and world_group("tram") in groups
+    assert tile_group(13, x, y) in groups and tile_group(13, x, y, "tram") in groups
+    assert route_group("T2") in groups
+    assert len(groups) == 2 + 2 * len(LEVELS) + 1
+    assert len(vehicle_groups(vehicle(route_id=None))) == 2 + 2 * len(LEVELS)
+
+
+def test_group_names_are_valid_channels_group_names():
+    from channels.layers import BaseChannelLayer
+
+    layer = BaseChannelLayer()
+    for name in vehicle_groups(vehicle(route_id="route with spaces/and:colons é")) + vehicle_groups(vehicle()):
+        assert layer.require_valid_group_name(name)
+    assert route_group("a b") != route_group("a_b")
+    assert route_group("x" * 200).startswith("live.r.h")
+
+
+def test_a_city_view_joins_the_finest_tiles_that_fit():
+    plan = subscription_plan(Subscription(bbox=CITY))
+    assert plan.level == "z13"
+    assert 1 < len(plan.groups) <= MAX_TILES
+    assert all(g.startswith("live.z13.") and g.count(".") == 3 for g in plan.groups)
+    west, south, east, north = plan.area  # the union of the tiles: at least the box asked for
+    assert west <= CITY[0] and south <= CITY[1] and east >= CITY[2] and north >= CITY[3]
+
+
+def test_a_wider_view_falls_back_to_coarser_tiles_then_the_world():
+    region = (3.0, 51.0, 7.0, 53.5)
+    assert subscription_plan(Subscription(bbox=region)).level in {"z10", "z7"}
+    world = subscription_plan(Subscription(bbox=(-170, -80, 170, 80)))
+    assert (world.level, world.groups, world.area) == ("world", (world_group(),), None)
+    assert subscription_plan(Subscription()).groups == (world_group(),)
+
+
+def test_some_vehicle_types_join_typed_tiles_all_types_untyped_ones():
+    plan = subscription_plan(Subscription(bbox=CITY, vehicle_types=("tram", "rail")))
+    assert {g.rsplit(".", 1)[1] for g in plan.groups} == {"tram", "rail"}
+    assert plan.vehicle_types == ("tram", "rail")
+    from transit.subscriptions import VEHICLE_TYPES
+
+    every = subscription_plan(Subscription(bbox=CITY, vehicle_types=VEHICLE_TYPES))
+    assert every.vehicle_types == () and every.groups == subscription_plan(Subscription(bbox=CITY)).groups
+
+
+def test_routes_join_route_groups_wherever_the_view_is():
+    plan = subscription_plan(Subscription(bbox=CITY, routes=("T2", "B10")))
+    assert (plan.level, plan.groups, plan.area) == ("routes", (route_group("T2"), route_group("B10")), None)
+    many = subscription_plan(Subscription(bbox=CITY, routes=tuple(f"r{i}" for i in range(MAX_ROUTES + 1))))
+    assert many.level == "z13" and len(many.routes) == MAX_ROUTES + 1  # tiles, routes filtered by the client
+
+
+def test_a_plan_matches_what_its_groups_carry():
+    plan = subscription_plan(Subscription(bbox=CITY, vehicle_types=("tram",)))
+    assert plan.matches(vehicle())
+    assert not plan.matches(vehicle(vehicle_type="bus"))
+    assert not plan.matches(vehicle(lat=48.85, lon=2.35))  # Paris
+    own = {g for g in vehicle_groups(vehicle())}
+    assert own & set(plan.groups)
+    assert not set(vehicle_groups(vehicle(lat=48.85, lon=2.35))) & set(plan.groups)
+
+
+def test_parse_accepts_a_subscribe_message_and_refuses_nonsense():
+    sub = subscription_parse({"type": "subscribe", "bbox": [4.8, 52.3, 5.0, 52.4], "routes": ["T2", "T2", "10"],
+                              "vehicle_types": ["tram"]})
+    assert sub == Subscription(bbox=(4.8, 52.3, 5.0, 52.4), routes=("T2", "10"), vehicle_types=("tram",))
+    assert subscription_parse({"bbox": [190, 52.3, 200, 52.4]}).bbox == (-170, 52.3, -160, 52.4)  # wrapped
+    assert subscription_parse({"bbox": [170, 0, -170, 10]}).bbox == (-180, 0, 180, 10)  # across the antimeridian
+    assert subscription_parse({"bbox": [-200, -10, 200, 10]}).bbox is None  # more than the world
+    for bad, reason in [
+        ({"bbox": [1, 2, 3]}, "west, south"),
+        ({"bbox": ["a", 2, 3, 4]}, "four numbers"),
+        ({"bbox": [0, 10, 1, 5]}, "south <= north"),
+        ({"bbox": [0, 0, float("nan"), 1]}, "finite"),
+        ({"routes": "T2"}, "list of strings"),
+        ({"routes": [""]}, "1 to 128"),
+        ({"routes": ["r"] * 501}, "at most"),
+        ({"vehicle_types": ["hovercraft"]}, "unknown vehicle type"),
+        ([], "JSON object"),
+    ]:
+        with pytest.raises(SubscriptionError, match=reason):
+            subscription_parse(bad)
+
+
+def test_a_subscription_in_the_socket_url():
+    sub = subscription_from_query(b"bbox=4.8,52.3,5.0,52.4&route=T2&route=10&type=tram&type=bus")
+    assert sub == Subscription(bbox=(4.8, 52.3, 5.0, 52.4), routes=("T2", "10"), vehicle_types=("tram", "bus"))
+    assert subscription_from_query("") == Subscription()
+    with pytest.raises(SubscriptionError):
+        subscription_from_query("bbox=a,b,c,d")
