@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo
 
 import msgspec
 from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Max, Q
 from django.utils import timezone
 
-from .models import VehicleState
+from .geometry import simplify
+from .gtfs import tables as gtfs_tables
+from .models import Calendar, CalendarDate, Feed, Route, Shape, Stop, StopTime, Trip, VehicleState
 
 # The fields of a vehicle in snapshots, frames and /api/vehicles/ (names as in the schema).
 VEHICLE_FIELDS = (
@@ -35,8 +42,214 @@ def vehicle_payload(vehicle) -> dict:
     return msgspec.to_builtins({f: getattr(vehicle, f) for f in VEHICLE_FIELDS})
 
 
-def vehicle_snapshot() -> list[dict]:
-    """Every vehicle heard of recently, as JSON-ready dicts."""
+def vehicle_snapshot(*, area: tuple[float, float, float, float] | None = None, routes: Iterable[str] = (),
+                     vehicle_types: Iterable[str] = (), vehicle_ids: Iterable[str] = ()) -> list[dict]:
+    """Every vehicle heard of recently, as JSON-ready dicts; optionally only those inside `area`
+    (west, south, east, north), on `routes`, of `vehicle_types` or with `vehicle_ids`."""
     since = timezone.now() - dt.timedelta(seconds=settings.STREAMCITY_VEHICLE_STALE_SECONDS)
-    rows = VehicleState.objects.filter(updated_at__gte=since).values_list(*VEHICLE_FIELDS)
-    return msgspec.to_builtins([dict(zip(VEHICLE_FIELDS, row)) for row in rows])
+    rows = VehicleState.objects.filter(updated_at__gte=since)
+    if area is not None:
+        west, south, east, north = area
+        rows = rows.filter(latitude__range=(south, north), longitude__range=(west, east))
+    if routes := list(routes):
+        rows = rows.filter(route_id__in=routes)
+    if vehicle_types := list(vehicle_types):
+        rows = rows.filter(vehicle_type__in=vehicle_types)
+    if vehicle_ids := list(vehicle_ids):
+        rows = rows.filter(vehicle_id__in=vehicle_ids)
+    return msgspec.to_builtins([dict(zip(VEHICLE_FIELDS, row)) for row in rows.values_list(*VEHICLE_FIELDS)])
+
+
+# -- the network, for the map --------------------------------------------------------------------
+
+ROUTE_FIELDS = ("route_id", "short_name", "long_name", "vehicle_type", "color", "text_color")
+
+
+def _network_version() -> str:
+    """Changes whenever a feed is imported, replaced or deleted (the key of cached network data)."""
+    feeds = Feed.objects.values_list("name", "fingerprint", "imported_at")
+    return ";".join(f"{name}:{fingerprint}:{at.isoformat()}" for name, fingerprint, at in feeds)
+
+
+def network_routes(*, tolerance_m: float = 4.0) -> list[dict]:
+    """Every route with its GTFS colours and its distinct shapes (simplified), for the map.
+
+    A route whose trips have no shape gets a line through the stops of one trip per direction.
+    Cached until a feed changes.
+    """
+    key = "transit:network-routes:" + hashlib.sha1(_network_version().encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    routes: dict[int, dict] = {}
+    for pk, feed, *values in Route.objects.values_list("pk", "feed__name", *ROUTE_FIELDS):
+        routes[pk] = dict(zip(ROUTE_FIELDS, values), feed=feed, shapes=[])
+    shape_routes: dict[int, set[int]] = {}
+    unshaped: dict[tuple[int, int | None], int] = {}  # (route, direction) -> a trip without a shape
+    trips = Trip.objects.values_list("route", "shape", "direction_id", "pk").order_by("pk")
+    for route, shape, direction, trip in trips.iterator(chunk_size=5000):
+        if shape is not None:
+            shape_routes.setdefault(shape, set()).add(route)
+        else:
+            unshaped.setdefault((route, direction), trip)
+    shapes = Shape.objects.filter(pk__in=list(shape_routes)).values_list("pk", "points")
+    for pk, points in shapes.iterator(chunk_size=500):
+        line = simplify([(lat, lon) for lat, lon in points], tolerance_m)
+        for route in shape_routes[pk]:
+            routes[route]["shapes"].append(line)
+    shaped = {route for rs in shape_routes.values() for route in rs}
+    wanted = {trip: route for (route, _), trip in unshaped.items() if route not in shaped}
+    lines: dict[int, list] = {}
+    for trip, lat, lon in (
+        StopTime.objects.filter(trip__in=list(wanted)).order_by("trip", "stop_sequence")
+        .values_list("trip", "stop__latitude", "stop__longitude")
+    ):
+        if lat is not None and lon is not None:
+            lines.setdefault(trip, []).append((lat, lon))
+    for trip, line in lines.items():
+        if len(line) > 1:
+            routes[wanted[trip]]["shapes"].append(line)
+    result = sorted(routes.values(), key=lambda r: (r["feed"], r["short_name"] or r["route_id"]))
+    cache.set(key, result, 3600)
+    return result
+
+
+def stops_in_area(*, area: tuple[float, float, float, float], limit: int = 3000) -> tuple[list[dict], bool]:
+    """Stops (not stations or entrances) inside `area` (west, south, east, north); and whether more exist."""
+    west, south, east, north = area
+    rows = list(
+        Stop.objects.filter(location_type=0, latitude__range=(south, north), longitude__range=(west, east))
+        .values_list("stop_id", "name", "code", "latitude", "longitude", "feed__name")[: limit + 1]
+    )
+    stops = [dict(zip(("stop_id", "name", "code", "latitude", "longitude", "feed"), row)) for row in rows[:limit]]
+    return stops, len(rows) > limit
+
+
+def twin_now() -> dt.datetime:
+    """The twin's clock: the event time of the newest vehicle report (the simulator may run ahead of
+    or behind the wall clock), or the wall clock when no vehicle reported recently."""
+    since = timezone.now() - dt.timedelta(seconds=settings.STREAMCITY_VEHICLE_STALE_SECONDS)
+    newest = VehicleState.objects.filter(updated_at__gte=since).aggregate(t=Max("timestamp"))["t"]
+    return newest or timezone.now()
+
+
+def _services_on(feed: Feed, date: dt.date) -> set[str]:
+    calendars = [
+        gtfs_tables.Calendar(
+            c.service_id, (c.monday, c.tuesday, c.wednesday, c.thursday, c.friday, c.saturday, c.sunday),
+            c.start_date, c.end_date,
+        )
+        for c in Calendar.objects.filter(feed=feed, start_date__lte=date, end_date__gte=date)
+    ]
+    exceptions = [
+        gtfs_tables.CalendarDate(*row)
+        for row in CalendarDate.objects.filter(feed=feed, date=date).values_list("service_id", "date", "exception_type")
+    ]
+    return gtfs_tables.GtfsFeed(calendars=calendars, calendar_dates=exceptions).services_on(date)
+
+
+def _service_day_start(date: dt.date, tz: ZoneInfo) -> dt.datetime:
+    """GTFS times count from "noon minus 12 h" of the service day (local midnight except on DST days)."""
+    noon = dt.datetime.combine(date, dt.time(12), tzinfo=tz).astimezone(dt.timezone.utc)
+    return noon - dt.timedelta(hours=12)
+
+
+def stop_arrivals(*, stop_id: str, feed: str | None = None, now: dt.datetime | None = None, horizon_s: int = 3600,
+                  limit: int = 12, max_delay_s: int = 1800) -> dict | None:
+    """The next arrivals at a stop (and its platforms, for a station) within `horizon_s` of `now`:
+    scheduled time, the live vehicle's deviation where one runs the trip, and the expected time.
+
+    Trips whose vehicle has already served the stop are left out. None when the stop is unknown.
+    """
+    stops = Stop.objects.filter(stop_id=stop_id).select_related("feed")
+    if feed:
+        stops = stops.filter(feed__name=feed)
+    stop = stops.first()
+    if stop is None:
+        return None
+    now = now or twin_now()
+    tz = ZoneInfo(stop.feed.timezone or "UTC")
+    stop_pks = [stop.pk, *Stop.objects.filter(feed=stop.feed, parent_station=stop.stop_id).values_list("pk", flat=True)]
+    local_date = now.astimezone(tz).date()
+    calls = []
+    for date in (local_date - dt.timedelta(days=1), local_date):
+        start = _service_day_start(date, tz)
+        services = _services_on(stop.feed, date)
+        if not services:
+            continue
+        elapsed = int((now - start).total_seconds())
+        rows = StopTime.objects.filter(
+            stop__in=stop_pks, trip__service_id__in=services,
+            arrival_time__gte=elapsed - max_delay_s, arrival_time__lte=elapsed + horizon_s,
+        ).values_list("trip__trip_id", "trip__headsign", "trip__route__route_id", "trip__route__short_name",
+                      "trip__route__color", "trip__route__text_color", "stop_sequence", "arrival_time")
+        for trip_id, headsign, route_id, short, color, text, seq, arrival in rows:
+            calls.append((trip_id, headsign, route_id, short, color, text, seq, start + dt.timedelta(seconds=arrival)))
+    since = timezone.now() - dt.timedelta(seconds=settings.STREAMCITY_VEHICLE_STALE_SECONDS)
+    live = {
+        trip: (vehicle, delay, seq)
+        for trip, vehicle, delay, seq in VehicleState.objects.filter(
+            updated_at__gte=since, trip_id__in={c[0] for c in calls}
+        ).values_list("trip_id", "vehicle_id", "delay_seconds", "stop_sequence")
+    }
+    arrivals = []
+    for trip_id, headsign, route_id, short, color, text, seq, scheduled in calls:
+        vehicle, delay, served = live.get(trip_id, (None, None, None))
+        if served is not None and served >= seq:
+            continue  # the vehicle has been there already
+        expected = scheduled + dt.timedelta(seconds=delay or 0)
+        if not (now - dt.timedelta(seconds=30) <= expected <= now + dt.timedelta(seconds=horizon_s)):
+            continue
+        arrivals.append({
+            "trip_id": trip_id, "headsign": headsign, "route_id": route_id, "route_short_name": short,
+            "route_color": color, "route_text_color": text, "stop_sequence": seq, "vehicle_id": vehicle,
+            "delay_seconds": delay, "scheduled": scheduled, "expected": expected,
+        })
+    arrivals.sort(key=lambda a: a["expected"])
+    return msgspec.to_builtins({
+        "stop": {"stop_id": stop.stop_id, "name": stop.name, "code": stop.code, "feed": stop.feed.name,
+                 "latitude": stop.latitude, "longitude": stop.longitude},
+        "now": now,
+        "arrivals": arrivals[:limit],
+    })
+
+
+def vehicle_detail(*, vehicle_id: str) -> dict | None:
+    """A vehicle with what its popup names: route, trip headsign, next stop. None when unknown."""
+    row = VehicleState.objects.filter(vehicle_id=vehicle_id).values_list(*VEHICLE_FIELDS).first()
+    if row is None:
+        return None
+    vehicle = dict(zip(VEHICLE_FIELDS, row))
+    trip = (
+        Trip.objects.filter(trip_id=vehicle["trip_id"])
+        .values("trip_id", "headsign", "short_name", "direction_id", "feed").first()
+        if vehicle["trip_id"] else None
+    )
+    feed_filter = {"feed": trip.pop("feed")} if trip else {}
+    route = (
+        Route.objects.filter(route_id=vehicle["route_id"], **feed_filter).values(*ROUTE_FIELDS).first()
+        if vehicle["route_id"] else None
+    )
+    next_stop = (
+        Stop.objects.filter(stop_id=vehicle["next_stop_id"], **feed_filter).values("stop_id", "name", "code").first()
+        if vehicle["next_stop_id"] else None
+    )
+    return msgspec.to_builtins({"vehicle": vehicle, "route": route, "trip": trip, "next_stop": next_stop})
+
+
+def search(*, q: str, limit: int = 10) -> dict:
+    """Routes whose name or id contains `q`, and recently seen vehicles whose id contains it."""
+    q = q.strip()
+    if not q:
+        return {"routes": [], "vehicles": []}
+    routes = list(
+        Route.objects.filter(Q(short_name__iexact=q) | Q(short_name__icontains=q) | Q(long_name__icontains=q)
+                             | Q(route_id__icontains=q))
+        .values(*ROUTE_FIELDS)[:limit]
+    )
+    since = timezone.now() - dt.timedelta(seconds=settings.STREAMCITY_VEHICLE_STALE_SECONDS)
+    rows = (
+        VehicleState.objects.filter(updated_at__gte=since, vehicle_id__icontains=q)
+        .order_by("vehicle_id").values_list(*VEHICLE_FIELDS)[:limit]
+    )
+    return msgspec.to_builtins({"routes": routes, "vehicles": [dict(zip(VEHICLE_FIELDS, r)) for r in rows]})

@@ -1,15 +1,81 @@
+from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from .selectors import vehicle_snapshot
+from . import selectors
+from .subscriptions import SubscriptionError, subscription_from_query, subscription_parse
+
+
+def _error(message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
 
 
 @require_GET
 def live_map(request):
-    return render(request, "transit/live_map.html")
+    config = {
+        "stale_seconds": settings.STREAMCITY_VEHICLE_STALE_SECONDS,
+        "urls": {
+            "socket": "/ws/live/",
+            "network": reverse("transit:network-api"),
+            "stops": reverse("transit:stops-api"),
+            "vehicle": reverse("transit:vehicles-api"),
+            "search": reverse("transit:search-api"),
+        },
+    }
+    return render(request, "transit/live_map.html", {"live_map_config": config})
 
 
 @require_GET
 def vehicles_api(request):
-    return JsonResponse({"vehicles": vehicle_snapshot()})
+    """`/api/vehicles/[?bbox=w,s,e,n][&route=R...][&type=T...]`: the live vehicles, as the map's snapshot."""
+    try:
+        sub = subscription_from_query(request.META.get("QUERY_STRING", ""))
+    except SubscriptionError as exc:
+        return _error(str(exc))
+    return JsonResponse(
+        {"vehicles": selectors.vehicle_snapshot(area=sub.bbox, routes=sub.routes, vehicle_types=sub.vehicle_types)}
+    )
+
+
+@require_GET
+def vehicle_api(request, vehicle_id):
+    detail = selectors.vehicle_detail(vehicle_id=vehicle_id)
+    if detail is None:
+        return _error("no such vehicle", 404)
+    return JsonResponse(detail)
+
+
+@require_GET
+def network_api(request):
+    """Every route with its colours and shapes (the map's route lines and route list)."""
+    return JsonResponse({"routes": selectors.network_routes()})
+
+
+@require_GET
+def stops_api(request):
+    """`/api/stops/?bbox=w,s,e,n`: the stops inside a box (at most 3000)."""
+    try:
+        sub = subscription_parse({"bbox": [float(v) for v in request.GET.get("bbox", "").split(",")]})
+    except (SubscriptionError, ValueError):
+        return _error("bbox=west,south,east,north is required")
+    if sub.bbox is None:
+        return _error("bbox is too large")
+    stops, truncated = selectors.stops_in_area(area=sub.bbox)
+    return JsonResponse({"stops": stops, "truncated": truncated})
+
+
+@require_GET
+def stop_arrivals_api(request, stop_id):
+    """The next arrivals at a stop with their deviation (`?feed=NAME` when feeds share stop ids)."""
+    arrivals = selectors.stop_arrivals(stop_id=stop_id, feed=request.GET.get("feed") or None)
+    if arrivals is None:
+        return _error("no such stop", 404)
+    return JsonResponse(arrivals)
+
+
+@require_GET
+def search_api(request):
+    """`/api/search/?q=...`: routes and vehicles for the map's search box."""
+    return JsonResponse(selectors.search(q=request.GET.get("q", "")[:64]))
