@@ -84,6 +84,8 @@ class EventTimeBuffer:
         if self._started is None or now - self._started < self.idle_seconds:
             return self.watermark  # warming up: let every partition with a backlog deliver first
         active = [s.high for s in self._sources.values() if now - s.last_wall <= self.idle_seconds]
+        if not active:  # the whole stream is quiet: nothing is pending anywhere, so wait for no one
+            active = [s.high for s in self._sources.values()]
         if active:
             candidate = min(active) - self.grace
             if self.watermark is None or candidate > self.watermark:
