@@ -20,17 +20,8 @@ import heapq
 import itertools
 from collections import deque
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-
-
-@dataclass(order=True, slots=True)
-class _Held:
-    ts: dt.datetime
-    order: str
-    seq: int
-    item: Any = field(compare=False)
-    dedupe: Hashable = field(compare=False)
 
 
 @dataclass(slots=True)
@@ -49,7 +40,7 @@ class EventTimeBuffer:
         self.late = 0
         self.duplicates = 0
         self.released = 0
-        self._heap: list[_Held] = []
+        self._heap: list[tuple] = []  # (ts, order, seq, item, dedupe): compared as tuples, in C
         self._held_keys: set[Hashable] = set()
         self._sources: dict[Hashable, _Source] = {}
         self._started: float | None = None
@@ -76,7 +67,7 @@ class EventTimeBuffer:
             self.duplicates += 1
             return False
         self._held_keys.add(dedupe)
-        heapq.heappush(self._heap, _Held(ts, order, next(self._seq), item, dedupe))
+        heapq.heappush(self._heap, (ts, order, next(self._seq), item, dedupe))
         return True
 
     def advance(self, now: float) -> dt.datetime | None:
@@ -97,10 +88,10 @@ class EventTimeBuffer:
         wm = self.advance(now)
         out: list[tuple[dt.datetime, Any]] = []
         heap = self._heap
-        while heap and wm is not None and heap[0].ts < wm:
-            held = heapq.heappop(heap)
-            self._held_keys.discard(held.dedupe)
-            out.append((held.ts, held.item))
+        while heap and wm is not None and heap[0][0] < wm:
+            ts, _, _, item, dedupe = heapq.heappop(heap)
+            self._held_keys.discard(dedupe)
+            out.append((ts, item))
         self.released += len(out)
         return out
 

@@ -187,16 +187,20 @@ class MemoryConsumer(BusConsumer):
         with cond:
             while True:
                 out: list[Record] = []
-                for tp, pos in self._assigned.items():
-                    if len(out) >= max_records:
-                        break
-                    part = self._bus._topics[tp[0]].partitions[tp[1]]
-                    if pos < part.start():  # fell behind retention: resume at the earliest
-                        pos = part.start()
-                    recs = part.read(pos, max_records - len(out))
-                    if recs:
-                        out.extend(recs)
-                        self._assigned[tp] = recs[-1].offset + 1
+                # Every partition with a backlog gets a share of the batch first, as Kafka's fetches
+                # interleave partitions: a long backlog in one must not starve the others.
+                share = max(1, -(-max_records // max(1, len(self._assigned))))
+                for limit in (share, max_records):
+                    for tp, pos in self._assigned.items():
+                        if len(out) >= max_records:
+                            break
+                        part = self._bus._topics[tp[0]].partitions[tp[1]]
+                        if pos < part.start():  # fell behind retention: resume at the earliest
+                            pos = part.start()
+                        recs = part.read(pos, min(limit, max_records - len(out)))
+                        if recs:
+                            out.extend(recs)
+                            self._assigned[tp] = recs[-1].offset + 1
                 if out or self._closed:
                     return out
                 remaining = deadline - time.monotonic()

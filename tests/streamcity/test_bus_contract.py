@@ -253,3 +253,13 @@ def test_in_process_retention_drops_old_records_and_compaction_keeps_every_key()
     table = {r.key: int(r.value) for r in records if r.topic == "table"}
     assert len(plain) <= 125 and plain[-1] == 999 and plain == sorted(plain)  # the newest, in order
     assert len(table) == 300 and all(v >= 700 for v in table.values())  # every key, at its latest value
+
+
+def test_a_batch_shares_out_the_partitions_with_a_backlog(memory_bus):
+    """A backlog in one partition does not starve the others (Kafka's fetches interleave them)."""
+    memory_bus.ensure_topics([TopicSpec("shares", partitions=3)])
+    for i in range(300):
+        memory_bus.produce("shares", f"k{i % 3}", str(i).encode())
+    with memory_bus.consumer("g-shares", ["shares"]) as c:
+        batch = c.consume(30, 0.5)
+    assert len(batch) == 30 and len({r.partition for r in batch}) == 3
