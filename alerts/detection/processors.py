@@ -94,13 +94,18 @@ class ReferenceFollower:
 
     def _start(self) -> None:
         if self._targets is None:
-            self._targets = {
-                (t.name, p): end for t in self.topics for p, end in self.bus.end_offsets(t.name).items() if end > 0
-            }
+            try:
+                ends = {t.name: self.bus.end_offsets(t.name) for t in self.topics}
+            except Exception as exc:  # e.g. a topic whose leader is not elected yet: try again next poll
+                logger.warning("reference data: cannot read the end offsets yet (%s); retrying", exc)
+                return
+            self._targets = {(name, p): end for name, offsets in ends.items() for p, end in offsets.items() if end > 0}
             self._check()
 
     def _check(self) -> None:
-        if not self.data.ready.is_set() and all(self._seen.get(tp, 0) >= end for tp, end in self._targets.items()):
+        if self._targets is None or self.data.ready.is_set():
+            return
+        if all(self._seen.get(tp, 0) >= end for tp, end in self._targets.items()):
             logger.info("reference data loaded: %d scheduled stops, %d incident updates", self.schedule_rows, self.incidents_seen)
             self.data.ready.set()
 
