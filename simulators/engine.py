@@ -174,6 +174,7 @@ class Simulation:
         self.boarded: dict[str, int] = defaultdict(int)
         self.breakdowns = 0
         self.notes: list[str] = []
+        self._notes_by_date: dict[dt.date, str] = {}
 
         local = start.astimezone(self.tz)
         self._set_road(self.t)
@@ -197,6 +198,7 @@ class Simulation:
                     f"{timetable} ({timetable:%a})")
             if note not in self.notes:
                 self.notes.append(note)
+                self._notes_by_date[date] = note
                 logger.info("%s", note)
         origin = service_day_origin(date, self.tz)
         day = _Day(date, timetable, origin, self.network.blocks_on(timetable), self.network.trips_on(timetable))
@@ -337,6 +339,10 @@ class Simulation:
         hour, weekend = self._local_hour(t)
         c = congestion(hour, weekend)
         self.road = {vt: 1.0 - (1.0 - c) * exp for vt, exp in ROAD_EXPOSURE.items()}
+
+    def timetable_note(self) -> str | None:
+        """Which timetable runs today, when today is outside the feed's calendar."""
+        return self._notes_by_date.get(self.local_now.date())
 
     @property
     def now(self) -> dt.datetime:

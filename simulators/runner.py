@@ -72,6 +72,7 @@ class SimulatorRunner:
             f"{self.vehicle_reports} positions, {self.taps} taps, {self.incidents} incident events, "
             f"{self.schedule_rows} schedule rows"
         )
-        if sim.notes:
-            line += " | " + sim.notes[-1]
+        note = sim.timetable_note()
+        if note:
+            line += " | " + note
         return line

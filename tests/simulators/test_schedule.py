@@ -141,7 +141,7 @@ def test_the_simulator_runs_on_cairns(cairns):
 
 def test_cairns_today_runs_the_nearest_timetable_day_and_says_so(cairns):
     sim = Simulation(cairns, seed=3, start=dt.time(9), date=dt.date(2026, 11, 27), **QUIET)
-    assert sim.notes[-1] == "2026-11-27 is outside the feed's calendar: running the timetable of 2014-12-19 (Fri)"
+    assert sim.timetable_note() == "2026-11-27 is outside the feed's calendar: running the timetable of 2014-12-19 (Fri)"
     assert len(sim.vehicles) > 20
     tick = sim.tick(1.0)
     assert {e.service_date for e in tick.schedule} == {dt.date(2026, 11, 27)}

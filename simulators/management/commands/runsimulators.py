@@ -25,8 +25,8 @@ class Command(BaseCommand):
             f"simulating {sim.network.name} from {sim.local_now:%a %Y-%m-%d %H:%M} ({sim.tz.key}) at x{sim.clock.speed:g}: "
             f"{len(sim.vehicles)} vehicles in service"
         )
-        for note in sim.notes:
-            self.stdout.write(note)
+        if sim.timetable_note():
+            self.stdout.write(sim.timetable_note())
         stop = threading.Event()
         stop_on_signals(stop)
         # The simulator runs in this thread; a duration ends it on its own.
