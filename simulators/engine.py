@@ -29,7 +29,7 @@ from streamcity.schemas import (
     event_key,
 )
 
-from .demand import Demand, Rider, Tap
+from .demand import Demand, Rider
 from .network import BlockPlan, Network, TripPlan, service_day_origin
 from .traffic import ROAD_EXPOSURE, Incident, Traffic, congestion
 from .vehicles import PULL_OUT_S, Vehicle

@@ -6,17 +6,15 @@ used by the tick loop without any database access. Pure Python.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import logging
 import math
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from transit.gtfs.tables import GtfsFeed
-from transit.gtfs.tables import Trip as GtfsTrip
 
 from .geo import EARTH_RADIUS_M, Polyline, haversine_m
 
@@ -324,9 +322,3 @@ class Network:
         lons = [s.lon for s in self.stops.values() if s.lon is not None]
         return min(lats), min(lons), max(lats), max(lons)
 
-
-def headway_at(departures: Sequence[int], t: float, window: int = 3600) -> float:
-    """Departures per hour around `t` from sorted `departures`."""
-    lo = bisect.bisect_left(departures, t - window / 2)
-    hi = bisect.bisect_right(departures, t + window / 2)
-    return (hi - lo) * 3600 / window

@@ -11,7 +11,6 @@ emerges on frequent lines. Pure Python; every random draw comes from the world's
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
