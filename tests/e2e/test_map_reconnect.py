@@ -1,0 +1,37 @@
+"""The socket reconnects after the server restarts, and the map resynchronises from a new snapshot."""
+
+import pytest
+
+from .conftest import base_env, manage
+from .test_browser import POSITIONS, chromium, open_map, wait_for_count  # noqa: F401 (fixtures)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+def test_the_map_reconnects_after_a_server_restart(embedded, procs, tmp_path, chromium):
+    page = open_map(chromium, embedded.url)
+    try:
+        wait_for_count(page, 40)
+        snapshots = int(page.get_attribute("#live-map", "data-snapshots"))
+        embedded.popen.kill()  # the server dies (its database survives) and comes back on the same port
+        embedded.popen.wait()
+        page.wait_for_function("() => document.getElementById('live-map').dataset.connected === 'false'", timeout=10_000)
+        assert "offline" in page.inner_text("#connection")
+
+        port = embedded.url.rsplit(":", 1)[1]
+        again = procs.start("runstreamcity-again", manage("runstreamcity", "--port", port, "--vehicles", "40"),
+                            base_env(tmp_path))
+        again.wait_for_output("StreamCity is running at", timeout=90)
+        page.wait_for_function("() => document.getElementById('live-map').dataset.connected === 'true'", timeout=45_000)
+        page.wait_for_function(
+            f"() => Number(document.getElementById('live-map').dataset.snapshots) > {snapshots}", timeout=10_000
+        )
+        assert page.inner_text("#connection") == "live"
+        wait_for_count(page, 40)
+        before = page.evaluate(POSITIONS)
+        page.wait_for_timeout(3000)
+        after = page.evaluate(POSITIONS)
+        assert sum(before[k] != after.get(k) for k in before) >= 30  # live again: they move
+        assert page.errors == []
+    finally:
+        page.close()
