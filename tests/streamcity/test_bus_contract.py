@@ -259,7 +259,8 @@ def test_a_batch_shares_out_the_partitions_with_a_backlog(memory_bus):
     """A backlog in one partition does not starve the others (Kafka's fetches interleave them)."""
     memory_bus.ensure_topics([TopicSpec("shares", partitions=3)])
     for i in range(300):
-        memory_bus.produce("shares", f"k{i % 3}", str(i).encode())
+        memory_bus.produce("shares", f"k{i % 30}", str(i).encode())
+    assert all(n > 30 for n in memory_bus.end_offsets("shares").values())  # a backlog in every partition
     with memory_bus.consumer("g-shares", ["shares"]) as c:
         batch = c.consume(30, 0.5)
     assert len(batch) == 30 and len({r.partition for r in batch}) == 3
