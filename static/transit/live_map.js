@@ -36,6 +36,7 @@
   var SNAP_METRES = 3000; // a vehicle that jumps further than this is placed, not animated
   var MIN_ANIM_MS = 100;
   var MAX_ANIM_MS = 2500;
+  var DRIFT_PX = 0.75; // a vehicle drawn this far from where it is now is redrawn
 
   // -- small helpers --------------------------------------------------------------------------
 
@@ -209,10 +210,14 @@
     return s;
   }
 
+  function headingCell(angle) {
+    var i = Math.round(angle / (2 * Math.PI / ROTATIONS)) % ROTATIONS;
+    return i < 0 ? i + ROTATIONS : i;
+  }
+
   // The cell of heading `angle` (radians clockwise from north), rendered if it is not yet.
   function spriteCell(s, angle) {
-    var i = Math.round(angle / (2 * Math.PI / ROTATIONS)) % ROTATIONS;
-    if (i < 0) i += ROTATIONS;
+    var i = headingCell(angle);
     if (!s.done[i]) {
       var c = s.ctx, a = i * 2 * Math.PI / ROTATIONS;
       c.setTransform(s.dpr * Math.cos(a), s.dpr * Math.sin(a), -s.dpr * Math.sin(a), s.dpr * Math.cos(a),
@@ -394,14 +399,16 @@
 
     _onResize: function () { this._reposition(true); },
 
-    // Keep the canvas over the view (plus padding), wherever the map pane has been dragged.
+    // Keep the canvas over the view (plus padding). The canvas lives in the map pane, so a drag
+    // moves it along for free; it is only moved back (and redrawn) once the view leaves it.
     _reposition: function (force) {
-      var map = this._map;
-      var pane = map._getMapPanePos();
-      if (!force && this._paneX === pane.x && this._paneY === pane.y && this._zoom === map.getZoom()) return;
-      this._paneX = pane.x;
-      this._paneY = pane.y;
-      var size = map.getSize(), p = this.options.padding;
+      var map = this._map, size = map.getSize();
+      if (!force && this._min && this._zoom === map.getZoom()) {
+        var view = map.containerPointToLayerPoint([0, 0]);
+        if (view.x >= this._min.x && view.y >= this._min.y &&
+            view.x + size.x <= this._min.x + this._w && view.y + size.y <= this._min.y + this._h) return;
+      }
+      var p = this.options.padding;
       var min = map.containerPointToLayerPoint(size.multiplyBy(-p)).round();
       var w = Math.round(size.x * (1 + 2 * p)), h = Math.round(size.y * (1 + 2 * p));
       var dpr = window.devicePixelRatio || 1;
@@ -423,11 +430,34 @@
       var map = this._map;
       if (map._animatingZoom) return; // the canvas is scaled by CSS until the zoom ends
       this._reposition(false);
-      if (!this._dirty) return;
+      if (!this._dirty && !(this._moving && this._drifted(now))) return;
       var t0 = performance.now();
-      this._dirty = this._draw(now);
+      this._moving = this._draw(now);
+      this._dirty = false;
       this.draws += 1;
       this.drawMs += performance.now() - t0;
+    },
+
+    // Whether a vehicle has moved DRIFT_PX or turned half a heading step since it was drawn. Drawing
+    // is to whole pixels, so redrawing more often would show nothing new: at city zooms a few
+    // redraws a second, up close one per frame.
+    _drifted: function (now) {
+      var s = this._map.getZoomScale(this._zoom, 0), origin = this._map.getPixelOrigin();
+      var drift = DRIFT_PX * DRIFT_PX, minX = this._min.x, minY = this._min.y, w = this._w, h = this._h;
+      for (var m of this.vehicles.values()) {
+        var k = (now - m.t0) / m.dur;
+        if (k >= 1) { if (m.drawnK >= 1) continue; k = 1; }
+        if (k < 0) k = 0;
+        var lx = (m.fx + (m.tx - m.fx) * k) * s - origin.x, ly = (m.fy + (m.ty - m.fy) * k) * s - origin.y;
+        if (m.cell < 0) { // off the canvas when drawn: only its coming into view matters
+          var x = lx - minX, y = ly - minY;
+          if (x < -30 || y < -30 || x > w + 30 || y > h + 30) continue;
+          return true;
+        }
+        var dx = lx - m.lx, dy = ly - m.ly, turn = Math.abs(m.heading(k) - m.drawnHeading) % (2 * Math.PI);
+        if (dx * dx + dy * dy >= drift || Math.min(turn, 2 * Math.PI - turn) >= Math.PI / ROTATIONS) return true;
+      }
+      return false;
     },
 
     // Draws every vehicle; returns true while some are still moving.
@@ -435,7 +465,7 @@
       var ctx = this._ctx, dpr = this._dpr, w = this._w, h = this._h;
       var s = this._map.getZoomScale(this._zoom, 0);
       var origin = this._map.getPixelOrigin();
-      var offX = -origin.x - this._min.x, offY = -origin.y - this._min.y;
+      var offX = -this._min.x, offY = -this._min.y;
       var moving = false, scale = this._scale * (this._zoom >= 16 ? 1.4 : this._zoom >= 14 ? 1.15 : this._zoom >= 12 ? 1 : 0.75);
       var styleOf = this.styleOf, selected = this.selected;
       ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -444,9 +474,10 @@
         var k = (now - m.t0) / m.dur;
         if (k < 1) moving = true; else k = 1;
         if (k < 0) k = 0;
-        var x = (m.fx + (m.tx - m.fx) * k) * s + offX;
-        var y = (m.fy + (m.ty - m.fy) * k) * s + offY;
-        m.cx = x; m.cy = y;
+        var lx = (m.fx + (m.tx - m.fx) * k) * s - origin.x, ly = (m.fy + (m.ty - m.fy) * k) * s - origin.y;
+        var x = lx + offX, y = ly + offY;
+        m.lx = lx; m.ly = ly; m.cx = x; m.cy = y; m.drawnK = k;
+        m.cell = -1;
         if (x < -30 || y < -30 || x > w + 30 || y > h + 30) return;
         var sp = m.sprite;
         if (!sp || m.spriteScale !== scale) {
@@ -454,7 +485,8 @@
           sp = m.sprite = sprite(m.vehicle.vehicle_type, st.fill, m.ring, m.ringWidth, scale, st.badge, st.dim);
           m.spriteScale = scale;
         }
-        var i = spriteCell(sp, m.heading(k)), c = sp.cell;
+        var a = m.drawnHeading = m.heading(k);
+        var i = m.cell = spriteCell(sp, a), c = sp.cell;
         ctx.drawImage(sp.canvas, i * c, 0, c, c, Math.round(x * dpr - c / 2), Math.round(y * dpr - c / 2), c, c);
       });
       if (selected && this.vehicles.get(selected.vehicle.vehicle_id) === selected) {

@@ -41,6 +41,7 @@ FRAME_COUNTER = """() => {
 }"""
 FRAME_RESULT = """() => { const c = window.__frames; c.on = false; return c.deltas; }"""
 MAP_STATS = "() => document.getElementById('live-map').streamcityLive.stats()"
+SET_ZOOM = "(z) => document.getElementById('live-map').streamcityMap.setZoom(z, {animate: false})"
 
 
 class Command(BaseCommand):
@@ -50,6 +51,9 @@ class Command(BaseCommand):
         parser.add_argument("--vehicles", type=int, default=2000)
         parser.add_argument("--seconds", type=float, default=10.0, help="length of each measurement")
         parser.add_argument("--tick", type=float, default=1.0, help="seconds between two reports of a vehicle")
+        parser.add_argument("--zoom", type=int, default=None,
+                            help="map zoom (default: the map's own); the fleet is spread to fill the view")
+        parser.add_argument("--radius", type=float, default=None, help="(internal) fleet radius in metres")
         parser.add_argument("--width", type=int, default=1280)
         parser.add_argument("--height", type=int, default=800)
         parser.add_argument("--chromium", default=os.environ.get("TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -70,9 +74,14 @@ class Command(BaseCommand):
             subprocess.run([*manage, "migrate", "--no-input", "-v0"], env=env, check=True)
             port = _free_port()
             log = open(Path(tmp) / "server.log", "w+")
+            zoom = options["zoom"] or settings.LEAFLET_CONFIG["DEFAULT_ZOOM"]
+            lat = settings.LEAFLET_CONFIG["DEFAULT_CENTER"][0]
+            metres_per_px = 156_543.03 * math.cos(math.radians(lat)) / 2**zoom
+            radius = 0.4 * min(options["width"], options["height"]) * metres_per_px  # the fleet fills the view
             server = subprocess.Popen(
                 [*manage, "mapbenchmark", "--serve", "--port", str(port), "--vehicles", str(options["vehicles"]),
-                 "--tick", str(options["tick"])], env=env, stdout=log, stderr=subprocess.STDOUT,
+                 "--tick", str(options["tick"]), "--radius", str(radius)],
+                env=env, stdout=log, stderr=subprocess.STDOUT,
             )
             try:
                 _wait_for(lambda: "serving at" in Path(log.name).read_text(), 60, "the benchmark server")
@@ -91,20 +100,23 @@ class Command(BaseCommand):
             browser = p.chromium.launch(executable_path=options["chromium"], args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page(viewport={"width": options["width"], "height": options["height"]})
-                page.goto(url + "/")
+                page.goto(url + "/?panel=off")
+                if options["zoom"]:
+                    page.evaluate(SET_ZOOM, options["zoom"])
                 page.wait_for_function(
                     f"() => Number(document.getElementById('live-map').dataset.vehicleCount) >= {int(vehicles * 0.95)}",
                     timeout=120_000,
                 )
                 page.wait_for_timeout(2000)
                 shown = page.evaluate("() => document.getElementById('live-map').dataset.vehicleCount")
+                zoom = page.evaluate("() => document.getElementById('live-map').streamcityMap.getZoom()")
                 self.stdout.write(f"{shown} vehicles on the map at {options['width']}x{options['height']}, "
-                                  f"Chromium {browser.version} (--disable-gpu)")
+                                  f"zoom {zoom}, Chromium {browser.version} (--disable-gpu)")
                 idle = self._run(page, seconds, None)
                 self._report("animating, map still", idle)
                 panning = self._run(page, seconds, options)
                 self._report("animating while panning", panning)
-                self.stdout.write(json.dumps({"vehicles": int(shown), "idle": idle, "panning": panning}))
+                self.stdout.write(json.dumps({"vehicles": int(shown), "zoom": zoom, "idle": idle, "panning": panning}))
             finally:
                 browser.close()
 
@@ -183,7 +195,7 @@ class Command(BaseCommand):
         bus = get_bus()
         bus.ensure_topics(topic_specs())
         centre = settings.LEAFLET_CONFIG["DEFAULT_CENTER"]
-        fleet = SyntheticFleet(vehicles=options["vehicles"], centre=centre, radius_m=5000)
+        fleet = SyntheticFleet(vehicles=options["vehicles"], centre=centre, radius_m=options["radius"] or 4000)
         frames = vehicle_frames()
         bridge = VehicleBridge(frames)
         worker = Worker(bus, name="bridge", group_id=bridge.group_id, topics=[LIVE_VEHICLES], handle=bridge,
