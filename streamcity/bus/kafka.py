@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -117,15 +118,31 @@ class KafkaBus(Bus):
     def consumer(self, group_id: str, topics: Iterable[str]) -> KafkaConsumer:
         return KafkaConsumer(self, group_id, list(topics))
 
-    def end_offsets(self, topic: str) -> dict[int, int]:
-        """The high watermark of every partition of `topic`."""
+    def end_offsets(self, topic: str, *, attempts: int = 10) -> dict[int, int]:
+        """The high watermark of every partition of `topic`.
+
+        Retried on retriable errors: right after a topic is created (or a broker restarts) a
+        partition may still have no leader for a moment.
+        """
         c = Consumer({**self._config, "group.id": "streamcity-offsets", "enable.auto.commit": False})
         try:
             name = self.physical(topic)
-            meta = c.list_topics(name, timeout=10).topics[name]
-            return {p: c.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in meta.partitions}
+            for attempt in range(attempts):
+                try:
+                    meta = c.list_topics(name, timeout=10).topics[name]
+                    if meta.error is not None:
+                        raise KafkaException(meta.error)
+                    return {p: c.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in meta.partitions}
+                except KafkaException as exc:
+                    err = exc.args[0]
+                    if attempt == attempts - 1 or not (err.retriable() or err.code() in _NOT_READY):
+                        raise
+                    time.sleep(0.2 * (attempt + 1))
         finally:
             c.close()
+
+
+_NOT_READY = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART}
 
 
 def _log_error(err) -> None:
