@@ -973,7 +973,8 @@
 
       panel.onAdd = function () {
         var div = el("div", "sc-panel leaflet-bar");
-        var collapsed = window.matchMedia("(max-width: 700px)").matches || params.get("panel") === "closed";
+        // folded on a phone and on narrow maps (the operations page's, beside its alert list)
+        var collapsed = map.getSize().x < 1100 || params.get("panel") === "closed";
         div.innerHTML =
           '<button type="button" class="sc-panel-toggle" aria-expanded="' + !collapsed + '" aria-controls="sc-panel-body">' +
           '<span aria-hidden="true">☰</span> Filters</button>' +
