@@ -1,0 +1,200 @@
+"""M WebSocket clients of `/ws/live/` in one asyncio process, measuring end-to-end latency.
+
+    python -m streamcity.benchmark.clients --url ws://127.0.0.1:8000/ws/live/ --clients 100 --bbox w,s,e,n
+
+Each client subscribes to the bounding box of the whole city (as the map does showing all of it) and
+receives the snapshot, then the frames. Talks to its host on stdin/stdout: prints `connected N` once
+every client has its snapshot, waits for `go START END` (epoch seconds of the measurement window),
+prints a `progress {...}` line every 2 s and a `result {...}` line after END.
+
+A frame goes to every client of its group with the same text, so it is decoded once (the first
+client to receive it) and the others look it up by length and tail: a client process that parsed
+every copy would measure its own CPU, not the server. Latency = receive time - the vehicle's
+`timestamp` (event time, stamped by the load at production), for every vehicle of every frame
+received in the window, in BIN_MS bins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+import time
+from collections import Counter
+
+import msgspec
+import websockets
+
+BIN_MS = 5
+
+
+class _Vehicle(msgspec.Struct):
+    timestamp: dt.datetime
+
+
+class _Frame(msgspec.Struct):
+    type: str
+    vehicles: list[_Vehicle] = []
+
+
+_decode_frame = msgspec.json.Decoder(_Frame).decode
+FRAME_HEAD = b'{"type":"frame"'
+
+
+class Fleet:
+    """The clients' shared counters and the frames seen, decoded once each."""
+
+    def __init__(self):
+        self.frames: dict[tuple[int, bytes], tuple[int, Counter]] = {}  # key -> (vehicles, event-time bins)
+        self.receipts: list[tuple[float, tuple[int, bytes]]] = []  # in the window: (receive time, frame key)
+        self.window = (float("inf"), float("-inf"))
+        self.connected = 0
+        self.failed: list[str] = []
+        self.closed = 0
+        self.messages = self.bytes = self.vehicles = 0  # in the window
+        self.total_vehicles = 0  # since the start (progress)
+        self.snapshots = 0
+        self.decode_errors = 0
+
+    def frame(self, data: bytes) -> tuple[int, bytes]:
+        key = (len(data), data[-80:])
+        if key not in self.frames:
+            try:
+                vehicles = _decode_frame(data).vehicles
+            except msgspec.DecodeError:
+                self.decode_errors += 1
+                vehicles = []
+            bins = Counter(int(v.timestamp.timestamp() * 1000) // BIN_MS for v in vehicles)
+            self.frames[key] = (len(vehicles), bins)
+        return key
+
+    def receive(self, data: bytes, now: float) -> None:
+        if not data.startswith(FRAME_HEAD):
+            if data.startswith(b'{"type":"snapshot"'):
+                self.snapshots += 1
+            return
+        key = self.frame(data)
+        n = self.frames[key][0]
+        self.total_vehicles += n
+        if self.window[0] <= now <= self.window[1]:
+            self.receipts.append((now, key))
+            self.messages += 1
+            self.bytes += len(data)
+            self.vehicles += n
+
+    def latencies(self) -> Counter:
+        """Latency bins (BIN_MS each) of every vehicle received in the window, with their counts."""
+        by_frame: dict[tuple[int, bytes], Counter] = {}
+        for now, key in self.receipts:
+            by_frame.setdefault(key, Counter())[int(now * 1000) // BIN_MS] += 1
+        out: Counter = Counter()
+        for key, received in by_frame.items():
+            stamped = self.frames[key][1]
+            for rb, rc in received.items():
+                for tb, tc in stamped.items():
+                    out[rb - tb] += rc * tc
+        return out
+
+
+def percentile(bins: Counter, q: float) -> float | None:
+    """The q-quantile (0..1) of binned latencies, in ms (the bin's middle)."""
+    total = sum(bins.values())
+    if not total:
+        return None
+    rank = q * (total - 1)
+    seen = 0
+    for b in sorted(bins):
+        seen += bins[b]
+        if seen > rank:
+            return (b + 0.5) * BIN_MS
+    return (max(bins) + 0.5) * BIN_MS
+
+
+async def client(url: str, origin: str, fleet: Fleet, gate: asyncio.Semaphore, ready: asyncio.Event,
+                 done: asyncio.Event) -> None:
+    try:
+        async with gate:
+            ws = await websockets.connect(url, origin=origin, max_size=None, compression=None, max_queue=None,
+                                          open_timeout=120, ping_interval=None, close_timeout=2)
+            fleet.receive(await ws.recv(decode=False), time.time())  # the snapshot
+        fleet.connected += 1
+        if fleet.connected + len(fleet.failed) >= fleet.expected:
+            ready.set()
+    except Exception as exc:  # counted and reported: a refused client is a figure too
+        fleet.failed.append(f"{type(exc).__name__}: {exc}")
+        if fleet.connected + len(fleet.failed) >= fleet.expected:
+            ready.set()
+        return
+    receive = fleet.receive
+    try:
+        while not done.is_set():
+            try:
+                data = await ws.recv(decode=False)
+            except websockets.ConnectionClosed:
+                fleet.closed += 1
+                return
+            receive(data, time.time())
+    finally:
+        await ws.close()
+
+
+async def main_async(args) -> None:
+    fleet = Fleet()
+    fleet.expected = args.clients
+    gate = asyncio.Semaphore(50)
+    ready, done = asyncio.Event(), asyncio.Event()
+    url = args.url + (f"?bbox={args.bbox}" if args.bbox else "")
+    tasks = [asyncio.create_task(client(url, args.origin, fleet, gate, ready, done)) for _ in range(args.clients)]
+    await ready.wait()
+    print(f"connected {fleet.connected} failed {len(fleet.failed)}", flush=True)
+    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    _, start, end = line.split()
+    fleet.window = (float(start), float(end))
+    last = (time.time(), 0)
+    while time.time() < fleet.window[1] + args.drain:
+        await asyncio.sleep(2.0)
+        now = time.time()
+        rate = (fleet.total_vehicles - last[1]) / (now - last[0])
+        last = (now, fleet.total_vehicles)
+        print(f"progress {json.dumps({'deliveries_per_s': rate, 'closed': fleet.closed})}", flush=True)
+    done.set()
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    seconds = fleet.window[1] - fleet.window[0]
+    bins = fleet.latencies()
+    result = {
+        "clients_connected": fleet.connected,
+        "clients_failed": len(fleet.failed),
+        "client_errors": sorted(set(fleet.failed))[:5],
+        "clients_closed": fleet.closed,
+        "ws_messages": fleet.messages,
+        "ws_bytes": fleet.bytes,
+        "ws_vehicles": fleet.vehicles,
+        "ws_deliveries_per_s": fleet.vehicles / seconds if seconds > 0 else 0.0,
+        "ws_mbytes_per_s": fleet.bytes / seconds / 1e6 if seconds > 0 else 0.0,
+        "distinct_frames": len(fleet.frames),
+        "frame_decode_errors": fleet.decode_errors,
+        "e2e_samples": sum(bins.values()),
+        "e2e_p50_ms": percentile(bins, 0.50),
+        "e2e_p90_ms": percentile(bins, 0.90),
+        "e2e_p99_ms": percentile(bins, 0.99),
+        "e2e_max_ms": (max(bins) + 1) * BIN_MS if bins else None,
+    }
+    print(f"result {json.dumps(result)}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", required=True, help="ws://host:port/ws/live/")
+    parser.add_argument("--origin", required=True, help="Origin header (the server checks it)")
+    parser.add_argument("--clients", type=int, required=True)
+    parser.add_argument("--bbox", default="", help="west,south,east,north (default: everything)")
+    parser.add_argument("--drain", type=float, default=2.0, help="seconds to keep receiving after the window")
+    asyncio.run(main_async(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,582 @@
+"""The pipeline under test, in one process, and the phases that measure it.
+
+Runs what `runstreamcity` runs, minus the simulator: the reference reader and the four processors
+(streamcity.roles.processors), the bridge, frame publisher, alert consumer, alert feed and notifier
+(streamcity.roles.consumers) and Daphne on 127.0.0.1, on the bus and channel layer the settings
+name (the `benchmark` command gives this process its own topic prefix and a temporary database).
+Then, in order:
+
+1. live: the load (the city's vehicles at 1 Hz + taps) for warmup + duration seconds, M WebSocket
+   clients receiving frames; figures are taken over the duration only (after the warm-up);
+2. drain: the pipeline catches up with what is left (the backlog at the end of the window is a figure);
+3. bare fan-out: the same frames, at the same interval, group_send to M bare channels of the same
+   channel layer, on the server's loop (no consumer, no WebSocket);
+4. baseline: a bare consume+decode loop over the input topics of the run (confluent-kafka on Kafka);
+5. capacity: the processors and the bridge replay the same input topics in new consumer groups as
+   fast as they can.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import daphne.server  # installs the asyncio Twisted reactor: before anything imports Twisted
+
+logger = logging.getLogger(__name__)
+
+VEHICLE_WORKERS = ("live-vehicles", "vehicle-alerts", "bunching", "bridge")
+TAP_WORKERS = ("surges",)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+@dataclass
+class Options:
+    vehicles: int
+    clients: int
+    duration: float
+    warmup: float
+    taps: float
+    bus: str
+    seed: int = 7
+    port: int = 0
+    replay_seconds: float = 60.0
+    bare_seconds: float = 10.0
+
+
+class LagMeter:
+    """Wraps a Worker's handler: how long the oldest record of each batch waited in the log."""
+
+    def __init__(self, worker):
+        self.worker = worker
+        self.inner = worker.handle
+        worker.handle = self
+        self.max_s = 0.0
+
+    def __call__(self, batch):
+        oldest = min(d.record.timestamp_ms for d in batch)
+        wait = time.time() - oldest / 1000.0
+        if wait > self.max_s:
+            self.max_s = wait
+        return self.inner(batch)
+
+    def take(self) -> float:
+        value, self.max_s = self.max_s, 0.0
+        return value
+
+
+@dataclass
+class Child:
+    """A subprocess whose stdout lines are collected by a thread."""
+
+    name: str
+    popen: subprocess.Popen
+    lines: queue.Queue = field(default_factory=queue.Queue)
+    latest: dict = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, name: str, args: list[str], log) -> Child:
+        popen = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1)
+        child = cls(name, popen)
+        threading.Thread(target=child._read, name=f"{name}-stdout", daemon=True).start()
+        return child
+
+    def _read(self) -> None:
+        for line in self.popen.stdout:
+            line = line.strip()
+            word, _, rest = line.partition(" ")
+            if word in ("progress", "result"):
+                self.latest[word] = json.loads(rest)
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_line(self, prefix: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise RuntimeError(f"{self.name}: no {prefix!r} line within {timeout:.0f}s") from None
+            if line is None:
+                raise RuntimeError(f"{self.name} exited ({self.popen.wait()}) before printing {prefix!r}")
+            if line.startswith(prefix):
+                return line
+
+    def cpu_seconds(self) -> float:
+        return proc_cpu_seconds(self.popen.pid)
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE_MB
+
+
+def self_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def available(bus, topic: str) -> int:
+    """Records of `topic` a new consumer group would read from the beginning."""
+    from streamcity.bus.memory import MemoryBus
+
+    if isinstance(bus, MemoryBus):
+        with bus._cond:
+            return sum(p.next_offset - p.start() for p in bus._topic(topic).partitions)
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({**bus._config, "group.id": f"streamcity-bench-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False})
+    try:
+        name = bus.physical(topic)
+        parts = c.list_topics(name, timeout=10).topics[name].partitions
+        total = 0
+        for p in parts:
+            low, high = c.get_watermark_offsets(TopicPartition(name, p), timeout=10)
+            total += high - low
+        return total
+    finally:
+        c.close()
+
+
+class Host:
+    def __init__(self, opts: Options, out, log_path: str):
+        from django.conf import settings
+
+        from streamcity.bus import get_bus
+
+        from .city import City
+
+        self.opts = opts
+        self.out = out
+        self.log = open(log_path, "a")
+        self.bus = get_bus()
+        self.settings = settings
+        self.city = City(vehicles=opts.vehicles, start=time.time(), seed=opts.seed)
+        self.result: dict = {"vehicles": opts.vehicles, "clients": opts.clients, "taps_per_s": opts.taps,
+                             "bus": opts.bus, "duration_s": opts.duration, "warmup_s": opts.warmup,
+                             "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
+                             "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+                             "frame_interval_s": settings.STREAMCITY_FRAME_INTERVAL,
+                             "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
+        self.server_ready = threading.Event()
+        self.error: BaseException | None = None
+
+    def say(self, line: str) -> None:
+        self.out.write(line + "\n")
+        self.out.flush()
+
+    # -- the process ------------------------------------------------------------------------
+    def run(self) -> dict:
+        from channels.routing import get_default_application
+        from daphne.endpoints import build_endpoint_description_strings
+
+        from streamcity import roles
+        from streamcity.runtime import RoleThreads
+        from streamcity.schemas import STOP_SCHEDULE, encode, event_key
+
+        roles.ensure_topics(self.bus)
+        t = time.monotonic()
+        for s in self.city.schedule():
+            self.bus.produce(STOP_SCHEDULE.name, event_key(STOP_SCHEDULE, s), encode(s))
+        self.bus.flush()
+        self.say(f"timetable: {len(self.city.fleet) * 20} scheduled stops produced in {time.monotonic() - t:.1f}s")
+        loop = daphne.server.twisted_loop
+        proc_roles, proc_workers = roles.processors(self.bus)
+        cons_roles, cons_workers = roles.consumers(self.bus, loop=loop)
+        self.workers = {w.name: w for w in proc_workers + cons_workers}
+        self.meters = {name: LagMeter(w) for name, w in self.workers.items() if name != "reference"}
+        self.stop = threading.Event()
+        self.threads = RoleThreads(proc_roles + cons_roles, self.stop)
+        self.server = daphne.server.Server(
+            application=get_default_application(),
+            endpoints=build_endpoint_description_strings(host="127.0.0.1", port=self.opts.port),
+            signal_handlers=True, ready_callable=self.server_ready.set, verbosity=0,
+        )
+        self.threads.start()
+        threading.Thread(target=self._control, name="benchmark", daemon=True).start()
+        try:
+            self.server.run()
+        finally:
+            self.stop.set()
+            self.threads.join()
+            self.bus.close()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+    def _control(self) -> None:
+        from twisted.internet import reactor
+
+        try:
+            self._phases()
+        except BaseException as exc:  # reported by run() once the server is down
+            logger.exception("benchmark failed")
+            self.error = exc
+        finally:
+            self.stop.set()
+            reactor.callFromThread(reactor.stop)
+
+    def _phases(self) -> None:
+        if not self.server_ready.wait(60):
+            raise RuntimeError("Daphne did not start")
+        reference = self.workers["reference"].handle
+        if not reference.data.ready.wait(180):
+            raise RuntimeError("the reference reader did not load the timetable")
+        if self.threads.failed:
+            raise RuntimeError(f"roles crashed: {self.threads.failed}")
+        port = self.server.listening_addresses[0][1]
+        self.say(f"pipeline ready on 127.0.0.1:{port} ({self.opts.bus} bus, {self.result['channel_layer']})")
+        clients = self._start_clients(port)
+        self._live(clients)
+        self._drain()
+        self.result.update(self._bare_fanout())
+        self.stop.set()
+        self.threads.join()
+        self.result.update(self._baseline())
+        self.result.update(self._capacity())
+        self.result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+
+    # -- phase 1: live -------------------------------------------------------------------------
+    def _start_clients(self, port: int) -> Child | None:
+        if not self.opts.clients:
+            return None
+        w, s, e, n = self.city.bbox
+        clients = Child.start("clients", [
+            sys.executable, "-m", "streamcity.benchmark.clients", "--url", f"ws://127.0.0.1:{port}/ws/live/",
+            "--origin", f"http://127.0.0.1:{port}", "--clients", str(self.opts.clients),
+            f"--bbox={w:.5f},{s:.5f},{e:.5f},{n:.5f}",
+        ], self.log)
+        t = time.monotonic()
+        line = clients.wait_line("connected", 300)
+        self.say(f"clients: {line} in {time.monotonic() - t:.1f}s")
+        return clients
+
+    def _start_load(self, seconds: float):
+        from . import load
+
+        if self.opts.bus == "kafka":
+            return Child.start("load", [
+                sys.executable, "-m", "streamcity.benchmark.load",
+                "--bootstrap", self.settings.KAFKA_BOOTSTRAP_SERVERS, "--prefix", self.settings.KAFKA_TOPIC_PREFIX,
+                "--vehicles", str(self.opts.vehicles), "--taps", str(self.opts.taps), "--seconds", str(seconds),
+                "--start", repr(self.city.start), "--seed", str(self.opts.seed),
+            ], self.log)
+        stats, stop = load.LoadStats(), threading.Event()
+        thread = threading.Thread(target=load.run, name="load", daemon=True, kwargs=dict(
+            bus=self.bus, city=self.city, taps_per_s=self.opts.taps, seconds=seconds, stop=stop, stats=stats))
+        thread.start()
+        return thread, stats, stop
+
+    def _counts(self) -> dict[str, int]:
+        return {name: w.processed for name, w in self.workers.items()}
+
+    def _live(self, clients: Child | None) -> None:
+        opts = self.opts
+        start = time.time() + 0.5
+        begin, end = start + opts.warmup, start + opts.warmup + opts.duration
+        if clients:
+            clients.popen.stdin.write(f"go {begin!r} {end!r}\n")
+            clients.popen.stdin.flush()
+        time.sleep(max(0.0, start - time.time()))
+        loader = self._start_load(opts.warmup + opts.duration)
+        lag_max, rss_max, counts0, cpu0 = 0.0, 0.0, None, None
+        lags: dict[str, float] = {}
+        last_line = time.monotonic()
+        prev = (time.monotonic(), self._counts())
+        while True:
+            time.sleep(1.0)
+            now = time.time()
+            waits = {name: m.take() for name, m in self.meters.items()}
+            if self.threads.failed:
+                raise RuntimeError(f"roles crashed: {self.threads.failed}")
+            if counts0 is None and now >= begin:
+                counts0, cpu0 = self._counts(), self._cpu(loader, clients)
+                self.t_begin = time.monotonic()
+            elif counts0 is not None:
+                lag_max = max(lag_max, *waits.values())
+                for name, wait in waits.items():
+                    lags[name] = max(lags.get(name, 0.0), wait)
+                rss_max = max(rss_max, rss_mb())
+            if time.monotonic() - last_line >= 2.0:
+                m, c = time.monotonic(), self._counts()
+                rate = lambda names: sum(c[x] - prev[1][x] for x in names) / (m - prev[0])  # noqa: E731
+                ws = clients.latest.get("progress", {}).get("deliveries_per_s", 0.0) if clients else 0.0
+                phase = "warm-up" if now < begin else "measuring" if now < end else "ending"
+                self.say(f"{phase:9} {now - start:5.0f}s  vehicles {rate(['live-vehicles']):8,.0f}/s  "
+                         f"taps {rate(['surges']):7,.0f}/s  bridge {rate(['bridge']):8,.0f}/s  "
+                         f"lag {max(waits.values()):5.2f}s  ws {ws:11,.0f} veh/s  rss {rss_mb():5.0f} MB")
+                prev, last_line = (m, c), m
+            if now >= end:
+                break
+        seconds = time.monotonic() - self.t_begin
+        counts1, cpu1 = self._counts(), self._cpu(loader, clients)
+        delta = {name: counts1[name] - counts0[name] for name in counts1}
+        vehicle_rate = min(delta[n] for n in VEHICLE_WORKERS) / seconds
+        tap_rate = sum(delta[n] for n in TAP_WORKERS) / seconds
+        cpu = {k: (cpu1[k] - cpu0[k]) / seconds * 100 for k in cpu1}
+        self.result.update({
+            "events_per_s": round(vehicle_rate + tap_rate, 1),
+            "vehicle_events_per_s": round(vehicle_rate, 1),
+            "tap_events_per_s": round(tap_rate, 1),
+            "worker_events_per_s": {n: round(d / seconds, 1) for n, d in delta.items()},
+            "lag_max_s": round(lag_max, 3),
+            "lag_max_s_by_worker": {n: round(v, 3) for n, v in lags.items()},
+            "cpu_percent": round(cpu["host"], 1),
+            "cpu_percent_load": round(cpu["load"], 1),
+            "cpu_percent_clients": round(cpu["clients"], 1),
+            "rss_mb": round(rss_max, 1),
+        })
+        self._stop_load(loader)
+        self.result["backlog_at_end"] = self._backlog()
+        if clients:
+            line = clients.wait_line("result", 120 + opts.clients * 0.5)
+            self.result.update(json.loads(line.split(" ", 1)[1]))
+            clients.popen.stdin.close()
+            clients.popen.wait(30)
+
+    def _cpu(self, loader, clients: Child | None) -> dict[str, float]:
+        return {"host": self_cpu_seconds(), "load": loader.cpu_seconds() if isinstance(loader, Child) else 0.0,
+                "clients": clients.cpu_seconds() if clients else 0.0}
+
+    def _stop_load(self, loader) -> None:
+        if isinstance(loader, Child):
+            line = loader.wait_line("{", 60)
+            stats = json.loads(line)
+            loader.popen.wait(30)
+        else:
+            thread, stats_obj, stop = loader
+            stop.set()
+            thread.join(30)
+            stats = {"vehicles_produced": stats_obj.vehicles_produced, "taps_produced": stats_obj.taps_produced,
+                     "seconds": stats_obj.seconds, "behind_max_s": stats_obj.behind_max_s}
+        offered = (stats["vehicles_produced"] + stats["taps_produced"]) / stats["seconds"] if stats["seconds"] else 0
+        self.result.update({"offered_events_per_s": round(offered, 1), "load_behind_max_s": round(stats["behind_max_s"], 3)})
+
+    def _backlog(self) -> dict[str, int]:
+        from streamcity.schemas import TOPICS
+
+        ends: dict[str, int] = {}
+        out = {}
+        for name, w in self.workers.items():
+            if name == "reference":
+                continue
+            for t in w.topics:
+                if t not in ends:
+                    ends[t] = sum(self.bus.end_offsets(TOPICS[t].name).values())
+            out[name] = sum(ends[t] for t in w.topics) - w.processed
+        return out
+
+    def _drain(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        t = time.monotonic()
+        while time.monotonic() < deadline:
+            backlog = self._backlog()
+            if all(v <= 0 for v in backlog.values()):
+                self.result["drain_s"] = round(time.monotonic() - t, 1)
+                return
+            time.sleep(0.5)
+        self.result["drain_s"] = None  # did not catch up within the timeout
+        self.say(f"drain: still behind after {timeout:.0f}s: {self._backlog()}")
+
+    # -- phase 3: the bare fan-out ---------------------------------------------------------------
+    def _bare_fanout(self) -> dict:
+        import asyncio
+
+        from channels.layers import get_channel_layer
+
+        from transit.selectors import vehicle_payload
+        from transit.subscriptions import Subscription, subscription_plan, vehicle_groups
+        from streamcity.schemas import LiveVehicle
+
+        if not self.opts.clients:
+            return {"bare_fanout_deliveries_per_s": None, "ws_ratio": None}
+        import msgspec
+
+        interval = self.settings.STREAMCITY_FRAME_INTERVAL
+        plan = set(subscription_plan(Subscription(bbox=self.city.bbox)).groups)
+        ticks = max(1, round(1.0 / interval))
+        now = time.time()
+        stamp = dt.datetime.now(dt.timezone.utc)
+        per_tick: list[dict[str, list[str]]] = [{} for _ in range(ticks)]
+        for i, v in enumerate(self.city.fleet):
+            e = self.city.report(v, now, stamp)
+            payload = vehicle_payload(LiveVehicle(**{f: getattr(e, f) for f in e.__struct_fields__}, delay_seconds=0))
+            text = msgspec.json.encode(payload).decode()
+            for g in set(vehicle_groups(payload)) & plan:
+                per_tick[i % ticks].setdefault(g, []).append(text)
+        run = uuid.uuid4().hex[:8]
+        frames = [[(f"bench.bare.{run}.{j}", '{"type":"frame","vehicles":[' + ",".join(texts) + "]}", len(texts))
+                   for j, (g, texts) in enumerate(sorted(groups.items()))] for groups in per_tick]
+        names = sorted({name for tick in frames for name, _, _ in tick})
+        layer = get_channel_layer()
+        seconds = min(self.opts.bare_seconds, self.opts.duration)
+
+        async def fanout() -> float:
+            channels = [await layer.new_channel() for _ in range(self.opts.clients)]
+            for c in channels:
+                for name in names:
+                    await layer.group_add(name, c)
+            delivered = 0
+            counting = True
+
+            async def receiver(channel):
+                nonlocal delivered
+                while True:
+                    message = await layer.receive(channel)
+                    if counting:
+                        delivered += message["n"]
+
+            tasks = [asyncio.ensure_future(receiver(c)) for c in channels]
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            k = 0
+            while loop.time() - t0 < seconds:
+                for name, text, n in frames[k % ticks]:
+                    await layer.group_send(name, {"type": "bench.frame", "text": text, "n": n})
+                k += 1
+                await asyncio.sleep(max(0.0, t0 + k * interval - loop.time()))
+            await asyncio.sleep(1.0)  # what was sent in the window may still arrive
+            counting = False
+            for task in tasks:
+                task.cancel()
+            for c in channels:
+                for name in names:
+                    await layer.group_discard(name, c)
+            return delivered / (k * interval)
+
+        rate = asyncio.run_coroutine_threadsafe(fanout(), daphne.server.twisted_loop).result(timeout=seconds + 120)
+        ws = self.result.get("ws_deliveries_per_s") or 0.0
+        self.say(f"bare fan-out: {rate:,.0f} vehicle deliveries/s to {self.opts.clients} channels")
+        return {"bare_fanout_deliveries_per_s": round(rate, 1), "ws_ratio": round(ws / rate, 3) if rate else None}
+
+    # -- phases 4 and 5: baseline and capacity on the same topics --------------------------------------
+    def _inputs(self) -> dict[str, int]:
+        from streamcity.schemas import RIDER_TAPPED_ON, VEHICLE_LOCATIONS
+
+        return {t.name: available(self.bus, t.name) for t in (VEHICLE_LOCATIONS, RIDER_TAPPED_ON)}
+
+    def _baseline(self) -> dict:
+        from streamcity.bus.memory import MemoryBus
+        from streamcity.schemas import TOPICS, decode
+
+        inputs = self._inputs()
+        target = sum(inputs.values())
+        limit = time.monotonic() + self.opts.replay_seconds
+        count, first, last = 0, None, None
+        if isinstance(self.bus, MemoryBus):
+            consumer = self.bus.consumer(f"streamcity-bench-baseline-{uuid.uuid4().hex[:8]}", list(inputs))
+            schemas = {name: TOPICS[name].schema for name in inputs}
+            try:
+                while count < target and time.monotonic() < limit:
+                    records = consumer.consume(1000, 0.5)
+                    if records and first is None:
+                        first = time.monotonic()
+                    for r in records:
+                        decode(schemas[r.topic], r.value)
+                    count += len(records)
+                    last = time.monotonic()
+            finally:
+                consumer.close()
+        else:
+            from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+            consumer = Consumer({**self.bus._config, "group.id": f"streamcity-bench-baseline-{uuid.uuid4().hex[:8]}",
+                                 "enable.auto.commit": False, "enable.partition.eof": False})
+            schemas, tps = {}, []
+            for name in inputs:
+                physical = self.bus.physical(name)
+                schemas[physical] = TOPICS[name].schema
+                meta = consumer.list_topics(physical, timeout=10).topics[physical]
+                tps += [TopicPartition(physical, p, OFFSET_BEGINNING) for p in meta.partitions]
+            consumer.assign(tps)
+            try:
+                while count < target and time.monotonic() < limit:
+                    messages = consumer.consume(1000, 0.5)
+                    if messages and first is None:
+                        first = time.monotonic()
+                    for m in messages:
+                        if m.error() is None:
+                            decode(schemas[m.topic()], m.value())
+                    count += len(messages)
+                    last = time.monotonic()
+            finally:
+                consumer.close()
+        rate = count / (last - first) if first is not None and last > first else 0.0
+        self.say(f"baseline: a bare consume+decode loop read {count:,} records at {rate:,.0f}/s")
+        return {"baseline_consume_per_s": round(rate, 1), "baseline_records": count}
+
+    def _capacity(self) -> dict:
+        from streamcity import roles
+        from streamcity.bus import Worker
+        from streamcity.runtime import RoleThreads
+        from streamcity.schemas import LIVE_VEHICLES
+        from transit.streams import VehicleBridge, vehicle_frames
+
+        inputs = self._inputs()
+        bridge_target = available(self.bus, LIVE_VEHICLES.name)
+        role_list, workers = roles.processors(self.bus)
+        handler = VehicleBridge(vehicle_frames())
+        bridge = Worker(self.bus, name="bridge", group_id=handler.group_id, topics=[LIVE_VEHICLES], handle=handler)
+        workers.append(bridge)
+        role_list.append(roles.Role("bridge", bridge.run))
+        targets = {}
+        for w in workers:
+            if w.name != "reference":
+                w.group_id += f"-replay-{uuid.uuid4().hex[:6]}"
+                targets[w.name] = bridge_target if w is bridge else sum(inputs.get(t, 0) for t in w.topics)
+        stop = threading.Event()
+        threads = RoleThreads(role_list, stop)
+        cpu0 = self_cpu_seconds()
+        threads.start()
+        by_name = {w.name: w for w in workers}
+        first, done = None, {}
+        limit = time.monotonic() + self.opts.replay_seconds + 60
+        try:
+            while len(done) < len(targets) and time.monotonic() < limit and not threads.failed:
+                time.sleep(0.05)
+                now = time.monotonic()
+                if first is None and any(by_name[n].processed for n in targets):
+                    first = now - 0.05  # the first batch was handled since the last look
+                for name, target in targets.items():
+                    if name not in done and by_name[name].processed >= target:
+                        done[name] = now
+        finally:
+            stop.set()
+            threads.join()
+        end = max(done.values()) if len(done) == len(targets) else time.monotonic()
+        seconds = end - first if first is not None else 0.0
+        total = sum(inputs.values())
+        handled = min(total, sum(min(by_name[n].processed, targets[n]) for n in ("live-vehicles", "surges")))
+        rate = handled / seconds if seconds > 0 else 0.0
+        baseline = self.result.get("baseline_consume_per_s") or 0.0
+        self.say(f"capacity: processors and bridge replayed {handled:,} input events at {rate:,.0f}/s"
+                 + ("" if len(done) == len(targets) else f" (not finished: {sorted(set(targets) - set(done))})"))
+        return {
+            "processor_capacity_per_s": round(rate, 1),
+            "processor_ratio": round(rate / baseline, 3) if baseline else None,
+            "capacity_cpu_percent": round((self_cpu_seconds() - cpu0) / seconds * 100, 1) if seconds else None,
+            "capacity_s_by_worker": {n: round(t - first, 2) for n, t in done.items()} if first else {},
+        }
+
+
+def serve(opts: Options, out, log_path: str) -> dict:
+    return Host(opts, out, log_path).run()
