@@ -21,6 +21,7 @@ from channels.layers import get_channel_layer
 
 logger = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
+MAX_FRAME_CHARS = 256 * 1024  # well under Daphne's 1 MiB limit on a WebSocket message
 
 
 class Coalescer:
@@ -112,6 +113,24 @@ class MultiGroupPublisher(GroupPublisher):
 
     def frames_of(self, items: list[dict]) -> dict[str, str]:
         """The frame text of every group concerned by `items`."""
+        return {group: self._head + ",".join(texts) + "]}" for group, texts in self._parts_of(items).items()}
+
+    def frame_list_of(self, items: list[dict]) -> list[tuple[str, str]]:
+        """(group, frame text) pairs: a group's changes in frames of at most MAX_FRAME_CHARS each
+        (Daphne refuses to send a WebSocket message over 1 MiB; frames only add changes, so a client
+        applies two halves as it would one frame)."""
+        out = []
+        for group, texts in self._parts_of(items).items():
+            start, size = 0, 0
+            for i, text in enumerate(texts):
+                if size + len(text) > MAX_FRAME_CHARS and i > start:
+                    out.append((group, self._head + ",".join(texts[start:i]) + "]}"))
+                    start, size = i, 0
+                size += len(text) + 1
+            out.append((group, self._head + ",".join(texts[start:]) + "]}"))
+        return out
+
+    def _parts_of(self, items: list[dict]) -> dict[str, list[str]]:
         now = time.monotonic()
         parts: dict[str, list[str]] = {}
         for item in items:
@@ -126,7 +145,7 @@ class MultiGroupPublisher(GroupPublisher):
         if now - self._swept > self._forget_after:
             self._swept = now
             self._last = {k: v for k, v in self._last.items() if now - v[1] <= self._forget_after}
-        return {group: self._head + ",".join(texts) + "]}" for group, texts in parts.items()}
+        return parts
 
     def publish_once(self, layer) -> int:
         if not self.loop.is_running():
@@ -134,11 +153,11 @@ class MultiGroupPublisher(GroupPublisher):
         items = self.items.take()
         if not items:
             return 0
-        frames = self.frames_of(items)
+        frames = self.frame_list_of(items)
 
         async def send_all():
             return await asyncio.gather(
-                *(layer.group_send(group, {"type": self.handler, "text": text}) for group, text in frames.items()),
+                *(layer.group_send(group, {"type": self.handler, "text": text}) for group, text in frames),
                 return_exceptions=True,
             )
 

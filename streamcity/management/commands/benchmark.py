@@ -10,6 +10,7 @@ when REDIS_URL is set. Prints a progress line while it runs and a table at the e
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", help="write the figures to this file")
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--replay-seconds", type=float, default=60.0, help="longest baseline and capacity replays")
+        parser.add_argument("--keep-log", help="copy the pipeline process's log to this file")
         parser.add_argument("--profile", help="record a py-spy profile of the pipeline process into this file")
         parser.add_argument("--serve", action="store_true", help="(internal) be the pipeline process")
         parser.add_argument("--log", help="(internal) log file of the pipeline process")
@@ -60,6 +62,9 @@ class Command(BaseCommand):
     def run_host(self, options, tmp: Path) -> dict:
         env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
         env.update(STREAMCITY_VAR_DIR=str(tmp), PYTHONUNBUFFERED="1")
+        # as in production: no DEBUG (which keeps and formats every SQL statement), unless asked for
+        env.setdefault("DJANGO_DEBUG", "0")
+        env.setdefault("DJANGO_SECRET_KEY", uuid.uuid4().hex * 2)
         prefix = ""
         if options["bus"] == "kafka":
             prefix = f"bench-{uuid.uuid4().hex[:10]}-"
@@ -92,6 +97,8 @@ class Command(BaseCommand):
                 profiler.wait(30)
             if prefix:
                 delete_topics(options["bootstrap"], prefix)
+            if options["keep_log"] and log.exists():
+                shutil.copyfile(log, options["keep_log"])
         if code != 0 or not (tmp / "result.json").exists():
             tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
             raise CommandError(f"the pipeline process failed (exit {code}):\n{tail}")
