@@ -52,6 +52,7 @@ class Options:
     port: int = 0
     replay_seconds: float = 60.0
     bare_seconds: float = 10.0
+    split: bool = False  # the processors in a process of their own (Kafka only)
 
 
 class LagMeter:
@@ -83,6 +84,7 @@ class Child:
     popen: subprocess.Popen
     lines: queue.Queue = field(default_factory=queue.Queue)
     latest: dict = field(default_factory=dict)
+    lag: dict = field(default_factory=dict)  # a processors child: the longest wait per worker since take_lag()
 
     @classmethod
     def start(cls, name: str, args: list[str], log) -> Child:
@@ -97,6 +99,8 @@ class Child:
             word, _, rest = line.partition(" ")
             if word in ("progress", "result"):
                 self.latest[word] = json.loads(rest)
+                for name, wait in self.latest[word].get("lag", {}).items():
+                    self.lag[name] = max(self.lag.get(name, 0.0), wait)
             self.lines.put(line)
         self.lines.put(None)
 
@@ -114,6 +118,19 @@ class Child:
 
     def cpu_seconds(self) -> float:
         return proc_cpu_seconds(self.popen.pid)
+
+    def take_lag(self) -> dict[str, float]:
+        lag, self.lag = self.lag, {}
+        return lag
+
+    def stop(self, timeout: float = 60) -> dict:
+        """Close its stdin (it stops), wait for its `result` line and its exit."""
+        self.popen.stdin.close()
+        self.popen.wait(timeout)
+        deadline = time.monotonic() + 5
+        while "result" not in self.latest and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.latest.get("result", {})
 
 
 def proc_cpu_seconds(pid: int) -> float:
@@ -200,7 +217,12 @@ class Host:
         self.bus.flush()
         self.say(f"timetable: {len(self.city.fleet) * 20} scheduled stops produced in {time.monotonic() - t:.1f}s")
         loop = daphne.server.twisted_loop
-        proc_roles, proc_workers = roles.processors(self.bus)
+        self.procs = None
+        if self.opts.split:
+            proc_roles, proc_workers = [], []
+            self.procs = self._processors_child()
+        else:
+            proc_roles, proc_workers = roles.processors(self.bus)
         cons_roles, cons_workers = roles.consumers(self.bus, loop=loop)
         self.workers = {w.name: w for w in proc_workers + cons_workers}
         self.meters = {name: LagMeter(w) for name, w in self.workers.items() if name != "reference"}
@@ -238,8 +260,13 @@ class Host:
     def _phases(self) -> None:
         if not self.server_ready.wait(60):
             raise RuntimeError("Daphne did not start")
-        reference = self.workers["reference"].handle
-        if not reference.data.ready.wait(180):
+        if self.procs is not None:
+            deadline = time.monotonic() + 180
+            while not self.procs.latest.get("progress", {}).get("ready"):
+                if time.monotonic() > deadline or self.procs.popen.poll() is not None:
+                    raise RuntimeError("the processors process did not load the timetable")
+                time.sleep(0.2)
+        elif not self.workers["reference"].handle.data.ready.wait(180):
             raise RuntimeError("the reference reader did not load the timetable")
         if self.threads.failed:
             raise RuntimeError(f"roles crashed: {self.threads.failed}")
@@ -251,6 +278,8 @@ class Host:
         self.result.update(self._bare_fanout())
         self.stop.set()
         self.threads.join()
+        if self.procs is not None:
+            self.procs.stop()
         self.result.update(self._baseline())
         self.result.update(self._capacity())
         self.result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
@@ -286,8 +315,23 @@ class Host:
         thread.start()
         return thread, stats, stop
 
+    def _processors_child(self, replay: bool = False) -> Child:
+        from django.conf import settings
+
+        args = [sys.executable, str(settings.BASE_DIR / "manage.py"), "benchmark", "--serve", "--role", "processors"]
+        return Child.start("processors", args + (["--replay"] if replay else []), self.log)
+
     def _counts(self) -> dict[str, int]:
-        return {name: w.processed for name, w in self.workers.items()}
+        counts = {name: w.processed for name, w in self.workers.items()}
+        if self.procs is not None:
+            counts.update(self.procs.latest.get("progress", {}).get("counts", {}))
+        return counts
+
+    def _topics(self) -> dict[str, list[str]]:
+        topics = {name: list(w.topics) for name, w in self.workers.items()}
+        if self.procs is not None:
+            topics.update(self.procs.latest.get("progress", {}).get("topics", {}))
+        return topics
 
     def _live(self, clients: Child | None) -> None:
         opts = self.opts
@@ -306,6 +350,8 @@ class Host:
             time.sleep(1.0)
             now = time.time()
             waits = {name: m.take() for name, m in self.meters.items()}
+            if self.procs is not None:
+                waits.update(self.procs.take_lag())
             if self.threads.failed:
                 raise RuntimeError(f"roles crashed: {self.threads.failed}")
             if counts0 is None and now >= begin:
@@ -315,7 +361,8 @@ class Host:
                 lag_max = max(lag_max, *waits.values())
                 for name, wait in waits.items():
                     lags[name] = max(lags.get(name, 0.0), wait)
-                rss_max = max(rss_max, rss_mb())
+                procs_rss = self.procs.latest.get("progress", {}).get("rss_mb", 0.0) if self.procs else 0.0
+                rss_max = max(rss_max, rss_mb() + procs_rss)
             if time.monotonic() - last_line >= 2.0:
                 m, c = time.monotonic(), self._counts()
                 rate = lambda names: sum(c[x] - prev[1][x] for x in names) / (m - prev[0])  # noqa: E731
@@ -354,7 +401,8 @@ class Host:
             clients.popen.wait(30)
 
     def _cpu(self, loader, clients: Child | None) -> dict[str, float]:
-        return {"host": self_cpu_seconds(), "load": loader.cpu_seconds() if isinstance(loader, Child) else 0.0,
+        procs = self.procs.cpu_seconds() if self.procs is not None else 0.0
+        return {"host": self_cpu_seconds() + procs, "load": loader.cpu_seconds() if isinstance(loader, Child) else 0.0,
                 "clients": clients.cpu_seconds() if clients else 0.0}
 
     def _stop_load(self, loader) -> None:
@@ -376,13 +424,14 @@ class Host:
 
         ends: dict[str, int] = {}
         out = {}
-        for name, w in self.workers.items():
+        counts = self._counts()
+        for name, topics in self._topics().items():
             if name == "reference":
                 continue
-            for t in w.topics:
+            for t in topics:
                 if t not in ends:
                     ends[t] = sum(self.bus.end_offsets(TOPICS[t].name).values())
-            out[name] = sum(ends[t] for t in w.topics) - w.processed
+            out[name] = sum(ends[t] for t in topics) - counts[name]
         return out
 
     def _drain(self, timeout: float = 20.0) -> None:
@@ -510,7 +559,7 @@ class Host:
             consumer.assign(tps)
             try:
                 while count < target and time.monotonic() < limit:
-                    messages = consumer.consume(1000, 0.5)
+                    messages = consumer.consume(1000, 0) or consumer.consume(1, 0.5)
                     if messages and first is None:
                         first = time.monotonic()
                     for m in messages:
@@ -533,7 +582,12 @@ class Host:
 
         inputs = self._inputs()
         bridge_target = available(self.bus, LIVE_VEHICLES.name)
-        role_list, workers = roles.processors(self.bus)
+        replay_child = None
+        if self.opts.split:
+            role_list, workers = [], []
+            replay_child = self._processors_child(replay=True)
+        else:
+            role_list, workers = roles.processors(self.bus)
         handler = VehicleBridge(vehicle_frames())
         bridge = Worker(self.bus, name="bridge", group_id=handler.group_id, topics=[LIVE_VEHICLES], handle=handler)
         workers.append(bridge)
@@ -543,9 +597,22 @@ class Host:
             if w.name != "reference":
                 w.group_id += f"-replay-{uuid.uuid4().hex[:6]}"
                 targets[w.name] = bridge_target if w is bridge else sum(inputs.get(t, 0) for t in w.topics)
+        if replay_child is not None:
+            deadline = time.monotonic() + 60
+            while "progress" not in replay_child.latest and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for name, topics in replay_child.latest.get("progress", {}).get("topics", {}).items():
+                if name != "reference":
+                    targets[name] = sum(inputs.get(t, 0) for t in topics)
+
+        def processed(name: str) -> int:
+            if name in by_name:
+                return by_name[name].processed
+            return replay_child.latest.get("progress", {}).get("counts", {}).get(name, 0)
         stop = threading.Event()
         threads = RoleThreads(role_list, stop)
-        cpu0 = self_cpu_seconds()
+        cpu = lambda: self_cpu_seconds() + (replay_child.cpu_seconds() if replay_child else 0.0)  # noqa: E731
+        cpu0 = cpu()
         threads.start()
         by_name = {w.name: w for w in workers}
         first, done = None, {}
@@ -554,18 +621,20 @@ class Host:
             while len(done) < len(targets) and time.monotonic() < limit and not threads.failed:
                 time.sleep(0.05)
                 now = time.monotonic()
-                if first is None and any(by_name[n].processed for n in targets):
+                if first is None and any(processed(n) for n in targets):
                     first = now - 0.05  # the first batch was handled since the last look
                 for name, target in targets.items():
-                    if name not in done and by_name[name].processed >= target:
+                    if name not in done and processed(name) >= target:
                         done[name] = now
         finally:
             stop.set()
             threads.join()
+            if replay_child is not None:
+                replay_child.stop()
         end = max(done.values()) if len(done) == len(targets) else time.monotonic()
         seconds = end - first if first is not None else 0.0
         total = sum(inputs.values())
-        handled = min(total, sum(min(by_name[n].processed, targets[n]) for n in ("live-vehicles", "surges")))
+        handled = min(total, sum(min(processed(n), targets[n]) for n in ("live-vehicles", "surges")))
         rate = handled / seconds if seconds > 0 else 0.0
         baseline = self.result.get("baseline_consume_per_s") or 0.0
         self.say(f"capacity: processors and bridge replayed {handled:,} input events at {rate:,.0f}/s"
@@ -573,10 +642,45 @@ class Host:
         return {
             "processor_capacity_per_s": round(rate, 1),
             "processor_ratio": round(rate / baseline, 3) if baseline else None,
-            "capacity_cpu_percent": round((self_cpu_seconds() - cpu0) / seconds * 100, 1) if seconds else None,
+            "capacity_cpu_percent": round((cpu() - cpu0) / seconds * 100, 1) if seconds else None,
             "capacity_s_by_worker": {n: round(t - first, 2) for n, t in done.items()} if first else {},
         }
 
 
 def serve(opts: Options, out, log_path: str) -> dict:
     return Host(opts, out, log_path).run()
+
+
+def serve_processors(out, *, replay: bool = False) -> None:
+    """The processors in a process of their own (Kafka): `progress {...}` lines until stdin closes.
+
+    With `replay`, in new consumer groups (they read the input topics again from the beginning)."""
+    from streamcity import roles
+    from streamcity.bus import get_bus
+    from streamcity.runtime import RoleThreads
+
+    bus = get_bus()
+    role_list, workers = roles.processors(bus)
+    if replay:
+        for w in workers:
+            if w.name != "reference":
+                w.group_id += f"-replay-{uuid.uuid4().hex[:6]}"
+    meters = {w.name: LagMeter(w) for w in workers if w.name != "reference"}
+    reference = next(w.handle for w in workers if w.name == "reference")
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), name="stdin", daemon=True).start()
+    threads = RoleThreads(role_list, stop)
+    threads.start()
+
+    def progress(word: str) -> None:
+        line = {"counts": {w.name: w.processed for w in workers}, "topics": {w.name: list(w.topics) for w in workers},
+                "lag": {name: m.take() for name, m in meters.items()}, "ready": reference.data.ready.is_set(),
+                "rss_mb": rss_mb(), "failed": threads.failed}
+        out.write(f"{word} {json.dumps(line)}\n")
+        out.flush()
+
+    while not stop.wait(0.25 if replay else 0.5):
+        progress("progress")
+    threads.join()
+    bus.close()
+    progress("result")

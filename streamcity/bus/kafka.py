@@ -181,7 +181,16 @@ class KafkaConsumer(BusConsumer):
     def consume(self, max_records: int = 500, timeout: float = 1.0) -> list[Record]:
         out = []
         logical = self._bus.logical
-        for msg in self._consumer.consume(max_records, timeout):
+        # confluent-kafka's consume(n, timeout) waits until n messages have come or the timeout is
+        # over: at a low rate every batch would wait the whole timeout. Take what is already fetched;
+        # only when there is nothing, wait for the first message, then take what came with it.
+        messages = self._consumer.consume(max_records, 0)
+        if not messages:
+            first = self._consumer.poll(timeout)
+            if first is None:
+                return out
+            messages = [first] + self._consumer.consume(max_records - 1, 0) if max_records > 1 else [first]
+        for msg in messages:
             err = msg.error()
             if err is not None:
                 if err.fatal():

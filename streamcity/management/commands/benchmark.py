@@ -40,10 +40,16 @@ class Command(BaseCommand):
         parser.add_argument("--json", help="write the figures to this file")
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--replay-seconds", type=float, default=60.0, help="longest baseline and capacity replays")
+        parser.add_argument("--one-process", action="store_true",
+                            help="on Kafka too, run the processors in the pipeline process (default: a process of their own)")
+        parser.add_argument("--frame-interval", type=float,
+                            help="seconds between two frames of the live map (default: STREAMCITY_FRAME_INTERVAL)")
         parser.add_argument("--keep-log", help="copy the pipeline process's log to this file")
         parser.add_argument("--profile", help="record a py-spy profile of the pipeline process into this file")
         parser.add_argument("--serve", action="store_true", help="(internal) be the pipeline process")
         parser.add_argument("--log", help="(internal) log file of the pipeline process")
+        parser.add_argument("--role", choices=("pipeline", "processors"), default="pipeline", help="(internal)")
+        parser.add_argument("--replay", action="store_true", help="(internal) processors in new consumer groups")
 
     def handle(self, *args, **options):
         if options["taps"] is None:
@@ -69,6 +75,8 @@ class Command(BaseCommand):
         if options["bus"] == "kafka":
             prefix = f"bench-{uuid.uuid4().hex[:10]}-"
             env.update(KAFKA_BOOTSTRAP_SERVERS=options["bootstrap"], KAFKA_TOPIC_PREFIX=prefix)
+        if options["frame_interval"]:
+            env["STREAMCITY_FRAME_INTERVAL"] = str(options["frame_interval"])
         if options["database_url"]:
             env["DATABASE_URL"] = options["database_url"]
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
@@ -77,6 +85,8 @@ class Command(BaseCommand):
         args = [*manage, "benchmark", "--serve", "--log", str(log), "--json", str(tmp / "result.json")]
         for name in ("vehicles", "clients", "duration", "warmup", "taps", "bus", "seed", "replay_seconds"):
             args += [f"--{name.replace('_', '-')}", str(options[name])]
+        if options["one_process"]:
+            args.append("--one-process")
         with open(log, "wb") as log_file:
             host = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=log_file, text=True, bufsize=1)
         profiler = None
@@ -105,14 +115,18 @@ class Command(BaseCommand):
         return json.loads((tmp / "result.json").read_text())
 
     def serve(self, options):
-        from streamcity.benchmark.host import Options, serve
+        from streamcity.benchmark.host import Options, serve, serve_processors
+
+        if options["role"] == "processors":
+            return serve_processors(self.stdout, replay=options["replay"])
 
         layer = settings.CHANNEL_LAYERS["default"]
         if "redis" in layer["BACKEND"]:  # groups of this run only: the Redis may be shared
             layer.setdefault("CONFIG", {})["prefix"] = f"bench{uuid.uuid4().hex[:8]}"
         opts = Options(vehicles=options["vehicles"], clients=options["clients"], duration=options["duration"],
                        warmup=options["warmup"], taps=options["taps"], bus=options["bus"], seed=options["seed"],
-                       replay_seconds=options["replay_seconds"])
+                       replay_seconds=options["replay_seconds"],
+                       split=options["bus"] == "kafka" and not options["one_process"])
         result = serve(opts, self.stdout, options["log"] or os.devnull)
         Path(options["json"]).write_text(json.dumps(result))
 
