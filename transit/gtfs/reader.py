@@ -14,6 +14,7 @@ import logging
 import tempfile
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,15 +49,18 @@ class FeedSource:
         if path.is_dir():
             self._zip = None
             self._names = {p.name: p for p in path.iterdir() if p.is_file() and p.suffix == ".txt"}
-        elif path.is_file() and zipfile.is_zipfile(path):
-            self._zip = zipfile.ZipFile(path)
+        elif path.is_file():
+            try:
+                self._zip = zipfile.ZipFile(path)
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise GtfsError(f"{path.name}: not a readable .zip archive (truncated or corrupt: {exc})") from None
             self._names = {}
             for info in self._zip.infolist():
                 base = info.filename.rsplit("/", 1)[-1]
                 if base.endswith(".txt") and not info.is_dir() and base not in self._names:
                     self._names[base] = info.filename
         else:
-            raise GtfsError(f"not a GTFS folder or .zip file: {self.location}")
+            raise GtfsError(f"no GTFS folder or .zip file at {self.location}")
 
     def _download(self, url: str) -> Path:
         self._tmp = tempfile.TemporaryDirectory(prefix="gtfs-")
@@ -87,7 +91,10 @@ class FeedSource:
 
     def read_bytes(self, name: str) -> bytes:
         if self._zip is not None:
-            return self._zip.read(self._names[name])
+            try:
+                return self._zip.read(self._names[name])
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+                raise GtfsError(f"{name}: cannot be read from {self.path.name} (truncated or corrupt archive: {exc})") from None
         return self._names[name].read_bytes()
 
     def fingerprint(self) -> str:
