@@ -243,8 +243,7 @@ def search(*, q: str, limit: int = 10) -> dict:
     if not q:
         return {"routes": [], "vehicles": []}
     routes = list(
-        Route.objects.filter(Q(short_name__iexact=q) | Q(short_name__icontains=q) | Q(long_name__icontains=q)
-                             | Q(route_id__icontains=q))
+        Route.objects.filter(Q(short_name__icontains=q) | Q(long_name__icontains=q) | Q(route_id__icontains=q))
         .values(*ROUTE_FIELDS)[:limit]
     )
     since = timezone.now() - dt.timedelta(seconds=settings.STREAMCITY_VEHICLE_STALE_SECONDS)
