@@ -50,6 +50,9 @@ class KafkaBus(Bus):
                             "compression.type": "lz4",
                             "queue.buffering.max.messages": 500_000,
                             "on_delivery": self._on_delivery,
+                            # no Python callback per record (a sixth of a processor's time at 9,000
+                            # vehicles/s): only failures are reported; `delivered` is counted from them
+                            "delivery.report.only.error": True,
                             "error_cb": _log_error,
                             **self._producer_config,
                         }
@@ -57,9 +60,7 @@ class KafkaBus(Bus):
         return self._producer
 
     def _on_delivery(self, err, msg) -> None:
-        if err is None:
-            self._stats["delivered"] += 1
-        else:
+        if err is not None:
             self._stats["failed"] += 1
             logger.error("delivery to %s failed: %s", msg.topic(), err)
 
@@ -73,7 +74,8 @@ class KafkaBus(Bus):
             except BufferError:  # local queue full: serve delivery reports and retry
                 producer.poll(0.05)
         self._stats["produced"] += 1
-        producer.poll(0)
+        if not self._stats["produced"] % 1000:  # serve failure reports and errors now and then
+            producer.poll(0)
 
     def flush(self, timeout: float = 30.0) -> int:
         if self._producer is None:
@@ -82,9 +84,13 @@ class KafkaBus(Bus):
 
     @property
     def delivery_stats(self) -> dict[str, int]:
+        pending = 0
         if self._producer is not None:
             self._producer.poll(0)
-        return dict(self._stats)
+            pending = len(self._producer)  # queued or in flight
+        stats = dict(self._stats)
+        stats["delivered"] = stats["produced"] - stats["failed"] - pending
+        return stats
 
     def close(self) -> None:
         remaining = self.flush()
