@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import logging
 
+import msgspec
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+
+from streamcity.fanout import MAX_FRAME_CHARS
 
 from .selectors import vehicle_snapshot
 from .subscriptions import (
@@ -14,10 +17,32 @@ from .subscriptions import (
 )
 
 logger = logging.getLogger(__name__)
+_encode = msgspec.json.Encoder().encode
 
 
 def _dumps(message: dict) -> str:
     return json.dumps(message, separators=(",", ":"))
+
+
+def snapshot_messages(subscription: dict, vehicles: list[dict], limit: int = MAX_FRAME_CHARS) -> list[str]:
+    """A snapshot as one message, or as several of at most about `limit` characters (Daphne refuses
+    WebSocket messages over 1 MiB): `{"type": "snapshot", "part": i, "parts": n, "vehicles": [...]}`,
+    the subscription in the first part. The client replaces its vehicles once it has the last part."""
+    texts = [_encode(v).decode() for v in vehicles]
+    chunks, start, size = [], 0, 0
+    for i, text in enumerate(texts):
+        if size + len(text) > limit and i > start:
+            chunks.append(texts[start:i])
+            start, size = i, 0
+        size += len(text) + 1
+    chunks.append(texts[start:])
+    messages = []
+    for part, chunk in enumerate(chunks):
+        head = {"type": "snapshot", "part": part, "parts": len(chunks)}
+        if part == 0:
+            head["subscription"] = subscription
+        messages.append(_dumps(head)[:-1] + ',"vehicles":[' + ",".join(chunk) + "]}")
+    return messages
 
 
 class LiveVehiclesConsumer(AsyncWebsocketConsumer):
@@ -77,7 +102,8 @@ class LiveVehiclesConsumer(AsyncWebsocketConsumer):
         vehicles = await database_sync_to_async(vehicle_snapshot)(
             area=plan.area, routes=plan.routes, vehicle_types=plan.vehicle_types
         )
-        await self.send(text_data=_dumps({"type": "snapshot", "subscription": plan.describe(), "vehicles": vehicles}))
+        for message in snapshot_messages(plan.describe(), vehicles):
+            await self.send(text_data=message)
 
     async def vehicles_frame(self, event):
         await self.send(text_data=event["text"])  # encoded once per group per tick by the bridge

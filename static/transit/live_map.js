@@ -594,11 +594,19 @@
       else m.update(v, now, fromSnapshot);
     }
 
+    // A snapshot may come in parts (large ones do): vehicles missing from every part are removed.
+    var snapshotSeen = null;
     function snapshot(msg) {
       var now = performance.now();
-      plan = msg.subscription || null;
-      var seen = new Set();
-      msg.vehicles.forEach(function (v) { seen.add(v.vehicle_id); upsert(v, now, true); });
+      if (!msg.part) {
+        plan = msg.subscription || null;
+        snapshotSeen = new Set();
+      }
+      if (!snapshotSeen) return; // a part whose beginning this socket never saw
+      msg.vehicles.forEach(function (v) { snapshotSeen.add(v.vehicle_id); upsert(v, now, true); });
+      if (msg.parts && msg.part < msg.parts - 1) return;
+      var seen = snapshotSeen;
+      snapshotSeen = null;
       Array.from(vehicles.keys()).forEach(function (id) { if (!seen.has(id)) remove(id); });
       container.dataset.subscription = JSON.stringify(plan);
       container.dataset.snapshots = String(Number(container.dataset.snapshots || 0) + 1);

@@ -42,7 +42,7 @@ def test_filter_by_vehicle_type(city, chromium):
 
         page.click(f'.sc-type-list input[value="{next(t for t in types if t != keep)}"]')  # one more type back
         page.wait_for_function(
-            "() => (JSON.parse(document.getElementById('live-map').dataset.subscription).vehicle_types || []).length === 2"
+            "() => JSON.parse(document.getElementById('live-map').dataset.subscription).vehicle_types.length === 2"
         )
         assert page.errors == []
     finally:
@@ -61,7 +61,9 @@ def test_filter_by_route(city, chromium):
             f"""() => {{ const s = JSON.parse(document.getElementById('live-map').dataset.subscription || '{{}}');
                        return s.level === 'routes' && (s.routes || []).join() === '{route}'; }}""", timeout=10_000
         )
-        page.wait_for_function(f"() => Number(document.getElementById('live-map').dataset.vehicleCount) === {routes[route]}")
+        page.wait_for_function(
+            f"() => Number(document.getElementById('live-map').dataset.vehicleCount) === {routes[route]}"
+        )
         assert {v["route_id"] for v in shown(page)} == {route}
         assert f"route={route}" in page.url  # a wall screen can keep its filter in the address
         socket_frames(page)

@@ -32,7 +32,8 @@ def test_a_vehicle_popup_shows_route_trip_next_stop_load_deviation_and_age(city,
         assert page.inner_text(".sc-popup .f-headsign") == f"to {detail['trip']['headsign']}"
         load = page.inner_text(".sc-popup .f-load")
         assert re.search(rf"\d+ / {v['capacity']} \(\d+ %, [a-z ]+\)", load), load
-        assert re.fullmatch(r"on time|no schedule|(\d+ min ?)?(\d+ s)? (late|early)", page.inner_text(".sc-popup .f-deviation"))
+        deviation = page.inner_text(".sc-popup .f-deviation")
+        assert re.fullmatch(r"on time|no schedule|(\d+ min ?)?(\d+ s)? (late|early)", deviation), deviation
         assert re.fullmatch(r"\d+ s ago", page.inner_text(".sc-popup .f-age"))
         assert page.inner_text(".sc-popup .f-status") in {"in service", "broken down", "out of service"}
         page.screenshot(path=str(ARTIFACTS / "live-map-vehicle-popup.png"))

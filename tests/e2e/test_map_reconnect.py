@@ -15,7 +15,8 @@ def test_the_map_reconnects_after_a_server_restart(embedded, procs, tmp_path, ch
         snapshots = int(page.get_attribute("#live-map", "data-snapshots"))
         embedded.popen.kill()  # the server dies (its database survives) and comes back on the same port
         embedded.popen.wait()
-        page.wait_for_function("() => document.getElementById('live-map').dataset.connected === 'false'", timeout=10_000)
+        page.wait_for_function("() => document.getElementById('live-map').dataset.connected === 'false'",
+                               timeout=10_000)
         assert "offline" in page.inner_text("#connection")
 
         port = embedded.url.rsplit(":", 1)[1]

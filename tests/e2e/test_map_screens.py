@@ -30,7 +30,10 @@ def test_on_a_wall_screen_everything_is_larger(city, chromium):
         wait_for_count(wall, 10)
         size = "(s) => parseFloat(getComputedStyle(document.querySelector(s)).fontSize)"
         assert wall.evaluate(size, ".sc-panel") > small.evaluate(size, ".sc-panel")
-        reach = "() => { let r = 0; document.getElementById('live-map').streamcityMarkers.forEach(m => { if (m.sprite) r = Math.max(r, m.sprite.r); }); return r; }"
+        reach = """() => { let r = 0;
+          document.getElementById('live-map').streamcityMarkers.forEach(
+            (m) => { if (m.sprite) r = Math.max(r, m.sprite.r); });
+          return r; }"""
         wall.wait_for_timeout(500)
         assert wall.evaluate(reach) > small.evaluate(reach)  # bigger vehicles too
         wall.screenshot(path=str(ARTIFACTS / "live-map-wall.png"))

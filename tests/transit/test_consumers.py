@@ -218,3 +218,17 @@ def test_subscriptions_through_redis(redis_url, settings):
         asyncio.run(_leaving())
     finally:
         channel_layers.backends.clear()
+
+
+def test_a_large_snapshot_comes_in_parts():
+    from transit.consumers import snapshot_messages
+
+    vehicles = [vehicle_payload(live(f"v{i:04d}", 52.0 + i * 1e-5)) for i in range(3000)]
+    messages = [json.loads(m) for m in snapshot_messages({"level": "world"}, vehicles, limit=100_000)]
+    assert len(messages) > 1 and all(len(m) < 110_000 for m in snapshot_messages({}, vehicles, limit=100_000))
+    parts = len(messages)
+    assert [(m["type"], m["part"], m["parts"]) for m in messages] == [("snapshot", i, parts) for i in range(parts)]
+    assert messages[0]["subscription"] == {"level": "world"} and "subscription" not in messages[1]
+    assert [v for m in messages for v in m["vehicles"]] == vehicles
+    [single] = [json.loads(m) for m in snapshot_messages({}, vehicles[:2])]
+    assert (single["part"], single["parts"], len(single["vehicles"])) == (0, 1, 2)

@@ -59,7 +59,8 @@ def network(tmp_path):
     feed_import(source=write_feed(tmp_path / "city", FEED), name="city")
     vehicle_states_upsert(vehicles=[
         LiveVehicle(vehicle_id="V1", vehicle_type="bus", route_id="R1", trip_id="T1", latitude=52.371, longitude=4.9,
-                    stop_sequence=1, next_stop_id="S2", passenger_count=30, capacity=80, delay_seconds=90, timestamp=NOW),
+                    stop_sequence=1, next_stop_id="S2", passenger_count=30, capacity=80, delay_seconds=90,
+                    timestamp=NOW),
         LiveVehicle(vehicle_id="V3", vehicle_type="bus", route_id="R1", trip_id="T1c", latitude=52.376, longitude=4.9,
                     stop_sequence=2, next_stop_id="S3", delay_seconds=10, timestamp=NOW),
         LiveVehicle(vehicle_id="TRAM-9", vehicle_type="tram", route_id="R2", trip_id="T2", latitude=48.86,
@@ -89,7 +90,8 @@ def test_stops_by_area(client, network):
 def test_next_arrivals_at_a_stop_with_their_deviation(client, network):
     data = client.get("/api/stops/S2/arrivals/").json()  # "now" is the newest vehicle report: 08:01
     assert data["stop"]["name"] == "Second" and data["now"].startswith("2026-11-27T07:01")
-    rows = [(a["trip_id"], a["vehicle_id"], a["delay_seconds"], a["scheduled"], a["expected"]) for a in data["arrivals"]]
+    fields = ("trip_id", "vehicle_id", "delay_seconds", "scheduled", "expected")
+    rows = [tuple(a[f] for f in fields) for a in data["arrivals"]]
     assert rows == [
         ("T1", "V1", 90, "2026-11-27T07:02:00Z", "2026-11-27T07:03:30Z"),  # live: 90 s late
         ("T1b", None, None, "2026-11-27T07:12:00Z", "2026-11-27T07:12:00Z"),  # no vehicle yet: as scheduled
@@ -142,7 +144,8 @@ def test_the_page_carries_its_configuration(client):
     import re
 
     html = client.get("/").content.decode()
-    config = json.loads(re.search(r'<script id="live-map-config" type="application/json">(.*?)</script>', html).group(1))
+    found = re.search(r'<script id="live-map-config" type="application/json">(.*?)</script>', html)
+    config = json.loads(found.group(1))
     assert config["urls"]["network"] == "/api/network/" and config["stale_seconds"] > 0
     assert "transit/live_map.css" in html
     assert client.get("/static/transit/live_map.css").status_code == 200
