@@ -1,4 +1,6 @@
 import argparse
+import logging
+import os
 import threading
 
 import daphne.server  # installs the asyncio Twisted reactor: must come before anything imports Twisted
@@ -85,5 +87,11 @@ class Command(BaseCommand):
             stop.set()
             threads.join()
             bus.close()
-        if threads.failed:
-            raise SystemExit(1)
+        code = 1 if threads.failed else 0
+        self.stdout.write(f"StreamCity stopped ({'a role failed' if code else 'clean shutdown'}).")
+        self.stdout.flush()
+        logging.shutdown()
+        # Everything of ours is committed and flushed. A request that was in flight when the server
+        # stopped may still hold a worker thread waiting on the stopped event loop, and the
+        # interpreter would wait for it at exit for ever: end the process here instead.
+        os._exit(code)
