@@ -13,8 +13,8 @@ def test_the_map_reconnects_after_a_server_restart(embedded, procs, tmp_path, ch
     try:
         wait_for_count(page, 40)
         snapshots = int(page.get_attribute("#live-map", "data-snapshots"))
-        embedded.popen.kill()  # the server dies (its database survives) and comes back on the same port
-        embedded.popen.wait()
+        assert embedded.stop() == 0  # a restart: stopped with SIGTERM while the page is connected,
+        # then started again on the same port with the same database
         page.wait_for_function("() => document.getElementById('live-map').dataset.connected === 'false'",
                                timeout=10_000)
         assert "offline" in page.inner_text("#connection")
