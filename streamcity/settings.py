@@ -98,6 +98,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "transaction_mode": "IMMEDIATE"}
     )
     DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
+    # Keep connections too: reopening one per bridge batch (WAL pragmas, functions) cost a fifth of the bridge.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -172,6 +174,11 @@ STREAMCITY_SIM_START = env.str("STREAMCITY_SIM_START", default="")
 # -- live map ---------------------------------------------------------------------------------
 # Seconds between two frames sent to the browsers; every change in between rides in one frame.
 STREAMCITY_FRAME_INTERVAL = env.float("STREAMCITY_FRAME_INTERVAL", default=0.5)
+# WebSocket keep-alive of runstreamcity's Daphne (the daphne CLI has --ping-interval/--ping-timeout):
+# a client that stops reading never answers a ping and is dropped, which bounds what the server
+# buffers for it.
+STREAMCITY_WS_PING_INTERVAL = env.float("STREAMCITY_WS_PING_INTERVAL", default=20)
+STREAMCITY_WS_PING_TIMEOUT = env.float("STREAMCITY_WS_PING_TIMEOUT", default=30)
 # How often an open /ws/ops/ socket re-checks that its session and operator are still valid.
 STREAMCITY_WS_SESSION_CHECK_SECONDS = env.float("STREAMCITY_WS_SESSION_CHECK_SECONDS", default=30)
 # A vehicle not heard of for this long (wall clock) is left out of snapshots.

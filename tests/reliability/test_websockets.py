@@ -73,3 +73,67 @@ def test_a_two_mebibyte_message_is_refused(embedded):
     assert outcome in (1009, "dropped")  # 1009 = message too big; or the server aborts the TCP connection
     # and it keeps serving everyone else
     assert asyncio.run(refused(embedded.url, "/ws/live/", origin=embedded.url)) is None
+
+
+def _rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def test_a_client_that_never_reads_is_dropped_and_does_not_slow_others(procs, tmp_path):
+    """A raw socket completes the handshake, then never reads: it never answers a ping, so the
+    server drops it (bounding what it buffers), while a normal client keeps its frame rate."""
+    import base64
+    import os
+    import socket
+    import subprocess
+    import time
+
+    from tests.e2e.conftest import base_env, free_port, manage
+
+    env = base_env(tmp_path, STREAMCITY_WS_PING_INTERVAL="2", STREAMCITY_WS_PING_TIMEOUT="3",
+                   STREAMCITY_FRAME_INTERVAL="0.1")
+    subprocess.run(manage("migrate", "--no-input", "-v0"), env=env, check=True)
+    port = free_port()
+    app = procs.start("runstreamcity", manage("runstreamcity", "--port", str(port), "--vehicles", "40"), env)
+    app.wait_for_output("StreamCity is running at", timeout=90)
+    url = f"http://127.0.0.1:{port}"
+
+    stuck = socket.create_connection(("127.0.0.1", port))
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a tiny window: the server backs up fast
+    key = base64.b64encode(os.urandom(16)).decode()
+    stuck.sendall((f"GET /ws/live/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {url}\r\n\r\n").encode())
+    assert b"101 Switching Protocols" in stuck.recv(4096)
+    rss_start = _rss_kb(app.popen.pid)
+
+    async def normal_client(seconds: float) -> int:
+        frames = 0
+        async with websockets.connect(url.replace("http", "ws") + "/ws/live/", origin=url) as ws:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                if '"type":"frame"' in await asyncio.wait_for(ws.recv(), 5):
+                    frames += 1
+        return frames
+
+    frames = asyncio.run(normal_client(12))  # meanwhile the stuck client is pinged and dropped
+    rss_end = _rss_kb(app.popen.pid)
+    stuck.setblocking(False)
+    dropped = False
+    try:
+        while True:  # drain what the kernel holds; the server's side is gone: EOF or reset
+            chunk = stuck.recv(1 << 16)
+            if not chunk:
+                dropped = True
+                break
+    except ConnectionResetError:
+        dropped = True
+    except BlockingIOError:
+        dropped = False
+    finally:
+        stuck.close()
+    print(f"\nnever-reading client: dropped={dropped}; the other client got {frames} frames in 12 s; "
+          f"server RSS {rss_start // 1024} -> {rss_end // 1024} MB")
+    assert dropped
+    assert frames >= 12 * 0.5  # frames go out about every second (the simulator's tick), unhindered
+    assert app.stop() == 0

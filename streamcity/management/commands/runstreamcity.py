@@ -70,6 +70,8 @@ class Command(BaseCommand):
             signal_handlers=True,
             ready_callable=ready,
             verbosity=0,
+            ping_interval=settings.STREAMCITY_WS_PING_INTERVAL,
+            ping_timeout=settings.STREAMCITY_WS_PING_TIMEOUT,
         )
         threads.start()
 
