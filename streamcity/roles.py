@@ -57,8 +57,7 @@ def processors(bus: Bus, *, only: Iterable[str] | None = None) -> tuple[list[Rol
                               handle=handler))
     for name, cls in (("surges", SurgeProcessor), ("vehicle-alerts", VehicleAlertProcessor), ("bunching", BunchingProcessor)):
         if name in names:
-            kwargs = {"reference": reference} if cls.needs_reference else {}
-            h = cls(bus, config, **kwargs)
+            h = cls(bus, config, reference=reference)  # surges use it, when loaded, to refuse unknown stops
             workers.append(Worker(bus, name=h.name, group_id=h.group_id, topics=h.topics, handle=h,
                                   tick=h.tick, retain=h.retained))
     return [Role(f"processor:{w.name}", w.run) for w in workers], workers

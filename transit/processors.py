@@ -76,5 +76,15 @@ class LiveVehicleProcessor:
         for v in self.table.apply(d.event for d in batch):
             self.bus.produce(LIVE_VEHICLES.name, v.vehicle_id, encode(v))
 
+    def reject_reason(self, e) -> str | None:
+        """A report of a trip that today's schedule does not know (this processor judges
+        vehicle_locations for all: the others consume the same records and ignore such trips)."""
+        schedule = self.reference.schedule if self.reference is not None else None
+        if schedule is None or not self.reference.ready.is_set() or not len(schedule):
+            return None
+        if e.trip_id is not None and not schedule.has_trip(e.trip_id):
+            return f"unknown trip_id {e.trip_id!r}: not in stop_schedule"
+        return None
+
     def status(self) -> str:
         return f"{self.table.stale_dropped} stale dropped"

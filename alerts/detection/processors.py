@@ -236,6 +236,15 @@ class SurgeProcessor(EventTimeProcessor):
     def order(self, e: RiderTappedOn) -> str:
         return e.event_id
 
+    def reject_reason(self, e: RiderTappedOn) -> str | None:
+        """A tap at a stop that no scheduled trip serves (judged once the schedule is loaded)."""
+        ref = self.reference
+        if ref is None or not ref.ready.is_set() or not len(ref.schedule):
+            return None
+        if not ref.schedule.has_stop(e.stop_id):
+            return f"unknown stop_id {e.stop_id!r}: no scheduled trip serves it"
+        return None
+
     def dedupe(self, e: RiderTappedOn) -> Hashable:
         return e.event_id
 

@@ -31,6 +31,7 @@ class Schedule:
     def __init__(self):
         self._trips: dict[str, dict[int, ScheduledStop]] = {}
         self._orders: dict[str, list[int]] = {}
+        self._stops: set[str] = set()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -41,6 +42,7 @@ class Schedule:
             stops = self._trips.setdefault(s.trip_id, {})
             stops[s.stop_sequence] = ScheduledStop(s.stop_sequence, s.stop_id, s.route_id, s.scheduled_arrival)
             self._orders.pop(s.trip_id, None)
+            self._stops.add(s.stop_id)
 
     def _order(self, trip_id: str) -> list[int]:
         order = self._orders.get(trip_id)
@@ -51,6 +53,10 @@ class Schedule:
 
     def has_trip(self, trip_id: str | None) -> bool:
         return trip_id is not None and trip_id in self._trips
+
+    def has_stop(self, stop_id: str | None) -> bool:
+        """Whether any scheduled trip serves `stop_id`."""
+        return stop_id is not None and stop_id in self._stops
 
     def stop(self, trip_id: str | None, stop_sequence: int | None) -> ScheduledStop | None:
         if trip_id is None or stop_sequence is None:

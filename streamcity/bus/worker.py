@@ -92,6 +92,8 @@ class Worker:
         self.transient = transient
         self.max_backoff = max_backoff
         self.max_value_bytes = max_value_bytes
+        # A handler may judge single records: `reject_reason(event) -> str | None`.
+        self._reject = getattr(handle, "reject_reason", None)
         self.tick = tick
         self.retain = retain
         self._handled: dict[tuple[str, int], int] = {}
@@ -141,9 +143,15 @@ class Worker:
                 self._dead_letter(r, f"value of {len(r.value)} bytes is over the {self.max_value_bytes}-byte limit")
                 continue
             try:
-                good.append(Decoded(r, decode(topic.schema, r.value)))
+                event = decode(topic.schema, r.value)
             except SchemaError as exc:
                 self._dead_letter(r, str(exc))
+                continue
+            reason = self._reject(event) if self._reject is not None else None
+            if reason:  # well-formed but meaningless here, e.g. a stop no trip serves
+                self._dead_letter(r, reason)
+                continue
+            good.append(Decoded(r, event))
         if good:
             try:
                 self.handle(good)

@@ -226,3 +226,48 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_worker_carries_on(procs
     log_lines = [line for line in app.output().splitlines() if "worker: dead-lettered" in line]
     assert len(log_lines) == len(bad)  # one clear line per record
     assert app.stop() == 0
+
+
+def test_unknown_stops_and_trips_are_dead_lettered_by_the_processors(procs, tmp_path, kafka_bootstrap, unique):
+    from streamcity.schemas import RIDER_TAPPED_ON, STOP_SCHEDULE, RiderTappedOn, StopSchedule, VehicleLocation, event_key
+
+    prefix = f"ids-{unique}-"
+    env = base_env(tmp_path, KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap, KAFKA_TOPIC_PREFIX=prefix, DATABASE_URL=database_url(),
+                   STREAMCITY_PARTITIONS="2")
+    bus = KafkaBus({"bootstrap.servers": kafka_bootstrap}, topic_prefix=prefix)
+    from streamcity.bus import topic_specs
+
+    bus.ensure_topics(topic_specs(2))
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    row = StopSchedule(trip_id="T1", stop_sequence=1, stop_id="S1", route_id="R1", scheduled_arrival=now,
+                       service_date=now.date())
+    bus.produce(STOP_SCHEDULE.name, event_key(STOP_SCHEDULE, row), encode(row))
+    bus.flush()
+    app = procs.start("runprocessors", manage("runprocessors"), env)
+
+    def tap(stop):
+        return RiderTappedOn(event_id=f"tap-{stop}", rider_id="r1", stop_id=stop, latitude=52.37, longitude=4.9, timestamp=now)
+
+    def report(trip):
+        return VehicleLocation(vehicle_id="bus-1", vehicle_type="bus", route_id="R1", trip_id=trip, latitude=52.37,
+                               longitude=4.9, stop_sequence=1, timestamp=now)
+
+    app.wait_for_output("reference data loaded", timeout=60)
+    for event in (tap("S1"), tap("NOPE")):
+        bus.produce(RIDER_TAPPED_ON.name, event.stop_id, encode(event))
+    for event in (report("T1"), report("GHOST")):
+        bus.produce(VEHICLE_LOCATIONS.name, event.vehicle_id, encode(event))
+    bus.flush()
+    dead = {}
+    with bus.consumer(f"dlq-{unique}", [RIDER_TAPPED_ON.name + ".dlq", VEHICLE_LOCATIONS.name + ".dlq"]) as c:
+        deadline = time.monotonic() + 60
+        while len(dead) < 2 and time.monotonic() < deadline:
+            for r in c.consume(100, 0.5):
+                dead[r.topic] = (json.loads(r.value), r.header("dlq.reason").decode())
+    print("\n" + "\n".join(f"  dead letter on {t}: {reason}" for t, (_, reason) in sorted(dead.items())))
+    assert dead[RIDER_TAPPED_ON.name + ".dlq"][0]["stop_id"] == "NOPE"
+    assert "unknown stop_id 'NOPE'" in dead[RIDER_TAPPED_ON.name + ".dlq"][1]
+    assert dead[VEHICLE_LOCATIONS.name + ".dlq"][0]["trip_id"] == "GHOST"
+    assert "unknown trip_id 'GHOST'" in dead[VEHICLE_LOCATIONS.name + ".dlq"][1]
+    assert app.popen.poll() is None
+    assert app.stop() == 0
