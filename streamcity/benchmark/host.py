@@ -53,6 +53,7 @@ class Options:
     replay_seconds: float = 60.0
     bare_seconds: float = 10.0
     split: bool = False  # the processors in a process of their own (Kafka only)
+    switch_interval: float | None = None  # sys.setswitchinterval of the pipeline process
 
 
 class LagMeter:
@@ -189,6 +190,7 @@ class Host:
         self.settings = settings
         self.city = City(vehicles=opts.vehicles, start=time.time(), seed=opts.seed)
         self.result: dict = {"vehicles": opts.vehicles, "clients": opts.clients, "taps_per_s": opts.taps,
+                             "processes": "split" if opts.split else "one", "switch_interval_s": opts.switch_interval,
                              "bus": opts.bus, "duration_s": opts.duration, "warmup_s": opts.warmup,
                              "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
                              "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
@@ -203,6 +205,8 @@ class Host:
 
     # -- the process ------------------------------------------------------------------------
     def run(self) -> dict:
+        if self.opts.switch_interval:
+            sys.setswitchinterval(self.opts.switch_interval)
         from channels.routing import get_default_application
         from daphne.endpoints import build_endpoint_description_strings
 

@@ -57,7 +57,11 @@ class MemoryBus(Bus):
     def __init__(self, *, partitions: int = 6, retention: int = 20_000):
         self.default_partitions = partitions
         self.retention = retention
-        self._cond = threading.Condition()
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        # consumers waiting for a record, per topic: a record wakes only those of its topic, and
+        # only once (they leave every set when they wake), not every consumer on every record
+        self._waiting: dict[str, set[MemoryConsumer]] = {}
         self._topics: dict[str, _Topic] = {}
         self._groups: dict[str, _Group] = {}
         self._produced = 0
@@ -94,7 +98,10 @@ class MemoryBus(Bus):
             self._produced += 1
             if len(part.records) > max(part.trim_at, self.retention * 1.25):
                 self._trim(t, part)
-            self._cond.notify_all()
+            waiting = self._waiting.pop(topic, None)
+            if waiting:
+                for consumer in waiting:
+                    consumer._wake.notify()
 
     def _trim(self, topic: _Topic, part: _Partition) -> None:
         """Drop the oldest records past `retention`; a compacted topic keeps the latest per key, all of them."""
@@ -153,7 +160,8 @@ class MemoryBus(Bus):
             committed = group.committed.get(tp)
             start = self._topics[tp[0]].partitions[tp[1]].start()
             m._assigned[tp] = max(committed, start) if committed is not None else start
-        self._cond.notify_all()
+        for m in group.members:
+            m._wake.notify_all()
 
     def _leave(self, consumer: MemoryConsumer) -> None:
         with self._cond:
@@ -161,6 +169,7 @@ class MemoryBus(Bus):
             if consumer in group.members:
                 group.members.remove(consumer)
                 self._rebalance(consumer.group_id)
+            consumer._wake.notify_all()
 
     def end_offsets(self, topic: str) -> dict[int, int]:
         """The next offset of every partition of `topic` (for lag figures and tests)."""
@@ -180,11 +189,15 @@ class MemoryConsumer(BusConsumer):
         self._assigned: dict[tuple[str, int], int] = {}  # partition -> position
         self._stored: dict[tuple[str, int], int] = {}
         self._closed = False
+        self._wake = threading.Condition(bus._lock)  # notified by a record of one of our topics
+
+    LINGER = 0.005  # after waiting for a record, let more come: batches, not one wake-up per record
 
     def consume(self, max_records: int = 500, timeout: float = 1.0) -> list[Record]:
         deadline = time.monotonic() + timeout
-        cond = self._bus._cond
-        with cond:
+        waiting = self._bus._waiting
+        with self._bus._cond:
+            lingered = False
             while True:
                 out: list[Record] = []
                 # Every partition with a backlog gets a share of the batch first, as Kafka's fetches
@@ -206,7 +219,15 @@ class MemoryConsumer(BusConsumer):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return out
-                cond.wait(remaining)
+                for topic in self.topics:
+                    waiting.setdefault(topic, set()).add(self)
+                woken = self._wake.wait(remaining)
+                for topic in self.topics:
+                    if topic in waiting:
+                        waiting[topic].discard(self)
+                if woken and not lingered:
+                    lingered = True
+                    self._wake.wait(min(self.LINGER, max(0.0, deadline - time.monotonic())))
 
     def store(self, records: Sequence[Record]) -> None:
         for tp, off in next_offsets(records).items():

@@ -44,6 +44,8 @@ class Command(BaseCommand):
                             help="on Kafka too, run the processors in the pipeline process (default: a process of their own)")
         parser.add_argument("--frame-interval", type=float,
                             help="seconds between two frames of the live map (default: STREAMCITY_FRAME_INTERVAL)")
+        parser.add_argument("--switch-interval", type=float,
+                            help="sys.setswitchinterval of the pipeline process (Python's default: 0.005)")
         parser.add_argument("--keep-log", help="copy the pipeline process's log to this file")
         parser.add_argument("--profile", help="record a py-spy profile of the pipeline process into this file")
         parser.add_argument("--serve", action="store_true", help="(internal) be the pipeline process")
@@ -87,6 +89,8 @@ class Command(BaseCommand):
             args += [f"--{name.replace('_', '-')}", str(options[name])]
         if options["one_process"]:
             args.append("--one-process")
+        if options["switch_interval"]:
+            args += ["--switch-interval", str(options["switch_interval"])]
         with open(log, "wb") as log_file:
             host = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=log_file, text=True, bufsize=1)
         profiler = None
@@ -126,7 +130,8 @@ class Command(BaseCommand):
         opts = Options(vehicles=options["vehicles"], clients=options["clients"], duration=options["duration"],
                        warmup=options["warmup"], taps=options["taps"], bus=options["bus"], seed=options["seed"],
                        replay_seconds=options["replay_seconds"],
-                       split=options["bus"] == "kafka" and not options["one_process"])
+                       split=options["bus"] == "kafka" and not options["one_process"],
+                       switch_interval=options["switch_interval"])
         result = serve(opts, self.stdout, options["log"] or os.devnull)
         Path(options["json"]).write_text(json.dumps(result))
 
