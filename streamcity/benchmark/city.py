@@ -68,7 +68,8 @@ class City:
                 along = -half + 2 * half * s / (STOPS_PER_ROUTE - 1)
                 x = along * math.cos(angle) - offset * math.sin(angle)
                 y = along * math.sin(angle) + offset * math.cos(angle)
-                stops.append(Stop(f"{prefix}-S{r}-{s + 1}", CENTRE[0] + y / M_PER_DEG_LAT, CENTRE[1] + x / m_per_deg_lon))
+                lat, lon = CENTRE[0] + y / M_PER_DEG_LAT, CENTRE[1] + x / m_per_deg_lon
+                stops.append(Stop(f"{prefix}-S{r}-{s + 1}", lat, lon))
             self.routes.append(Route(f"{prefix}-R{r}", tuple(stops)))
         self.stops = [s for route in self.routes for s in route.stops]
         self._hot = self.rng.sample(self.stops, max(1, len(self.stops) // 200))  # busy stops: surges
@@ -116,7 +117,8 @@ class City:
         moving = not v.broken and served < len(stops)
         return VehicleLocation(
             vehicle_id=v.vehicle_id, vehicle_type="bus", route_id=v.route.route_id, trip_id=v.trip_id,
-            latitude=a.latitude + (b.latitude - a.latitude) * f, longitude=a.longitude + (b.longitude - a.longitude) * f,
+            latitude=a.latitude + (b.latitude - a.latitude) * f,
+            longitude=a.longitude + (b.longitude - a.longitude) * f,
             bearing=_bearing(a, b), speed=8.0 if moving else 0.0, passenger_count=v.passengers, capacity=v.capacity,
             status="broken_down" if v.broken else "in_service", stop_sequence=served,
             next_stop_id=stops[served].stop_id if served < len(stops) else None, timestamp=timestamp,

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import random
 import sys
 import time
 from collections import Counter
@@ -145,8 +146,8 @@ async def main_async(args) -> None:
     fleet.expected = args.clients
     gate = asyncio.Semaphore(50)
     ready, done = asyncio.Event(), asyncio.Event()
-    url = args.url + (f"?bbox={args.bbox}" if args.bbox else "")
-    tasks = [asyncio.create_task(client(url, args.origin, fleet, gate, ready, done)) for _ in range(args.clients)]
+    urls = [args.url + (f"?bbox={bbox}" if bbox else "") for bbox in views(args.bbox, args.view, args.clients)]
+    tasks = [asyncio.create_task(client(url, args.origin, fleet, gate, ready, done)) for url in urls]
     await ready.wait()
     print(f"connected {fleet.connected} failed {len(fleet.failed)}", flush=True)
     line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
@@ -186,12 +187,30 @@ async def main_async(args) -> None:
     print(f"result {json.dumps(result)}", flush=True)
 
 
+def views(bbox: str, view: str, n: int, seed: int = 7) -> list[str]:
+    """Each client's bounding box: the whole `bbox` ("city"), or a district of about 3 x 3 km
+    somewhere inside it ("district", as a phone showing a neighbourhood)."""
+    if view == "city" or not bbox:
+        return [bbox] * n
+    west, south, east, north = (float(v) for v in bbox.split(","))
+    rng = random.Random(seed)
+    dlat, dlon = 0.027, 0.043  # about 3 km at London's latitude
+    out = []
+    for _ in range(n):
+        w = rng.uniform(west, max(west, east - dlon))
+        s = rng.uniform(south, max(south, north - dlat))
+        out.append(f"{w:.5f},{s:.5f},{w + dlon:.5f},{s + dlat:.5f}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True, help="ws://host:port/ws/live/")
     parser.add_argument("--origin", required=True, help="Origin header (the server checks it)")
     parser.add_argument("--clients", type=int, required=True)
     parser.add_argument("--bbox", default="", help="west,south,east,north (default: everything)")
+    parser.add_argument("--view", choices=("city", "district"), default="city",
+                        help="each client shows the whole bbox, or a district of about 3 x 3 km inside it")
     parser.add_argument("--drain", type=float, default=2.0, help="seconds to keep receiving after the window")
     asyncio.run(main_async(parser.parse_args(argv)))
 

@@ -54,6 +54,7 @@ class Options:
     bare_seconds: float = 10.0
     split: bool = False  # the processors in a process of their own (Kafka only)
     switch_interval: float | None = None  # sys.setswitchinterval of the pipeline process
+    view: str = "city"  # what each client shows: the whole city or a district (clients.views)
 
 
 class LagMeter:
@@ -190,7 +191,8 @@ class Host:
         self.settings = settings
         self.city = City(vehicles=opts.vehicles, start=time.time(), seed=opts.seed)
         self.result: dict = {"vehicles": opts.vehicles, "clients": opts.clients, "taps_per_s": opts.taps,
-                             "processes": "split" if opts.split else "one", "switch_interval_s": opts.switch_interval,
+                             "processes": "split" if opts.split else "one", "view": opts.view,
+                             "switch_interval_s": opts.switch_interval,
                              "bus": opts.bus, "duration_s": opts.duration, "warmup_s": opts.warmup,
                              "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
                              "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
@@ -296,7 +298,7 @@ class Host:
         clients = Child.start("clients", [
             sys.executable, "-m", "streamcity.benchmark.clients", "--url", f"ws://127.0.0.1:{port}/ws/live/",
             "--origin", f"http://127.0.0.1:{port}", "--clients", str(self.opts.clients),
-            f"--bbox={w:.5f},{s:.5f},{e:.5f},{n:.5f}",
+            f"--bbox={w:.5f},{s:.5f},{e:.5f},{n:.5f}", "--view", self.opts.view,
         ], self.log)
         t = time.monotonic()
         line = clients.wait_line("connected", 300)
@@ -421,7 +423,8 @@ class Host:
             stats = {"vehicles_produced": stats_obj.vehicles_produced, "taps_produced": stats_obj.taps_produced,
                      "seconds": stats_obj.seconds, "behind_max_s": stats_obj.behind_max_s}
         offered = (stats["vehicles_produced"] + stats["taps_produced"]) / stats["seconds"] if stats["seconds"] else 0
-        self.result.update({"offered_events_per_s": round(offered, 1), "load_behind_max_s": round(stats["behind_max_s"], 3)})
+        self.result.update({"offered_events_per_s": round(offered, 1),
+                            "load_behind_max_s": round(stats["behind_max_s"], 3)})
 
     def _backlog(self) -> dict[str, int]:
         from streamcity.schemas import TOPICS
@@ -456,36 +459,40 @@ class Host:
 
         from channels.layers import get_channel_layer
 
+        from streamcity.fanout import Coalescer, MultiGroupPublisher
+        from streamcity.schemas import LiveVehicle
         from transit.selectors import vehicle_payload
         from transit.subscriptions import Subscription, subscription_plan, vehicle_groups
-        from streamcity.schemas import LiveVehicle
+
+        from .clients import views
 
         if not self.opts.clients:
             return {"bare_fanout_deliveries_per_s": None, "ws_ratio": None}
-        import msgspec
-
         interval = self.settings.STREAMCITY_FRAME_INTERVAL
-        plan = set(subscription_plan(Subscription(bbox=self.city.bbox)).groups)
-        ticks = max(1, round(1.0 / interval))
-        now = time.time()
-        stamp = dt.datetime.now(dt.timezone.utc)
-        per_tick: list[dict[str, list[str]]] = [{} for _ in range(ticks)]
-        for i, v in enumerate(self.city.fleet):
-            e = self.city.report(v, now, stamp)
-            payload = vehicle_payload(LiveVehicle(**{f: getattr(e, f) for f in e.__struct_fields__}, delay_seconds=0))
-            text = msgspec.json.encode(payload).decode()
-            for g in set(vehicle_groups(payload)) & plan:
-                per_tick[i % ticks].setdefault(g, []).append(text)
         run = uuid.uuid4().hex[:8]
-        frames = [[(f"bench.bare.{run}.{j}", '{"type":"frame","vehicles":[' + ",".join(texts) + "]}", len(texts))
-                   for j, (g, texts) in enumerate(sorted(groups.items()))] for groups in per_tick]
-        names = sorted({name for tick in frames for name, _, _ in tick})
+        bbox = ",".join(f"{x:.5f}" for x in self.city.bbox)
+        # each bare channel joins the groups its client joined (under names of this phase only)
+        memberships = [
+            [f"bench.{run}.{g}" for g in subscription_plan(Subscription(bbox=tuple(map(float, b.split(","))))).groups]
+            for b in views(bbox, self.opts.view, self.opts.clients)
+        ]
+        # the frames the real publisher makes of one tick's changes (interval x the fleet)
+        publisher = MultiGroupPublisher(Coalescer("vehicle_id"), name="bench", groups_of=vehicle_groups,
+                                        handler="bench.frame", frame_type="frame", field="vehicles", interval=interval)
+        ticks = max(1, round(1.0 / interval))
+        now, stamp = time.time(), dt.datetime.now(dt.timezone.utc)
+        payloads = [vehicle_payload(LiveVehicle(**{f: getattr(e, f) for f in e.__struct_fields__}, delay_seconds=0))
+                    for e in (self.city.report(v, now, stamp) for v in self.city.fleet)]
+        frames = [[(f"bench.{run}.{g}", text, text.count('"vehicle_id"'))
+                   for g, text in publisher.frame_list_of(payloads[k::ticks])] for k in range(ticks)]
+        joined = {name for names in memberships for name in names}
+        frames = [[f for f in tick if f[0] in joined] for tick in frames]
         layer = get_channel_layer()
         seconds = min(self.opts.bare_seconds, self.opts.duration)
 
         async def fanout() -> float:
             channels = [await layer.new_channel() for _ in range(self.opts.clients)]
-            for c in channels:
+            for c, names in zip(channels, memberships):
                 for name in names:
                     await layer.group_add(name, c)
             delivered = 0
@@ -511,7 +518,7 @@ class Host:
             counting = False
             for task in tasks:
                 task.cancel()
-            for c in channels:
+            for c, names in zip(channels, memberships):
                 for name in names:
                     await layer.group_discard(name, c)
             return delivered / (k * interval)

@@ -39,6 +39,7 @@ def table(result: dict) -> str:
             mark = "" if ok is None else ("  ok" if ok else "  MISSED")
         lines.append(f"{label:52} {text:>14}  {target or ''}{mark}")
     lines.append("-" * 80)
-    lines.append(f"bus {result.get('bus')}, channel layer {result.get('channel_layer')}, database {result.get('database')}, "
+    lines.append(f"bus {result.get('bus')} ({result.get('processes')} process), channel layer "
+                 f"{result.get('channel_layer')}, database {result.get('database')}, "
                  f"load average {result.get('loadavg_before')} -> {result.get('loadavg_after')}")
     return "\n".join(lines)

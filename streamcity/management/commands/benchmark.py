@@ -41,11 +41,14 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--replay-seconds", type=float, default=60.0, help="longest baseline and capacity replays")
         parser.add_argument("--one-process", action="store_true",
-                            help="on Kafka too, run the processors in the pipeline process (default: a process of their own)")
+                            help="on Kafka too, run the processors in the pipeline process "
+                                 "(default: a process of their own)")
         parser.add_argument("--frame-interval", type=float,
                             help="seconds between two frames of the live map (default: STREAMCITY_FRAME_INTERVAL)")
         parser.add_argument("--switch-interval", type=float,
                             help="sys.setswitchinterval of the pipeline process (Python's default: 0.005)")
+        parser.add_argument("--view", choices=("city", "district"), default="city",
+                            help="each client shows the whole city (default) or a district of about 3 x 3 km")
         parser.add_argument("--keep-log", help="copy the pipeline process's log to this file")
         parser.add_argument("--profile", help="record a py-spy profile of the pipeline process into this file")
         parser.add_argument("--serve", action="store_true", help="(internal) be the pipeline process")
@@ -85,7 +88,7 @@ class Command(BaseCommand):
         subprocess.run([*manage, "migrate", "--no-input", "-v0"], env=env, check=True)
         log = tmp / "host.log"
         args = [*manage, "benchmark", "--serve", "--log", str(log), "--json", str(tmp / "result.json")]
-        for name in ("vehicles", "clients", "duration", "warmup", "taps", "bus", "seed", "replay_seconds"):
+        for name in ("vehicles", "clients", "duration", "warmup", "taps", "bus", "seed", "replay_seconds", "view"):
             args += [f"--{name.replace('_', '-')}", str(options[name])]
         if options["one_process"]:
             args.append("--one-process")
@@ -131,7 +134,7 @@ class Command(BaseCommand):
                        warmup=options["warmup"], taps=options["taps"], bus=options["bus"], seed=options["seed"],
                        replay_seconds=options["replay_seconds"],
                        split=options["bus"] == "kafka" and not options["one_process"],
-                       switch_interval=options["switch_interval"])
+                       switch_interval=options["switch_interval"], view=options["view"])
         result = serve(opts, self.stdout, options["log"] or os.devnull)
         Path(options["json"]).write_text(json.dumps(result))
 
