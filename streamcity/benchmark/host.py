@@ -19,6 +19,7 @@ Then, in order:
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import logging
 import os
@@ -55,6 +56,27 @@ class Options:
     split: bool = False  # the processors in a process of their own (Kafka only)
     switch_interval: float | None = None  # sys.setswitchinterval of the pipeline process
     view: str = "city"  # what each client shows: the whole city or a district (clients.views)
+
+
+class GcMeter:
+    """Time spent in the garbage collector's full (generation 2) collections, which stop every thread."""
+
+    def __init__(self):
+        self.pauses: list[float] = []
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._start = time.perf_counter()
+        elif self._start:
+            self.pauses.append(time.perf_counter() - self._start)
+
+    def figures(self) -> dict:
+        return {"gc_full_collections": len(self.pauses), "gc_full_seconds": round(sum(self.pauses), 3),
+                "gc_full_pause_max_s": round(max(self.pauses, default=0.0), 3)}
 
 
 class LagMeter:
@@ -341,6 +363,7 @@ class Host:
 
     def _live(self, clients: Child | None) -> None:
         opts = self.opts
+        gc_meter = None
         start = time.time() + 0.5
         begin, end = start + opts.warmup, start + opts.warmup + opts.duration
         if clients:
@@ -362,6 +385,7 @@ class Host:
                 raise RuntimeError(f"roles crashed: {self.threads.failed}")
             if counts0 is None and now >= begin:
                 counts0, cpu0 = self._counts(), self._cpu(loader, clients)
+                gc_meter = GcMeter()
                 self.t_begin = time.monotonic()
             elif counts0 is not None:
                 lag_max = max(lag_max, *waits.values())
@@ -397,7 +421,9 @@ class Host:
             "cpu_percent_load": round(cpu["load"], 1),
             "cpu_percent_clients": round(cpu["clients"], 1),
             "rss_mb": round(rss_max, 1),
+            **gc_meter.figures(),
         })
+        gc.callbacks.remove(gc_meter._callback)
         self._stop_load(loader)
         self.result["backlog_at_end"] = self._backlog()
         if clients:

@@ -10,12 +10,18 @@ import abc
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import msgspec
+
 Headers = tuple[tuple[str, bytes], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One record read from a topic partition."""
+class Record(msgspec.Struct, frozen=True, gc=False):
+    """One record read from a topic partition.
+
+    Not tracked by the garbage collector (it holds no container that could make a cycle): the
+    in-process bus keeps some hundred thousand of them, and full collections scanning them stopped
+    the whole pipeline for up to 0.85 s.
+    """
 
     topic: str
     partition: int

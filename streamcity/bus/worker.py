@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import msgspec
 
 from streamcity.schemas import SchemaError, Topic, decode, dlq_topic
 
@@ -28,8 +28,7 @@ class TransientError(Exception):
     """A failure that retrying the same batch later can cure (a database restart, a timeout)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(msgspec.Struct, frozen=True, gc=False):  # one per record: not for the GC to scan
     record: Record
     event: object
 
