@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 SERVICE_VARS = ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PREFIX", "DATABASE_URL")
+PY_SPY = Path(sys.executable).parent / "py-spy"
 
 
 class Command(BaseCommand):
@@ -63,6 +64,8 @@ class Command(BaseCommand):
             return self.serve(options)
         if options["bus"] == "kafka" and not options["bootstrap"]:
             raise CommandError("--bus kafka needs KAFKA_BOOTSTRAP_SERVERS or --bootstrap")
+        if options["profile"] and not PY_SPY.exists():
+            raise CommandError(f"--profile needs py-spy ({PY_SPY} not found): pip install -r requirements-dev.txt")
         with tempfile.TemporaryDirectory(prefix="benchmark-") as tmp:
             result = self.run_host(options, Path(tmp))
         self.stdout.write(table(result))
@@ -99,7 +102,7 @@ class Command(BaseCommand):
         profiler = None
         if options["profile"]:
             profiler = subprocess.Popen(
-                [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(host.pid), "--format", "raw",
+                [str(PY_SPY), "record", "--pid", str(host.pid), "--format", "raw",
                  "--rate", "50", "--output", options["profile"], "--nonblocking"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
