@@ -173,7 +173,7 @@ STREAMCITY_SIM_START = env.str("STREAMCITY_SIM_START", default="")
 
 # -- live map ---------------------------------------------------------------------------------
 # Seconds between two frames sent to the browsers; every change in between rides in one frame.
-STREAMCITY_FRAME_INTERVAL = env.float("STREAMCITY_FRAME_INTERVAL", default=0.5)
+STREAMCITY_FRAME_INTERVAL = env.float("STREAMCITY_FRAME_INTERVAL", default=0.25)
 # WebSocket keep-alive of runstreamcity's Daphne (the daphne CLI has --ping-interval/--ping-timeout):
 # a client that stops reading never answers a ping and is dropped, which bounds what the server
 # buffers for it.
