@@ -79,3 +79,17 @@ class RoleThreads:
                 out.flush()
         if status is not None and tty:
             out.write("\n")
+
+
+def run_until_signalled(roles: list[Role], bus, status: Callable[[], str], out=None) -> None:
+    """Run `roles` in threads until SIGTERM/SIGINT (or a role crashes), with a status line; then
+    join them, flush and close the bus, and exit non-zero if a role crashed."""
+    stop = threading.Event()
+    stop_on_signals(stop)
+    threads = RoleThreads(roles, stop)
+    threads.start()
+    threads.wait(status, out)
+    threads.join()
+    bus.close()
+    if threads.failed:
+        raise SystemExit(1)

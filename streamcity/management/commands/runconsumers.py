@@ -1,10 +1,8 @@
-import threading
-
 from django.core.management.base import BaseCommand
 
 from streamcity import roles
 from streamcity.bus import get_bus
-from streamcity.runtime import RoleThreads, stop_on_signals
+from streamcity.runtime import run_until_signalled
 
 
 class Command(BaseCommand):
@@ -14,12 +12,4 @@ class Command(BaseCommand):
         bus = get_bus()
         roles.ensure_topics(bus)
         role_list, workers = roles.consumers(bus)
-        stop = threading.Event()
-        stop_on_signals(stop)
-        threads = RoleThreads(role_list, stop)
-        threads.start()
-        threads.wait(lambda: roles.worker_status(workers), self.stdout)
-        threads.join()
-        bus.close()
-        if threads.failed:
-            raise SystemExit(1)
+        run_until_signalled(role_list, bus, lambda: roles.worker_status(workers), self.stdout)
