@@ -99,24 +99,15 @@ class StopSchedule(Event, frozen=True, kw_only=True):
     service_date: dt.date
 
 
-class LiveVehicle(Event, frozen=True, kw_only=True):
-    """Latest state of a vehicle (compacted topic live_vehicles). Key: vehicle_id."""
+class LiveVehicle(VehicleLocation, frozen=True, kw_only=True):
+    """Latest state of a vehicle (compacted topic live_vehicles): its last report plus the schedule
+    deviation the processors derived. Key: vehicle_id."""
 
-    vehicle_id: Identifier
-    vehicle_type: VehicleType
-    route_id: str | None = None
-    trip_id: str | None = None
-    latitude: Latitude
-    longitude: Longitude
-    bearing: Bearing = 0.0
-    speed: NonNegative = 0.0
-    passenger_count: Count = 0
-    capacity: Count = 0
-    status: VehicleStatus = "in_service"
-    stop_sequence: int | None = None
-    next_stop_id: str | None = None
-    delay_seconds: int | None = None  # schedule deviation; None until a schedule is known
-    timestamp: dt.datetime
+    delay_seconds: int | None = None  # None until a schedule is known
+
+    @classmethod
+    def of(cls, report: VehicleLocation, *, delay_seconds: int | None) -> LiveVehicle:
+        return cls(**msgspec.structs.asdict(report), delay_seconds=delay_seconds)
 
 
 AlertState = Literal["open", "cleared"]

@@ -40,23 +40,8 @@ class LiveVehicleTable:
                 continue
             self._last[e.vehicle_id] = e.timestamp
             progress, _ = self.progress.observe(e)
-            changed[e.vehicle_id] = LiveVehicle(
-                vehicle_id=e.vehicle_id,
-                vehicle_type=e.vehicle_type,
-                route_id=e.route_id,
-                trip_id=e.trip_id,
-                latitude=e.latitude,
-                longitude=e.longitude,
-                bearing=e.bearing,
-                speed=e.speed,
-                passenger_count=e.passenger_count,
-                capacity=e.capacity,
-                status=e.status,
-                stop_sequence=e.stop_sequence,
-                next_stop_id=e.next_stop_id,
-                delay_seconds=measure(e, progress, self.schedule) if e.status == "in_service" else None,
-                timestamp=e.timestamp,
-            )
+            delay = measure(e, progress, self.schedule) if e.status == "in_service" else None
+            changed[e.vehicle_id] = LiveVehicle.of(e, delay_seconds=delay)
         return list(changed.values())
 
 

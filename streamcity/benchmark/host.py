@@ -511,7 +511,7 @@ class Host:
                                         handler="bench.frame", frame_type="frame", field="vehicles", interval=interval)
         ticks = max(1, round(1.0 / interval))
         now, stamp = time.time(), dt.datetime.now(dt.timezone.utc)
-        payloads = [vehicle_payload(LiveVehicle(**{f: getattr(e, f) for f in e.__struct_fields__}, delay_seconds=0))
+        payloads = [vehicle_payload(LiveVehicle.of(e, delay_seconds=0))
                     for e in (self.city.report(v, now, stamp) for v in self.city.fleet)]
         frames = [[(f"bench.{run}.{g}", text, text.count('"vehicle_id"'))
                    for g, text in publisher.frame_list_of(payloads[k::ticks])] for k in range(ticks)]
