@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 
 import msgspec
 from channels.layers import get_channel_layer
@@ -25,19 +25,20 @@ MAX_FRAME_CHARS = 256 * 1024  # well under Daphne's 1 MiB limit on a WebSocket m
 
 
 class Coalescer:
-    """Items changed since the last take, latest per key (thread-safe)."""
+    """Items changed since the last take, latest per key (thread-safe). `key` indexes an item: a
+    dict key, or a position in a list."""
 
-    def __init__(self, key: str):
+    def __init__(self, key: str | int):
         self.key = key
         self._lock = threading.Lock()
-        self._pending: dict[str, dict] = {}
+        self._pending: dict = {}
 
-    def add(self, items: list[dict]) -> None:
+    def add(self, items: list) -> None:
         with self._lock:
             for item in items:
                 self._pending[item[self.key]] = item
 
-    def take(self) -> list[dict]:
+    def take(self) -> list:
         with self._lock:
             pending, self._pending = self._pending, {}
         return list(pending.values())
@@ -90,37 +91,65 @@ class GroupPublisher:
         return len(items)
 
 
+class GroupTracker:
+    """Routes an item to its groups, and once more to the groups it left since its last frame (it
+    moved to another tile, say), so that their members see it leave. Keys not seen for
+    `forget_after` seconds are forgotten."""
+
+    def __init__(self, groups_of: Callable[[object], Iterable[str]], *, forget_after: float = 600.0):
+        self.groups_of = groups_of
+        self.forget_after = forget_after
+        self._last: dict[Hashable, tuple[tuple[str, ...], float]] = {}
+        self._swept = time.monotonic()
+
+    def __call__(self, key: Hashable, item, now: float) -> Iterable[str]:
+        groups = tuple(self.groups_of(item))
+        previous = self._last.get(key)
+        self._last[key] = (groups, now)
+        if previous is None or previous[0] == groups:
+            return groups
+        return dict.fromkeys(groups + previous[0])
+
+    def sweep(self, now: float) -> None:
+        if now - self._swept > self.forget_after:
+            self._swept = now
+            self._last = {k: v for k, v in self._last.items() if now - v[1] <= self.forget_after}
+
+
 class MultiGroupPublisher(GroupPublisher):
     """Every `interval` seconds, sends each group the items that concern it: one frame per group.
 
-    `groups_of(item)` names an item's groups. Each item is encoded once and each group's frame is
-    joined from those encodings once, however many clients are in the group. An item that left a
-    group since its last frame (it moved to another tile, say) is sent to that group once more, so
-    the group's members see it leave. Keys not seen for `forget_after` seconds are forgotten.
+    `targets(key, item, now)` names the groups an item goes to this tick (default: a GroupTracker
+    of `groups_of`); it may keep state and have a `sweep(now)` called once per tick. Each item is
+    encoded once (`encode`, default JSON) and each group's frame is joined from those encodings
+    once, however many clients are in the group: `{"type": frame_type, **header, field: [...]}`.
     """
 
-    def __init__(self, items: Coalescer, *, name: str, groups_of: Callable[[dict], Iterable[str]], handler: str,
-                 frame_type: str, field: str, interval: float, loop: asyncio.AbstractEventLoop | None = None,
-                 forget_after: float = 600.0):
+    def __init__(self, items: Coalescer, *, name: str, handler: str, frame_type: str, field: str, interval: float,
+                 groups_of: Callable[[object], Iterable[str]] | None = None,
+                 targets: Callable[[Hashable, object, float], Iterable[str]] | None = None,
+                 encode: Callable[[object], bytes] = _encode, header: dict | None = None,
+                 loop: asyncio.AbstractEventLoop | None = None, forget_after: float = 600.0):
         super().__init__(items, group=name, handler=handler, frame_type=frame_type, field=field, interval=interval,
                          loop=loop)
-        self.groups_of = groups_of
+        if (groups_of is None) == (targets is None):
+            raise TypeError("give groups_of or targets")
+        self.targets = targets if targets is not None else GroupTracker(groups_of, forget_after=forget_after)
+        self.encode = encode
         self.group_sends = 0
-        self._head = json.dumps({"type": frame_type, field: []}, separators=(",", ":"))[:-2]  # ...,"field":[
-        self._last: dict[str, tuple[tuple[str, ...], float]] = {}
-        self._forget_after = forget_after
-        self._swept = time.monotonic()
+        head = {"type": frame_type, **(header or {}), field: []}
+        self._head = json.dumps(head, separators=(",", ":"))[:-2]  # ...,"field":[
 
-    def frames_of(self, items: list[dict]) -> dict[str, str]:
-        """The frame text of every group concerned by `items`."""
-        return {group: self._head + ",".join(texts) + "]}" for group, texts in self._parts_of(items).items()}
+    def frames_of(self, items: list, now: float | None = None) -> dict[str, str]:
+        """The frame text of every group concerned by `items` (at monotonic time `now`)."""
+        return {group: self._head + ",".join(texts) + "]}" for group, texts in self._parts_of(items, now).items()}
 
-    def frame_list_of(self, items: list[dict]) -> list[tuple[str, str]]:
+    def frame_list_of(self, items: list, now: float | None = None) -> list[tuple[str, str]]:
         """(group, frame text) pairs: a group's changes in frames of at most MAX_FRAME_CHARS each
         (Daphne refuses to send a WebSocket message over 1 MiB; frames only add changes, so a client
         applies two halves as it would one frame)."""
         out = []
-        for group, texts in self._parts_of(items).items():
+        for group, texts in self._parts_of(items, now).items():
             start, size = 0, 0
             for i, text in enumerate(texts):
                 if size + len(text) > MAX_FRAME_CHARS and i > start:
@@ -130,21 +159,23 @@ class MultiGroupPublisher(GroupPublisher):
             out.append((group, self._head + ",".join(texts[start:]) + "]}"))
         return out
 
-    def _parts_of(self, items: list[dict]) -> dict[str, list[str]]:
-        now = time.monotonic()
+    def _parts_of(self, items: list, now: float | None = None) -> dict[str, list[str]]:
+        now = time.monotonic() if now is None else now
         parts: dict[str, list[str]] = {}
+        key, encode, targets = self.items.key, self.encode, self.targets
         for item in items:
-            text = _encode(item).decode()
-            groups = tuple(self.groups_of(item))
-            key = item[self.items.key]
-            previous = self._last.get(key)
-            self._last[key] = (groups, now)
-            targets = groups if previous is None or previous[0] == groups else dict.fromkeys(groups + previous[0])
-            for group in targets:
-                parts.setdefault(group, []).append(text)
-        if now - self._swept > self._forget_after:
-            self._swept = now
-            self._last = {k: v for k, v in self._last.items() if now - v[1] <= self._forget_after}
+            text = None
+            for group in targets(item[key], item, now):
+                if text is None:
+                    text = encode(item).decode()
+                part = parts.get(group)
+                if part is None:
+                    parts[group] = [text]
+                else:
+                    part.append(text)
+        sweep = getattr(targets, "sweep", None)
+        if sweep is not None:
+            sweep(now)
         return parts
 
     def publish_once(self, layer) -> int:

@@ -11,7 +11,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from streamcity.fanout import MAX_FRAME_CHARS
 
-from .selectors import vehicle_snapshot
+from .selectors import ROW_FIELDS, vehicle_snapshot_rows
 from .subscriptions import (
     Plan, Subscription, SubscriptionError, subscription_from_query, subscription_parse, subscription_plan,
 )
@@ -24,10 +24,11 @@ def _dumps(message: dict) -> str:
     return json.dumps(message, separators=(",", ":"))
 
 
-def snapshot_messages(subscription: dict, vehicles: list[dict], limit: int = MAX_FRAME_CHARS) -> list[str]:
+def snapshot_messages(subscription: dict, vehicles: list[list], limit: int = MAX_FRAME_CHARS) -> list[str]:
     """A snapshot as one message, or as several of at most about `limit` characters (Daphne refuses
-    WebSocket messages over 1 MiB): `{"type": "snapshot", "part": i, "parts": n, "vehicles": [...]}`,
-    the subscription in the first part. The client replaces its vehicles once it has the last part."""
+    WebSocket messages over 1 MiB): `{"type": "snapshot", "part": i, "parts": n, "fields": [...],
+    "vehicles": [[...], ...]}` (rows as in frames: transit.selectors.vehicle_row), the subscription
+    in the first part. The client replaces its vehicles once it has the last part."""
     texts = [_encode(v).decode() for v in vehicles]
     chunks, start, size = [], 0, 0
     for i, text in enumerate(texts):
@@ -41,6 +42,7 @@ def snapshot_messages(subscription: dict, vehicles: list[dict], limit: int = MAX
         head = {"type": "snapshot", "part": part, "parts": len(chunks)}
         if part == 0:
             head["subscription"] = subscription
+        head["fields"] = ROW_FIELDS
         messages.append(_dumps(head)[:-1] + ',"vehicles":[' + ",".join(chunk) + "]}")
     return messages
 
@@ -48,8 +50,9 @@ def snapshot_messages(subscription: dict, vehicles: list[dict], limit: int = MAX
 class LiveVehiclesConsumer(AsyncWebsocketConsumer):
     """`/ws/live/`: a snapshot on connect, then the frames of the groups covering the subscription.
 
-    The subscription comes from the URL (`?bbox=w,s,e,n&route=..&type=..`, default: everything)
-    and can be changed with `{"type": "subscribe", "bbox": [...], "routes": [...], "vehicle_types": [...]}`;
+    The subscription comes from the URL (`?bbox=w,s,e,n&route=..&type=..&zoom=..`, default: everything)
+    and can be changed with `{"type": "subscribe", "bbox": [...], "routes": [...], "vehicle_types": [...],
+    "zoom": z}` (a zoomed-out map gets the changes it can draw: transit.subscriptions);
     each (re)subscription is answered with a fresh snapshot of what it covers. `{"type": "resync"}`
     asks for a new snapshot of the current subscription.
     """
@@ -99,7 +102,7 @@ class LiveVehiclesConsumer(AsyncWebsocketConsumer):
 
     async def _send_snapshot(self):
         plan = self.plan
-        vehicles = await database_sync_to_async(vehicle_snapshot)(
+        vehicles = await database_sync_to_async(vehicle_snapshot_rows)(
             area=plan.area, routes=plan.routes, vehicle_types=plan.vehicle_types
         )
         for message in snapshot_messages(plan.describe(), vehicles):

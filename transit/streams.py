@@ -17,16 +17,16 @@ from django.db import InterfaceError, OperationalError, close_old_connections
 from streamcity.bus import Decoded, TransientError
 from streamcity.fanout import Coalescer, MultiGroupPublisher
 
-from .selectors import vehicle_payload
+from .selectors import ROW_FIELDS, vehicle_row
 from .services import vehicle_states_upsert
-from .subscriptions import vehicle_groups
+from .subscriptions import VehicleRouter
 
 logger = logging.getLogger(__name__)
 
 
 def vehicle_frames() -> Coalescer:
-    """Vehicles changed since the last frame, latest state per vehicle."""
-    return Coalescer("vehicle_id")
+    """Vehicles changed since the last frame, latest state per vehicle (as rows: vehicle_row)."""
+    return Coalescer(0)
 
 
 class VehicleBridge:
@@ -46,11 +46,13 @@ class VehicleBridge:
             raise TransientError(str(exc)) from exc
         finally:
             close_old_connections()
-        self.frames.add([vehicle_payload(e) for e in events])
+        self.frames.add([vehicle_row(e) for e in events])
 
 
 def vehicle_publisher(frames: Coalescer, *, interval: float,
                       loop: asyncio.AbstractEventLoop | None = None) -> MultiGroupPublisher:
-    """Sends `{"type": "frame", "vehicles": [...]}` to every live-map group every `interval` seconds."""
-    return MultiGroupPublisher(frames, name="live-vehicles", groups_of=vehicle_groups, handler="vehicles.frame",
-                               frame_type="frame", field="vehicles", interval=interval, loop=loop)
+    """Sends `{"type": "frame", "fields": [...], "vehicles": [[...], ...]}` to every live-map group
+    every `interval` seconds (zoomed-out groups: the changes they can draw, see VehicleRouter)."""
+    return MultiGroupPublisher(frames, name="live-vehicles", targets=VehicleRouter(ROW_FIELDS),
+                               header={"fields": list(ROW_FIELDS)}, handler="vehicles.frame", frame_type="frame",
+                               field="vehicles", interval=interval, loop=loop)

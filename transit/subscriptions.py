@@ -14,14 +14,23 @@ cover its subscription: its routes, else the tiles of the finest level that cove
 with at most MAX_TILES tiles (typed tiles when it shows only some vehicle types), else the world.
 When a vehicle leaves a group (it moved to another tile, changed route or type), the publisher
 sends it once more to the groups it left, so clients there see it leave their area.
+
+Level of detail: a map zoomed out below FULL_DETAIL_ZOOM cannot show a move smaller than a pixel.
+A client that says its zoom joins the same tiles with a detail suffix (`live.z10.511.340.d11`):
+their frames carry a vehicle when it has moved at least DETAIL_PIXELS pixels at that zoom since it
+was last sent there, or something shown about it changed (type, route, trip, status, next stop,
+minute of delay), and at least every DETAIL_REFRESH_SECONDS. What is sent is as fresh as in the
+full frames; a city-wide view just receives the changes it can draw (`VehicleRouter`).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
 import typing
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -34,6 +43,12 @@ MAX_ROUTES = 60  # route groups a client may join; more routes: tiles (filtered 
 MAX_LIST = 500  # entries accepted in a subscription's routes or vehicle_types
 VEHICLE_TYPES: tuple[str, ...] = typing.get_args(VehicleType)
 MAX_LAT = 85.0511287798  # Web Mercator's limit
+FULL_DETAIL_ZOOM = 14  # from this map zoom on, a client gets every change
+DETAIL_ZOOMS = (13, 12, 11, 10, 9)  # the detail classes: a move of DETAIL_PIXELS at that zoom is sent
+DETAIL_BY_LEVEL = {13: (13,), 10: (13, 12, 11, 10), 7: (11, 10, 9), None: DETAIL_ZOOMS}  # tile level (None: world)
+DETAIL_PIXELS = 1.0
+DETAIL_REFRESH_SECONDS = 10.0
+MAX_ZOOM = 30
 
 BBox = tuple[float, float, float, float]  # west, south, east, north (degrees)
 
@@ -51,6 +66,7 @@ class Subscription:
     bbox: BBox | None = None
     routes: tuple[str, ...] = ()
     vehicle_types: tuple[str, ...] = ()
+    zoom: float | None = None  # the map's zoom (None: every change, as at FULL_DETAIL_ZOOM)
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,7 @@ class Plan:
     vehicle_types: tuple[str, ...] = ()
     level: str = "world"  # "z13" / "z10" / "z7", "routes" or "world"
     bbox: BBox | None = None  # as asked
+    detail: int | None = None  # the detail class (a zoom of DETAIL_ZOOMS), None: every change
 
     def describe(self) -> dict:
         """What the client is told about its subscription (it filters frames with this)."""
@@ -73,6 +90,7 @@ class Plan:
             "vehicle_types": list(self.vehicle_types),
             "level": self.level,
             "groups": len(self.groups),
+            "detail": self.detail,
         }
 
     def matches(self, vehicle: dict) -> bool:
@@ -121,13 +139,18 @@ def bbox_contains(bbox: BBox, lat: float, lon: float) -> bool:
 # -- group names ---------------------------------------------------------------------------------
 
 
-def tile_group(z: int, x: int, y: int, vehicle_type: str | None = None) -> str:
+@functools.lru_cache(maxsize=65536)
+def tile_group(z: int, x: int, y: int, vehicle_type: str | None = None, detail: int | None = None) -> str:
     name = f"{PREFIX}.z{z}.{x}.{y}"
-    return f"{name}.{vehicle_type}" if vehicle_type else name
+    if vehicle_type:
+        name = f"{name}.{vehicle_type}"
+    return f"{name}.d{detail}" if detail else name
 
 
-def world_group(vehicle_type: str | None = None) -> str:
-    return f"{PREFIX}.all.{vehicle_type}" if vehicle_type else f"{PREFIX}.all"
+@functools.lru_cache(maxsize=256)
+def world_group(vehicle_type: str | None = None, detail: int | None = None) -> str:
+    name = f"{PREFIX}.all.{vehicle_type}" if vehicle_type else f"{PREFIX}.all"
+    return f"{name}.d{detail}" if detail else name
 
 
 def route_group(route_id: str) -> str:
@@ -137,17 +160,87 @@ def route_group(route_id: str) -> str:
 
 
 def vehicle_groups(vehicle: dict) -> list[str]:
-    """Every group a vehicle's change is published to."""
-    vtype = vehicle.get("vehicle_type")
-    lat, lon = vehicle["latitude"], vehicle["longitude"]
+    """Every full-detail group a vehicle's change is published to."""
+    return _full_groups(vehicle.get("vehicle_type"), vehicle.get("route_id"),
+                        _tiles(vehicle["latitude"], vehicle["longitude"]))
+
+
+def _tiles(lat: float, lon: float) -> list[tuple[int, int, int]]:
+    return [(z, *tile_of(lat, lon, z)) for z in LEVELS]
+
+
+def _full_groups(vtype: str | None, route_id: str | None, tiles: list[tuple[int, int, int]]) -> list[str]:
     groups = [world_group(), world_group(vtype)]
-    for z in LEVELS:
-        x, y = tile_of(lat, lon, z)
+    for z, x, y in tiles:
         groups.append(tile_group(z, x, y))
         groups.append(tile_group(z, x, y, vtype))
-    if vehicle.get("route_id"):
-        groups.append(route_group(vehicle["route_id"]))
+    if route_id:
+        groups.append(route_group(route_id))
     return groups
+
+
+def _detail_groups(vtype: str | None, tiles: list[tuple[int, int, int]], detail: int) -> list[str]:
+    groups = [world_group(None, detail), world_group(vtype, detail)]
+    for z, x, y in tiles:
+        if detail in DETAIL_BY_LEVEL[z]:
+            groups.append(tile_group(z, x, y, None, detail))
+            groups.append(tile_group(z, x, y, vtype, detail))
+    return groups
+
+
+class VehicleRouter:
+    """The groups each vehicle goes to this tick: the publisher's `targets` for live-map rows
+    (transit.selectors.vehicle_row). Every change goes to the full-detail groups; a detail class's
+    groups get it when it is due there (see the module docstring). A vehicle that left a group
+    (another tile, route or type) is sent there once more, in each class, when next sent."""
+
+    def __init__(self, fields: Sequence[str], *, pixels: float = DETAIL_PIXELS,
+                 refresh: float = DETAIL_REFRESH_SECONDS, forget_after: float = 600.0):
+        """`fields`: the names of a row's positions (transit.selectors.ROW_FIELDS)."""
+        self.refresh = refresh
+        self.forget_after = forget_after
+        # a move is due at zoom c when it is `pixels` long there: in degrees of longitude, and of
+        # latitude over cos(latitude) (Web Mercator's pixels are square), 360 / 256 / 2^c each
+        self._threshold = {c: (pixels * 360.0 / 256.0 / 2**c) ** 2 for c in DETAIL_ZOOMS}
+        self._full: dict[Hashable, tuple[tuple[str, ...], float]] = {}
+        self._sent: dict[int, dict[Hashable, tuple]] = {c: {} for c in DETAIL_ZOOMS}
+        self._swept = 0.0
+        i = {name: n for n, name in enumerate(fields)}
+        self._at = (i["vehicle_type"], i["route_id"], i["trip_id"], i["latitude"], i["longitude"], i["status"],
+                    i["next_stop_id"], i["delay_seconds"])
+
+    def __call__(self, key: Hashable, row: list, now: float) -> Iterable[str]:
+        t, r, trip, la, lo, st, nx, dl = self._at
+        vtype, route_id, lat, lon, delay = row[t], row[r], row[la], row[lo], row[dl]
+        tiles = _tiles(lat, lon)
+        groups = tuple(_full_groups(vtype, route_id, tiles))
+        previous = self._full.get(key)
+        self._full[key] = (groups, now)
+        targets = list(groups) if previous is None or previous[0] == groups else list(dict.fromkeys(groups + previous[0]))
+        shown = (vtype, route_id, row[trip], row[st], row[nx], None if delay is None else delay // 60)
+        inverse_cos = 1.0 / max(0.01, math.cos(math.radians(lat)))
+        for detail in DETAIL_ZOOMS:
+            sent = self._sent[detail]
+            last = sent.get(key)
+            if last is not None and last[2] == shown and now - last[3] < self.refresh:
+                dlon, dlat = lon - last[0], (lat - last[1]) * inverse_cos
+                if dlon * dlon + dlat * dlat < self._threshold[detail]:
+                    continue
+            here = _detail_groups(vtype, tiles, detail)
+            sent[key] = (lon, lat, shown, now, here)
+            targets.extend(here)
+            if last is not None and last[4] != here:
+                targets.extend(g for g in last[4] if g not in here)
+        return targets
+
+    def sweep(self, now: float) -> None:
+        """Forget vehicles not seen for `forget_after` seconds (called once per tick)."""
+        if now - self._swept <= self.forget_after:
+            return
+        self._swept = now
+        self._full = {k: v for k, v in self._full.items() if now - v[1] <= self.forget_after}
+        for detail, sent in self._sent.items():
+            self._sent[detail] = {k: v for k, v in sent.items() if now - v[3] <= self.forget_after}
 
 
 # -- subscriptions -------------------------------------------------------------------------------
@@ -161,6 +254,7 @@ def subscription_parse(message: dict) -> Subscription:
         bbox=_bbox(message.get("bbox")),
         routes=_strings(message.get("routes"), "routes"),
         vehicle_types=_types(_strings(message.get("vehicle_types"), "vehicle_types")),
+        zoom=_zoom(message.get("zoom")),
     )
 
 
@@ -175,7 +269,14 @@ def subscription_from_query(query_string: bytes | str) -> Subscription:
             bbox = [float(v) for v in bbox.split(",")]
         except ValueError:
             raise SubscriptionError("bbox must be four numbers: west,south,east,north") from None
-    return subscription_parse({"bbox": bbox, "routes": query.get("route", []), "vehicle_types": query.get("type", [])})
+    zoom = query.get("zoom", [None])[-1]
+    if zoom is not None:
+        try:
+            zoom = float(zoom)
+        except ValueError:
+            raise SubscriptionError("zoom must be a number") from None
+    return subscription_parse({"bbox": bbox, "routes": query.get("route", []), "vehicle_types": query.get("type", []),
+                               "zoom": zoom})
 
 
 def subscription_plan(sub: Subscription) -> Plan:
@@ -188,12 +289,24 @@ def subscription_plan(sub: Subscription) -> Plan:
         for z in LEVELS:
             xs, ys = tiles_covering(sub.bbox, z)
             if len(xs) * len(ys) <= MAX_TILES:
-                groups = tuple(tile_group(z, x, y, t) for x in xs for y in ys for t in (types or (None,)))
+                detail = detail_class(z, sub.zoom)
+                groups = tuple(tile_group(z, x, y, t, detail) for x in xs for y in ys for t in (types or (None,)))
                 west, _, _, north = tile_bbox(xs[0], ys[0], z)
                 _, south, east, _ = tile_bbox(xs[-1], ys[-1], z)
-                return Plan(groups, (west, south, east, north), sub.routes, types, f"z{z}", sub.bbox)
-    groups = tuple(world_group(t) for t in (types or (None,)))
-    return Plan(groups, None, sub.routes, types, "world", sub.bbox)
+                return Plan(groups, (west, south, east, north), sub.routes, types, f"z{z}", sub.bbox, detail)
+    detail = detail_class(None, sub.zoom)
+    groups = tuple(world_group(t, detail) for t in (types or (None,)))
+    return Plan(groups, None, sub.routes, types, "world", sub.bbox, detail)
+
+
+def detail_class(level: int | None, zoom: float | None) -> int | None:
+    """The detail class for a map at `zoom` on tiles of `level` (None: the world): the coarsest class
+    of that level that still draws a move of DETAIL_PIXELS at that zoom; None: every change."""
+    if zoom is None or zoom >= FULL_DETAIL_ZOOM:
+        return None
+    wanted = max(math.floor(zoom), DETAIL_ZOOMS[-1])
+    finer = [c for c in DETAIL_BY_LEVEL[level] if c >= wanted]
+    return min(finer) if finer else None
 
 
 def _bbox(value) -> BBox | None:
@@ -234,6 +347,14 @@ def _strings(value, name: str) -> tuple[str, ...]:
     if any(not v or len(v) > 128 for v in value):
         raise SubscriptionError(f"{name} entries must be 1 to 128 characters")
     return tuple(dict.fromkeys(value))
+
+
+def _zoom(value) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_ZOOM:
+        raise SubscriptionError(f"zoom must be a number from 0 to {MAX_ZOOM}")
+    return float(value)
 
 
 def _types(values: tuple[str, ...]) -> tuple[str, ...]:

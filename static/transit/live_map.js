@@ -594,6 +594,21 @@
       else m.update(v, now, fromSnapshot);
     }
 
+    // Snapshots and frames carry vehicles as rows named once by msg.fields (the server's compact
+    // form: positions to 0.1 m, the timestamp in epoch ms); the map works on objects.
+    function vehiclesOf(msg) {
+      var fields = msg.fields, rows = msg.vehicles || [];
+      if (!fields) return rows;
+      var out = new Array(rows.length);
+      for (var i = 0; i < rows.length; i++) {
+        var row = rows[i], v = {};
+        for (var k = 0; k < fields.length; k++) v[fields[k]] = row[k];
+        if (v.timestamp_ms != null) v.timestamp = new Date(v.timestamp_ms).toISOString();
+        out[i] = v;
+      }
+      return out;
+    }
+
     // A snapshot may come in parts (large ones do): vehicles missing from every part are removed.
     var snapshotSeen = null;
     function snapshot(msg) {
@@ -603,7 +618,7 @@
         snapshotSeen = new Set();
       }
       if (!snapshotSeen) return; // a part whose beginning this socket never saw
-      msg.vehicles.forEach(function (v) { snapshotSeen.add(v.vehicle_id); upsert(v, now, true); });
+      vehiclesOf(msg).forEach(function (v) { snapshotSeen.add(v.vehicle_id); upsert(v, now, true); });
       if (msg.parts && msg.part < msg.parts - 1) return;
       var seen = snapshotSeen;
       snapshotSeen = null;
@@ -618,7 +633,8 @@
 
     function frame(msg) {
       var now = performance.now();
-      for (var i = 0; i < msg.vehicles.length; i++) upsert(msg.vehicles[i], now, false);
+      var changed = vehiclesOf(msg);
+      for (var i = 0; i < changed.length; i++) upsert(changed[i], now, false);
       layer.redraw();
       updateCount();
     }
@@ -667,11 +683,14 @@
         }),
         routes: Array.from(filters.routes),
         vehicle_types: Array.from(filters.types),
+        zoom: map.getZoom(), // zoomed out, the server sends the moves a pixel can show
       };
     }
 
     function needsResubscribe() {
       if (!asked) return true;
+      // another level of detail (the server sends every change from zoom 14 on)
+      if (Math.min(Math.floor(map.getZoom()), 14) !== Math.min(Math.floor(asked.zoom), 14)) return true;
       if (asked.routes.length) return false; // a route subscription covers the routes wherever they go
       var v = map.getBounds(), b = asked.bbox;
       if (v.getWest() < b[0] || v.getSouth() < b[1] || v.getEast() > b[2] || v.getNorth() > b[3]) return true;
@@ -707,6 +726,7 @@
       q.set("bbox", asked.bbox.join(","));
       asked.routes.forEach(function (r) { q.append("route", r); });
       asked.vehicle_types.forEach(function (t) { q.append("type", t); });
+      q.set("zoom", String(asked.zoom));
       var scheme = location.protocol === "https:" ? "wss://" : "ws://";
       var socket = new WebSocket(scheme + location.host + cfg.urls.socket + "?" + q.toString());
       ws = socket;

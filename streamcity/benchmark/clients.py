@@ -2,8 +2,8 @@
 
     python -m streamcity.benchmark.clients --url ws://127.0.0.1:8000/ws/live/ --clients 100 --bbox w,s,e,n
 
-Each client subscribes to the bounding box of the whole city (as the map does showing all of it) and
-receives the snapshot, then the frames. Talks to its host on stdin/stdout: prints `connected N` once
+Each client subscribes to the bounding box of the whole city (as the map does showing all of it), with
+the zoom at which a laptop's map shows it, and receives the snapshot, then the frames. Talks to its host on stdin/stdout: prints `connected N` once
 every client has its snapshot, waits for `go START END` (epoch seconds of the measurement window),
 prints a `progress {...}` line every 2 s and a `result {...}` line after END.
 
@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
+import math
 import random
 import sys
 import time
 from collections import Counter
+from urllib.parse import urlencode
 
 import msgspec
 import websockets
@@ -31,13 +32,10 @@ import websockets
 BIN_MS = 5
 
 
-class _Vehicle(msgspec.Struct):
-    timestamp: dt.datetime
-
-
 class _Frame(msgspec.Struct):
     type: str
-    vehicles: list[_Vehicle] = []
+    fields: list[str] = []
+    vehicles: list[list] = []  # rows named by `fields` (transit.selectors.vehicle_row)
 
 
 _decode_frame = msgspec.json.Decoder(_Frame).decode
@@ -63,12 +61,14 @@ class Fleet:
         key = (len(data), data[-80:])
         if key not in self.frames:
             try:
-                vehicles = _decode_frame(data).vehicles
-            except msgspec.DecodeError:
+                frame = _decode_frame(data)
+                at = frame.fields.index("timestamp_ms")
+                stamps = [row[at] for row in frame.vehicles]
+            except (msgspec.DecodeError, ValueError, IndexError):
                 self.decode_errors += 1
-                vehicles = []
-            bins = Counter(int(v.timestamp.timestamp() * 1000) // BIN_MS for v in vehicles)
-            self.frames[key] = (len(vehicles), bins)
+                stamps = []
+            bins = Counter(ms // BIN_MS for ms in stamps)
+            self.frames[key] = (len(stamps), bins)
         return key
 
     def receive(self, data: bytes, now: float) -> None:
@@ -146,7 +146,9 @@ async def main_async(args) -> None:
     fleet.expected = args.clients
     gate = asyncio.Semaphore(50)
     ready, done = asyncio.Event(), asyncio.Event()
-    urls = [args.url + (f"?bbox={bbox}" if bbox else "") for bbox in views(args.bbox, args.view, args.clients)]
+    zoom = None if args.zoom == "none" else args.zoom
+    urls = [args.url + "?" + urlencode({"bbox": bbox, **({"zoom": z} if z is not None else {})})
+            for bbox, z in views(args.bbox, args.view, args.clients, zoom=zoom)]
     tasks = [asyncio.create_task(client(url, args.origin, fleet, gate, ready, done)) for url in urls]
     await ready.wait()
     print(f"connected {fleet.connected} failed {len(fleet.failed)}", flush=True)
@@ -187,20 +189,41 @@ async def main_async(args) -> None:
     print(f"result {json.dumps(result)}", flush=True)
 
 
-def views(bbox: str, view: str, n: int, seed: int = 7) -> list[str]:
-    """Each client's bounding box: the whole `bbox` ("city"), or a district of about 3 x 3 km
-    somewhere inside it ("district", as a phone showing a neighbourhood)."""
+VIEWPORTS = {"city": (1280, 800), "district": (390, 844)}  # a laptop showing the city, a phone a district
+
+
+def views(bbox: str, view: str, n: int, seed: int = 7, zoom: str | None = "auto") -> list[tuple[str, float | None]]:
+    """Each client's bounding box and map zoom: the whole `bbox` ("city"), or a district of about
+    3 x 3 km somewhere inside it ("district", as a phone showing a neighbourhood). The zoom is the
+    one at which the box fits the view's screen (VIEWPORTS) as the map's fitBounds would choose
+    ("auto"), a given number, or None (no zoom sent: every change, as a map zoomed in)."""
     if view == "city" or not bbox:
-        return [bbox] * n
-    west, south, east, north = (float(v) for v in bbox.split(","))
-    rng = random.Random(seed)
-    dlat, dlon = 0.027, 0.043  # about 3 km at London's latitude
-    out = []
-    for _ in range(n):
-        w = rng.uniform(west, max(west, east - dlon))
-        s = rng.uniform(south, max(south, north - dlat))
-        out.append(f"{w:.5f},{s:.5f},{w + dlon:.5f},{s + dlat:.5f}")
-    return out
+        boxes = [bbox] * n
+    else:
+        west, south, east, north = (float(v) for v in bbox.split(","))
+        rng = random.Random(seed)
+        dlat, dlon = 0.027, 0.043  # about 3 km at London's latitude
+        boxes = []
+        for _ in range(n):
+            w = rng.uniform(west, max(west, east - dlon))
+            s = rng.uniform(south, max(south, north - dlat))
+            boxes.append(f"{w:.5f},{s:.5f},{w + dlon:.5f},{s + dlat:.5f}")
+    if zoom is None or not bbox:
+        return [(b, None) for b in boxes]
+    if zoom != "auto":
+        return [(b, float(zoom)) for b in boxes]
+    return [(b, fit_zoom(tuple(map(float, b.split(","))), *VIEWPORTS[view])) for b in boxes]
+
+
+def fit_zoom(bbox: tuple[float, float, float, float], width: int, height: int) -> int:
+    """The largest whole Web Mercator zoom at which `bbox` fits `width` x `height` pixels."""
+    west, south, east, north = bbox
+
+    def y(lat: float) -> float:  # Mercator y in pixels at zoom 0
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) / (2 * math.pi) * 256
+
+    dx, dy = max(1e-9, (east - west) / 360 * 256), max(1e-9, y(north) - y(south))
+    return max(0, min(18, math.floor(math.log2(min(width / dx, height / dy)))))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -211,6 +234,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bbox", default="", help="west,south,east,north (default: everything)")
     parser.add_argument("--view", choices=("city", "district"), default="city",
                         help="each client shows the whole bbox, or a district of about 3 x 3 km inside it")
+    parser.add_argument("--zoom", default="auto",
+                        help="the map zoom each client reports: auto (fits its view), a number, or none")
     parser.add_argument("--drain", type=float, default=2.0, help="seconds to keep receiving after the window")
     asyncio.run(main_async(parser.parse_args(argv)))
 

@@ -56,6 +56,7 @@ class Options:
     split: bool = False  # the processors in a process of their own (Kafka only)
     switch_interval: float | None = None  # sys.setswitchinterval of the pipeline process
     view: str = "city"  # what each client shows: the whole city or a district (clients.views)
+    zoom: str = "auto"  # the map zoom each client reports (clients.views)
 
 
 class GcMeter:
@@ -320,7 +321,7 @@ class Host:
         clients = Child.start("clients", [
             sys.executable, "-m", "streamcity.benchmark.clients", "--url", f"ws://127.0.0.1:{port}/ws/live/",
             "--origin", f"http://127.0.0.1:{port}", "--clients", str(self.opts.clients),
-            f"--bbox={w:.5f},{s:.5f},{e:.5f},{n:.5f}", "--view", self.opts.view,
+            f"--bbox={w:.5f},{s:.5f},{e:.5f},{n:.5f}", "--view", self.opts.view, "--zoom", self.opts.zoom,
         ], self.log)
         t = time.monotonic()
         line = clients.wait_line("connected", 300)
@@ -489,10 +490,10 @@ class Host:
 
         from channels.layers import get_channel_layer
 
-        from streamcity.fanout import Coalescer, MultiGroupPublisher
         from streamcity.schemas import LiveVehicle
-        from transit.selectors import vehicle_payload
-        from transit.subscriptions import Subscription, subscription_plan, vehicle_groups
+        from transit.selectors import vehicle_row
+        from transit.streams import vehicle_frames, vehicle_publisher
+        from transit.subscriptions import DETAIL_REFRESH_SECONDS, Subscription, subscription_plan
 
         from .clients import views
 
@@ -502,19 +503,31 @@ class Host:
         run = uuid.uuid4().hex[:8]
         bbox = ",".join(f"{x:.5f}" for x in self.city.bbox)
         # each bare channel joins the groups its client joined (under names of this phase only)
+        zoom = None if self.opts.zoom == "none" else self.opts.zoom
+        client_views = views(bbox, self.opts.view, self.opts.clients, zoom=zoom)
         memberships = [
-            [f"bench.{run}.{g}" for g in subscription_plan(Subscription(bbox=tuple(map(float, b.split(","))))).groups]
-            for b in views(bbox, self.opts.view, self.opts.clients)
+            [f"bench.{run}.{g}"
+             for g in subscription_plan(Subscription(bbox=tuple(map(float, b.split(","))), zoom=z)).groups]
+            for b, z in client_views
         ]
-        # the frames the real publisher makes of one tick's changes (interval x the fleet)
-        publisher = MultiGroupPublisher(Coalescer("vehicle_id"), name="bench", groups_of=vehicle_groups,
-                                        handler="bench.frame", frame_type="frame", field="vehicles", interval=interval)
+        # the frames the real publisher makes of the fleet's reports, a tick at a time; zoomed out,
+        # after as long a warm-up as the live phase had, over DETAIL_REFRESH_SECONDS + 2 s
+        publisher = vehicle_publisher(vehicle_frames(), interval=interval)
         ticks = max(1, round(1.0 / interval))
-        now, stamp = time.time(), dt.datetime.now(dt.timezone.utc)
-        payloads = [vehicle_payload(LiveVehicle.of(e, delay_seconds=0))
-                    for e in (self.city.report(v, now, stamp) for v in self.city.fleet)]
-        frames = [[(f"bench.{run}.{g}", text, text.count('"vehicle_id"'))
-                   for g, text in publisher.frame_list_of(payloads[k::ticks])] for k in range(ticks)]
+        zoomed = any(z is not None for _, z in client_views)
+        warm, made = (int(self.opts.warmup) + 1, int(DETAIL_REFRESH_SECONDS) + 2) if zoomed else (0, 1)
+        frames = []
+        t0, m0 = time.time(), time.monotonic()
+        for second in range(warm + made):
+            for k in range(ticks):
+                offset = second + k * interval
+                stamp = dt.datetime.fromtimestamp(t0 + offset, dt.timezone.utc)
+                rows = [vehicle_row(LiveVehicle.of(self.city.report(v, t0 + offset, stamp), delay_seconds=0))
+                        for v in self.city.fleet[k::ticks]]
+                tick = publisher.frame_list_of(rows, now=m0 + offset)
+                if second >= warm:
+                    frames.append([(f"bench.{run}.{g}", text, text.count("],[") + 1) for g, text in tick])
+        ticks = len(frames)
         joined = {name for names in memberships for name in names}
         frames = [[f for f in tick if f[0] in joined] for tick in frames]
         layer = get_channel_layer()

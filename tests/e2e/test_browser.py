@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from transit.selectors import vehicles_from_rows
+
 from .conftest import ROOT, Proc, base_env, free_port, get_json, manage
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -63,7 +65,8 @@ def socket_frames(page, clear: bool = True) -> list[dict]:
     messages = page.evaluate(
         "(clear) => { const m = window.__socketMessages; if (clear) window.__socketMessages = []; return m; }", clear
     )
-    return [v for m in map(json.loads, messages) if m["type"] == "frame" for v in m["vehicles"]]
+    return [v for m in map(json.loads, messages) if m["type"] == "frame"
+            for v in vehicles_from_rows(m["fields"], m["vehicles"])]
 
 
 def container_point(page, vehicle_id: str) -> tuple[float, float]:

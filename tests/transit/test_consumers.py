@@ -12,10 +12,10 @@ from channels.testing import WebsocketCommunicator
 
 from streamcity.asgi import application
 from streamcity.schemas import LiveVehicle
-from transit.selectors import vehicle_payload
+from transit.selectors import ROW_FIELDS, vehicle_row, vehicles_from_rows
 from transit.services import vehicle_states_upsert
 from transit.streams import vehicle_frames, vehicle_publisher
-from transit.subscriptions import vehicle_groups
+from transit.subscriptions import VehicleRouter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T0 = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.timezone.utc)
@@ -40,6 +40,12 @@ async def receive(communicator, timeout=5):
     return json.loads(await communicator.receive_from(timeout=timeout))
 
 
+def vehicles(message):
+    """A snapshot's or frame's vehicles as dicts (they come as rows named by `fields`)."""
+    assert message["fields"] == list(ROW_FIELDS)
+    return vehicles_from_rows(message["fields"], message["vehicles"])
+
+
 async def publish(frames):
     """One tick of the bridge's publisher, on this loop's channel layer."""
     publisher = vehicle_publisher(frames, interval=0.1, loop=asyncio.get_running_loop())
@@ -53,7 +59,7 @@ async def frame_ids(communicator):
     while not await communicator.receive_nothing(timeout=0.3):
         message = await receive(communicator)
         assert message["type"] == "frame"
-        ids += [v["vehicle_id"] for v in message["vehicles"]]
+        ids += [v["vehicle_id"] for v in vehicles(message)]
     return sorted(ids)
 
 
@@ -64,16 +70,16 @@ async def _snapshot_then_frame():
     try:
         snapshot = json.loads(await communicator.receive_from(timeout=5))
         assert snapshot["type"] == "snapshot"
-        assert [v["vehicle_id"] for v in snapshot["vehicles"]] == ["a"]
+        assert [v["vehicle_id"] for v in vehicles(snapshot)] == ["a"]
 
         frames = vehicle_frames()
-        frames.add([vehicle_payload(live("a", 52.1)), vehicle_payload(live("b"))])
-        frames.add([vehicle_payload(live("a", 52.2))])  # coalesced: the latest state per vehicle
+        frames.add([vehicle_row(live("a", 52.1)), vehicle_row(live("b"))])
+        frames.add([vehicle_row(live("a", 52.2))])  # coalesced: the latest state per vehicle
         publisher = await publish(frames)
         assert publisher.items_sent == 2
         frame = json.loads(await communicator.receive_from(timeout=5))
         assert frame["type"] == "frame"
-        assert {v["vehicle_id"]: v["latitude"] for v in frame["vehicles"]} == {"a": 52.2, "b": 52.0}
+        assert {v["vehicle_id"]: v["latitude"] for v in vehicles(frame)} == {"a": 52.2, "b": 52.0}
         assert publisher.frames_sent == 1
     finally:
         await communicator.disconnect()
@@ -113,7 +119,7 @@ def test_publisher_runs_on_its_own_loop_when_none_is_given(settings):
     frames = vehicle_frames()
     publisher = vehicle_publisher(frames, interval=0.05)
     stop = threading.Event()
-    frames.add([vehicle_payload(live("z"))])
+    frames.add([vehicle_row(live("z"))])
     thread = threading.Thread(target=publisher.run, args=(stop,))
     thread.start()
     try:
@@ -134,29 +140,30 @@ async def _subscriptions():
     try:
         snapshot = await receive(amsterdam_trams)
         assert snapshot["type"] == "snapshot"
-        assert [v["vehicle_id"] for v in snapshot["vehicles"]] == ["tram-ams"]
+        assert [v["vehicle_id"] for v in vehicles(snapshot)] == ["tram-ams"]
         assert snapshot["subscription"]["vehicle_types"] == ["tram"] and snapshot["subscription"]["level"] == "z13"
-        assert [v["vehicle_id"] for v in (await receive(paris))["vehicles"]] == ["tram-paris"]
+        assert [v["vehicle_id"] for v in vehicles(await receive(paris))] == ["tram-paris"]
 
         frames = vehicle_frames()
         later = T0 + dt.timedelta(seconds=1)
-        changes = [vehicle_payload(live("tram-ams", *AMSTERDAM, "tram", "T2", later)),
-                   vehicle_payload(live("bus-ams", *AMSTERDAM, "bus", "B10", later)),
-                   vehicle_payload(live("tram-paris", *PARIS, "tram", "P1", later))]
+        changes = [vehicle_row(live("tram-ams", *AMSTERDAM, "tram", "T2", later)),
+                   vehicle_row(live("bus-ams", *AMSTERDAM, "bus", "B10", later)),
+                   vehicle_row(live("tram-paris", *PARIS, "tram", "P1", later))]
         frames.add(changes)
         publisher = await publish(frames)
         assert await frame_ids(amsterdam_trams) == ["tram-ams"]  # not the bus, not Paris
         assert await frame_ids(paris) == ["tram-paris"]
         # one send per group concerned, however many clients each group has
-        assert publisher.group_sends == len({g for v in changes for g in vehicle_groups(v)})
+        # (first seen, every vehicle is due in every level of detail too)
+        assert publisher.group_sends == len({g for v in changes for g in VehicleRouter(ROW_FIELDS)(v[0], v, 0.0)})
 
         # a new subscription: a fresh snapshot of what it covers, and only its frames from then on
         await amsterdam_trams.send_to(text_data=json.dumps({"type": "subscribe", "routes": ["B10"]}))
         snapshot = await receive(amsterdam_trams)
-        assert [v["vehicle_id"] for v in snapshot["vehicles"]] == ["bus-ams"]
+        assert [v["vehicle_id"] for v in vehicles(snapshot)] == ["bus-ams"]
         assert snapshot["subscription"]["level"] == "routes"
-        frames.add([vehicle_payload(live("tram-ams", *AMSTERDAM, "tram", "T2", later)),
-                    vehicle_payload(live("bus-ams", *PARIS, "bus", "B10", later))])  # route B10 goes to Paris
+        frames.add([vehicle_row(live("tram-ams", *AMSTERDAM, "tram", "T2", later)),
+                    vehicle_row(live("bus-ams", *PARIS, "bus", "B10", later))])  # route B10 goes to Paris
         await publish(frames)
         assert await frame_ids(amsterdam_trams) == ["bus-ams"]
         assert await frame_ids(paris) == ["bus-ams"]  # in Paris's tiles now
@@ -166,7 +173,7 @@ async def _subscriptions():
         error = await receive(paris)
         assert error["type"] == "error" and "zeppelin" in error["error"]
         await paris.send_to(text_data=json.dumps({"type": "resync"}))
-        assert [v["vehicle_id"] for v in (await receive(paris))["vehicles"]] == ["tram-paris"]  # as in the database
+        assert [v["vehicle_id"] for v in vehicles(await receive(paris))] == ["tram-paris"]  # as in the database
         await paris.send_to(text_data="not json")
         assert await paris.receive_nothing(timeout=0.2)
     finally:
@@ -186,17 +193,17 @@ async def _leaving():
     client = connect(f"bbox={AMSTERDAM_BOX}")
     assert (await client.connect())[0]
     try:
-        assert [v["vehicle_id"] for v in (await receive(client))["vehicles"]] == ["v"]
+        assert [v["vehicle_id"] for v in vehicles(await receive(client))] == ["v"]
         frames = vehicle_frames()
         publisher = vehicle_publisher(frames, interval=0.1, loop=asyncio.get_running_loop())
         run = asyncio.get_running_loop().run_in_executor
         for i, (lat, lon) in enumerate([AMSTERDAM, PARIS, PARIS]):
-            frames.add([vehicle_payload(live("v", lat, lon + i * 1e-4, at=T0 + dt.timedelta(seconds=i + 1)))])
+            frames.add([vehicle_row(live("v", lat, lon + i * 1e-4, at=T0 + dt.timedelta(seconds=i + 1)))])
             await run(None, publisher.publish_once, channel_layers["default"])
         # it sees the vehicle move, then leave (once, so it can drop it), then nothing more
         seen = []
         while not await client.receive_nothing(timeout=0.3):
-            seen += [(v["latitude"], round(v["longitude"], 4)) for v in (await receive(client))["vehicles"]]
+            seen += [(v["latitude"], round(v["longitude"], 4)) for v in vehicles(await receive(client))]
         assert seen == [(AMSTERDAM[0], AMSTERDAM[1]), (PARIS[0], round(PARIS[1] + 1e-4, 4))]
     finally:
         await client.disconnect()
@@ -223,12 +230,31 @@ def test_subscriptions_through_redis(redis_url, settings):
 def test_a_large_snapshot_comes_in_parts():
     from transit.consumers import snapshot_messages
 
-    vehicles = [vehicle_payload(live(f"v{i:04d}", 52.0 + i * 1e-5)) for i in range(3000)]
-    messages = [json.loads(m) for m in snapshot_messages({"level": "world"}, vehicles, limit=100_000)]
-    assert len(messages) > 1 and all(len(m) < 110_000 for m in snapshot_messages({}, vehicles, limit=100_000))
+    rows = [vehicle_row(live(f"v{i:04d}", 52.0 + i * 1e-5)) for i in range(3000)]
+    messages = [json.loads(m) for m in snapshot_messages({"level": "world"}, rows, limit=40_000)]
+    assert len(messages) > 1 and all(len(m) < 45_000 for m in snapshot_messages({}, rows, limit=40_000))
     parts = len(messages)
     assert [(m["type"], m["part"], m["parts"]) for m in messages] == [("snapshot", i, parts) for i in range(parts)]
     assert messages[0]["subscription"] == {"level": "world"} and "subscription" not in messages[1]
-    assert [v for m in messages for v in m["vehicles"]] == vehicles
-    [single] = [json.loads(m) for m in snapshot_messages({}, vehicles[:2])]
+    assert [v for m in messages for v in m["vehicles"]] == rows
+    assert vehicles(messages[-1])[-1]["vehicle_id"] == "v2999"
+    [single] = [json.loads(m) for m in snapshot_messages({}, rows[:2])]
     assert (single["part"], single["parts"], len(single["vehicles"])) == (0, 1, 2)
+
+
+def test_rows_are_the_vehicle_in_fewer_bytes():
+    event = LiveVehicle(vehicle_id="bus-7", vehicle_type="bus", route_id="R1", trip_id="T1", latitude=51.50735123456,
+                        longitude=-0.12775987654, bearing=271.6, speed=8.04, passenger_count=30, capacity=80,
+                        stop_sequence=4, next_stop_id="S5", delay_seconds=125,
+                        timestamp=dt.datetime(2026, 11, 27, 8, 0, 1, 234000, tzinfo=dt.timezone.utc))
+    row = vehicle_row(event)
+    [back] = vehicles_from_rows(list(ROW_FIELDS), [row])
+    assert back == {
+        "vehicle_id": "bus-7", "vehicle_type": "bus", "route_id": "R1", "trip_id": "T1", "latitude": 51.507351,
+        "longitude": -0.12776, "bearing": 272, "speed": 8.0, "passenger_count": 30, "capacity": 80,
+        "status": "in_service", "stop_sequence": 4, "next_stop_id": "S5", "delay_seconds": 125,
+        "timestamp": "2026-11-27T08:00:01.234000+00:00",
+    }
+    from transit.selectors import vehicle_payload
+
+    assert len(json.dumps(row, separators=(",", ":"))) * 2 < len(json.dumps(vehicle_payload(event), separators=(",", ":")))

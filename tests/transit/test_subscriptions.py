@@ -124,3 +124,107 @@ def test_a_subscription_in_the_socket_url():
     assert subscription_from_query("") == Subscription()
     with pytest.raises(SubscriptionError):
         subscription_from_query("bbox=a,b,c,d")
+
+
+# -- level of detail -----------------------------------------------------------------------------
+
+LONDON = (-0.35, 51.38, 0.10, 51.62)  # a city-wide view
+
+
+def test_a_zoomed_out_map_joins_the_detail_groups_of_its_zoom():
+    city = subscription_plan(Subscription(bbox=LONDON, zoom=11))
+    assert city.level == "z10" and city.detail == 11 and all(g.endswith(".d11") for g in city.groups)
+    assert city.describe()["detail"] == 11
+    assert subscription_plan(Subscription(bbox=LONDON, zoom=12.6)).detail == 12  # a fractional zoom: its floor
+    assert subscription_plan(Subscription(bbox=LONDON, zoom=14)).detail is None  # zoomed in: every change
+    assert subscription_plan(Subscription(bbox=LONDON)).detail is None  # no zoom said: every change
+    # a level without the wanted class takes a finer one, never a coarser one
+    phone = subscription_plan(Subscription(bbox=(4.88, 52.36, 4.90, 52.38), zoom=11))
+    assert phone.level == "z13" and phone.detail == 13
+    world = subscription_plan(Subscription(zoom=3))
+    assert world.level == "world" and world.groups == (world_group(None, 9),)
+    assert subscription_plan(Subscription(routes=("T2",), zoom=9)).detail is None  # routes: every change
+    assert subscription_from_query("bbox=4.8,52.3,5.0,52.4&zoom=11.5").zoom == 11.5
+    for bad in ("zoom=x", "zoom=-1", "zoom=31", "zoom=nan"):
+        with pytest.raises(SubscriptionError, match="zoom"):
+            subscription_from_query(bad)
+    with pytest.raises(SubscriptionError, match="zoom"):
+        subscription_parse({"zoom": True})
+
+
+def row(lat=DAM[0], lon=DAM[1], status="in_service", next_stop="S2", delay=30, vehicle_id="v"):
+    # the fields VehicleRouter reads, in ROW_FIELDS order (transit.selectors)
+    return [vehicle_id, "tram", "T2", "trip-1", lat, lon, 90, 8.0, 10, 80, status, 1, next_stop, delay, 0]
+
+
+def router(**kwargs):
+    from transit.selectors import ROW_FIELDS
+    from transit.subscriptions import VehicleRouter
+
+    return VehicleRouter(ROW_FIELDS, **kwargs)
+
+
+def details_of(groups):
+    """The detail classes a vehicle was sent to, from group names (None: the full-detail groups)."""
+    return {int(g.rsplit(".d", 1)[1]) if ".d" in g else None for g in groups}
+
+
+def pixel_at(zoom, lat=DAM[0]):
+    """Degrees of longitude in one pixel at `zoom`."""
+    return 360 / 256 / 2**zoom
+
+
+def test_a_vehicle_is_sent_to_a_level_of_detail_when_it_moved_a_pixel_there():
+    route = router()
+    first = route("v", row(), now=0.0)
+    assert details_of(first) == {None, 9, 10, 11, 12, 13}
+    assert set(vehicle_groups(vehicle())) <= set(first)
+    x, y = tile_of(*DAM, 10)
+    assert tile_group(10, x, y, None, 11) in first and tile_group(10, x, y, "tram", 11) in first
+    assert world_group("tram", 9) in first
+    assert not any(g.startswith("live.z13") and g.endswith(".d11") for g in first)  # z13 tiles: only class 13
+    # half a pixel at zoom 11 is a whole one at zoom 12: due at 12 and 13 only
+    moved = row(lon=DAM[1] + pixel_at(11) / 2)
+    assert details_of(route("v", moved, now=1.0)) == {None, 12, 13}
+    # still within a pixel at 11 of what zoom 11 last got: full detail only (12 and 13 got it at 1.0)
+    assert details_of(route("v", row(lon=DAM[1] + pixel_at(11) * 0.6), now=2.0)) == {None}
+    # north-south pixels are shorter on the ground by cos(latitude): Mercator's square pixels
+    import math
+
+    north = row(lat=DAM[0] + pixel_at(11) * math.cos(math.radians(DAM[0])) * 1.05)
+    assert 11 in details_of(route("v", north, now=3.0))
+
+
+def test_what_the_map_shows_of_a_vehicle_is_sent_at_once_and_everything_every_refresh():
+    route = router(refresh=10.0)
+    route("v", row(), now=0.0)
+    assert details_of(route("v", row(), now=1.0)) == {None}
+    assert details_of(route("v", row(status="broken_down"), now=2.0)) == {None, 9, 10, 11, 12, 13}
+    assert details_of(route("v", row(status="broken_down", next_stop="S3"), now=3.0)) == {None, 9, 10, 11, 12, 13}
+    assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=90), now=4.0)) == {
+        None, 9, 10, 11, 12, 13}  # another minute late
+    assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=119), now=5.0)) == {None}
+    assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=119), now=14.0)) == {
+        None, 9, 10, 11, 12, 13}  # refreshed
+
+
+def test_a_vehicle_leaving_a_tile_is_sent_there_once_more_in_each_level_of_detail():
+    route = router()
+    x, y = tile_of(*DAM, 13)
+    west, south, east, north = tile_bbox(x, y, 13)
+    inside, across = row(lon=east - 1e-6), row(lon=east + pixel_at(13) * 2)
+    route("v", inside, now=0.0)
+    old_d13 = tile_group(13, x, y, None, 13)
+    sent = route("v", across, now=1.0)
+    assert old_d13 in sent and tile_group(13, x + 1, y, None, 13) in sent
+    assert tile_group(13, x, y) in sent  # full detail too
+    again = route("v", row(lon=east + pixel_at(13) * 4), now=2.0)
+    assert old_d13 not in again and tile_group(13, x, y) not in again
+
+
+def test_vehicles_not_seen_for_a_while_are_forgotten():
+    route = router(forget_after=5.0)
+    route("a", row(vehicle_id="a"), now=0.0)
+    route("b", row(vehicle_id="b"), now=1.0)
+    route.sweep(6.0)
+    assert details_of(route("a", row(vehicle_id="a"), now=6.0)) == {None, 9, 10, 11, 12, 13}  # as new

@@ -50,6 +50,10 @@ class Command(BaseCommand):
                             help="sys.setswitchinterval of the pipeline process (Python's default: 0.005)")
         parser.add_argument("--view", choices=("city", "district"), default="city",
                             help="each client shows the whole city (default) or a district of about 3 x 3 km")
+        parser.add_argument("--zoom", default="auto",
+                            help="the map zoom each client reports: auto (the zoom at which its view fits a "
+                                 "1280x800 laptop, or a 390x844 phone for districts; default), a number, or none "
+                                 "(every change, as a map zoomed in)")
         parser.add_argument("--keep-log", help="copy the pipeline process's log to this file")
         parser.add_argument("--profile", help="record a py-spy profile of the pipeline process into this file")
         parser.add_argument("--serve", action="store_true", help="(internal) be the pipeline process")
@@ -91,7 +95,7 @@ class Command(BaseCommand):
         subprocess.run([*manage, "migrate", "--no-input", "-v0"], env=env, check=True)
         log = tmp / "host.log"
         args = [*manage, "benchmark", "--serve", "--log", str(log), "--json", str(tmp / "result.json")]
-        for name in ("vehicles", "clients", "duration", "warmup", "taps", "bus", "seed", "replay_seconds", "view"):
+        for name in ("vehicles", "clients", "duration", "warmup", "taps", "bus", "seed", "replay_seconds", "view", "zoom"):
             args += [f"--{name.replace('_', '-')}", str(options[name])]
         if options["one_process"]:
             args.append("--one-process")
@@ -137,7 +141,7 @@ class Command(BaseCommand):
                        warmup=options["warmup"], taps=options["taps"], bus=options["bus"], seed=options["seed"],
                        replay_seconds=options["replay_seconds"],
                        split=options["bus"] == "kafka" and not options["one_process"],
-                       switch_interval=options["switch_interval"], view=options["view"])
+                       switch_interval=options["switch_interval"], view=options["view"], zoom=options["zoom"])
         result = serve(opts, self.stdout, options["log"] or os.devnull)
         Path(options["json"]).write_text(json.dumps(result))
 
