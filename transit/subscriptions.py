@@ -19,7 +19,7 @@ Level of detail: a map zoomed out below FULL_DETAIL_ZOOM cannot show a move smal
 A client that says its zoom joins the same tiles with a detail suffix (`live.z10.511.340.d11`):
 their frames carry a vehicle when it has moved at least DETAIL_PIXELS pixels at that zoom since it
 was last sent there, or something shown about it changed (type, route, trip, status, next stop,
-minute of delay), and at least every DETAIL_REFRESH_SECONDS. What is sent is as fresh as in the
+punctuality class), and at least every DETAIL_REFRESH_SECONDS. What is sent is as fresh as in the
 full frames; a city-wide view just receives the changes it can draw (`VehicleRouter`).
 """
 
@@ -48,6 +48,7 @@ DETAIL_ZOOMS = (13, 12, 11, 10, 9)  # the detail classes: a move of DETAIL_PIXEL
 DETAIL_BY_LEVEL = {13: (13,), 10: (13, 12, 11, 10), 7: (11, 10, 9), None: DETAIL_ZOOMS}  # tile level (None: world)
 DETAIL_PIXELS = 1.0
 DETAIL_REFRESH_SECONDS = 10.0
+EARLY_SECONDS, LATE_SECONDS = -60, 180  # the map's punctuality classes (static/transit/live_map.js)
 MAX_ZOOM = 30
 
 BBox = tuple[float, float, float, float]  # west, south, east, north (degrees)
@@ -188,6 +189,15 @@ def _detail_groups(vtype: str | None, tiles: list[tuple[int, int, int]], detail:
     return groups
 
 
+def punctuality(delay_seconds: int | None) -> str:
+    """The map's colour class of a schedule deviation."""
+    if delay_seconds is None:
+        return "unknown"
+    if delay_seconds > LATE_SECONDS:
+        return "late"
+    return "early" if delay_seconds < EARLY_SECONDS else "on_time"
+
+
 class VehicleRouter:
     """The groups each vehicle goes to this tick: the publisher's `targets` for live-map rows
     (transit.selectors.vehicle_row). Every change goes to the full-detail groups; a detail class's
@@ -217,7 +227,7 @@ class VehicleRouter:
         previous = self._full.get(key)
         self._full[key] = (groups, now)
         targets = list(groups) if previous is None or previous[0] == groups else list(dict.fromkeys(groups + previous[0]))
-        shown = (vtype, route_id, row[trip], row[st], row[nx], None if delay is None else delay // 60)
+        shown = (vtype, route_id, row[trip], row[st], row[nx], punctuality(delay))
         inverse_cos = 1.0 / max(0.01, math.cos(math.radians(lat)))
         for detail in DETAIL_ZOOMS:
             sent = self._sent[detail]

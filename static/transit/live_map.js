@@ -20,7 +20,7 @@
   var TYPE_LABELS = { bus: "Bus", tram: "Tram", rail: "Train", subway: "Metro", ferry: "Ferry", cable: "Cable car", other: "Other" };
   var MAIN_TYPES = ["bus", "tram", "rail", "ferry"];
   var EARLY_S = -60; // more than a minute early
-  var LATE_S = 180; // more than three minutes late
+  var LATE_S = 180; // more than three minutes late (the same classes in transit/subscriptions.py)
   var STATES = [
     { key: "on_time", label: "On time (1 min early – 3 min late)", colour: "#2e7d32" },
     { key: "late", label: "Late (over 3 min)", colour: "#ef6c00" },

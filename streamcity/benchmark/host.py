@@ -35,7 +35,7 @@ import daphne.server  # installs the asyncio Twisted reactor: before anything im
 
 logger = logging.getLogger(__name__)
 
-VEHICLE_WORKERS = ("live-vehicles", "vehicle-alerts", "bunching", "bridge")
+VEHICLE_WORKERS = ("vehicles", "bridge")  # the vehicle stages (live-vehicles, vehicle-alerts, bunching) share one Worker
 TAP_WORKERS = ("surges",)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 1e6
@@ -399,7 +399,7 @@ class Host:
                 rate = lambda names: sum(c[x] - prev[1][x] for x in names) / (m - prev[0])  # noqa: E731
                 ws = clients.latest.get("progress", {}).get("deliveries_per_s", 0.0) if clients else 0.0
                 phase = "warm-up" if now < begin else "measuring" if now < end else "ending"
-                self.say(f"{phase:9} {now - start:5.0f}s  vehicles {rate(['live-vehicles']):8,.0f}/s  "
+                self.say(f"{phase:9} {now - start:5.0f}s  vehicles {rate(['vehicles']):8,.0f}/s  "
                          f"taps {rate(['surges']):7,.0f}/s  bridge {rate(['bridge']):8,.0f}/s  "
                          f"lag {max(waits.values()):5.2f}s  ws {ws:11,.0f} veh/s  rss {rss_mb():5.0f} MB")
                 prev, last_line = (m, c), m
@@ -641,7 +641,7 @@ class Host:
             role_list, workers = [], []
             replay_child = self._processors_child(replay=True)
         else:
-            role_list, workers = roles.processors(self.bus)
+            role_list, workers = roles.processors(self.bus, catch_up=False)  # every batch produced, as when live
         handler = VehicleBridge(vehicle_frames())
         bridge = Worker(self.bus, name="bridge", group_id=handler.group_id, topics=[LIVE_VEHICLES], handle=handler)
         workers.append(bridge)
@@ -688,7 +688,7 @@ class Host:
         end = max(done.values()) if len(done) == len(targets) else time.monotonic()
         seconds = end - first if first is not None else 0.0
         total = sum(inputs.values())
-        handled = min(total, sum(min(processed(n), targets[n]) for n in ("live-vehicles", "surges")))
+        handled = min(total, sum(min(processed(n), targets[n]) for n in ("vehicles", "surges")))
         rate = handled / seconds if seconds > 0 else 0.0
         baseline = self.result.get("baseline_consume_per_s") or 0.0
         self.say(f"capacity: processors and bridge replayed {handled:,} input events at {rate:,.0f}/s"
@@ -714,7 +714,7 @@ def serve_processors(out, *, replay: bool = False) -> None:
     from streamcity.runtime import RoleThreads
 
     bus = get_bus()
-    role_list, workers = roles.processors(bus)
+    role_list, workers = roles.processors(bus, catch_up=not replay)  # a replay produces every batch, as when live
     if replay:
         for w in workers:
             if w.name != "reference":

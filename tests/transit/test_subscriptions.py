@@ -201,10 +201,10 @@ def test_what_the_map_shows_of_a_vehicle_is_sent_at_once_and_everything_every_re
     assert details_of(route("v", row(), now=1.0)) == {None}
     assert details_of(route("v", row(status="broken_down"), now=2.0)) == {None, 9, 10, 11, 12, 13}
     assert details_of(route("v", row(status="broken_down", next_stop="S3"), now=3.0)) == {None, 9, 10, 11, 12, 13}
-    assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=90), now=4.0)) == {
-        None, 9, 10, 11, 12, 13}  # another minute late
-    assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=119), now=5.0)) == {None}
-    assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=119), now=14.0)) == {
+    assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=200), now=4.0)) == {
+        None, 9, 10, 11, 12, 13}  # late now (the map's colour changes)
+    assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=250), now=5.0)) == {None}
+    assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=250), now=14.0)) == {
         None, 9, 10, 11, 12, 13}  # refreshed
 
 
