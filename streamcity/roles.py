@@ -30,15 +30,33 @@ def simulator(bus: Bus, simulation: Simulation, *, tick: float = 1.0,
 
 
 PROCESSORS = ("live-vehicles", "surges", "vehicle-alerts", "bunching")
+VEHICLE_STAGES = ("live-vehicles", "vehicle-alerts", "bunching")  # vehicle_locations: one group, in this order
 
 
-def processors(bus: Bus, *, only: Iterable[str] | None = None) -> tuple[list[Role], list[Worker]]:
+def vehicle_group(names: Iterable[str]) -> tuple[str, str]:
+    """The Worker name and consumer group id of the vehicle stages `names` run together: one
+    stage keeps its own group; several share one named after them (two processes running
+    different stages never split one group's partitions between them)."""
+    chosen = set(names)
+    names = [n for n in VEHICLE_STAGES if n in chosen]
+    if len(names) == 1:
+        return names[0], f"streamcity-{names[0]}"
+    return "vehicles", "streamcity-" + "+".join(names)
+
+
+def processors(bus: Bus, *, only: Iterable[str] | None = None,
+               catch_up: bool = True) -> tuple[list[Role], list[Worker]]:
     """The built-in stream processors (all of PROCESSORS, or `only` those), plus the reference
-    reader (stop_schedule, traffic_incidents) that the vehicle processors share."""
+    reader (stop_schedule, traffic_incidents) that the vehicle processors share.
+
+    The vehicle stages (live-vehicles, vehicle-alerts, bunching) run in one Worker and consumer
+    group (alerts.detection.stages.Stages): each report is consumed and decoded once. `catch_up`:
+    see transit.processors.LiveVehicleProcessor."""
     from alerts.detection.processors import (
         BunchingProcessor, ReferenceData, ReferenceFollower, SurgeProcessor, VehicleAlertProcessor,
         detection_config,
     )
+    from alerts.detection.stages import Stages
 
     names = list(PROCESSORS if only is None else only)
     unknown = set(names) - set(PROCESSORS)
@@ -47,19 +65,25 @@ def processors(bus: Bus, *, only: Iterable[str] | None = None) -> tuple[list[Rol
     config = detection_config()
     reference = ReferenceData()
     workers: list[Worker] = []
-    if set(names) & {"live-vehicles", "vehicle-alerts", "bunching"}:
+    stages = []
+    if set(names) & set(VEHICLE_STAGES):
         follower = ReferenceFollower(bus, reference)
         workers.append(Worker(bus, name="reference", group_id=follower.group_id, topics=follower.topics,
                               handle=follower, tick=follower.tick))
     if "live-vehicles" in names:
-        handler = LiveVehicleProcessor(bus, reference)
-        workers.append(Worker(bus, name="live-vehicles", group_id=handler.group_id, topics=[VEHICLE_LOCATIONS],
-                              handle=handler))
-    for name, cls in (("surges", SurgeProcessor), ("vehicle-alerts", VehicleAlertProcessor), ("bunching", BunchingProcessor)):
+        stages.append(LiveVehicleProcessor(bus, reference, catch_up=catch_up))
+    for name, cls in (("vehicle-alerts", VehicleAlertProcessor), ("bunching", BunchingProcessor)):
         if name in names:
-            h = cls(bus, config, reference=reference)  # surges use it, when loaded, to refuse unknown stops
-            workers.append(Worker(bus, name=h.name, group_id=h.group_id, topics=h.topics, handle=h,
-                                  tick=h.tick, retain=h.retained))
+            stages.append(cls(bus, config, reference=reference))
+    if stages:
+        name, group_id = vehicle_group(s.name for s in stages)
+        h = Stages(bus, stages, name=name, group_id=group_id, reference=reference)
+        workers.append(Worker(bus, name=h.name, group_id=h.group_id, topics=h.topics, handle=h, tick=h.tick,
+                              retain=h.retained if h.retains else None))
+    if "surges" in names:
+        h = SurgeProcessor(bus, config, reference=reference)  # it uses it, when loaded, to refuse unknown stops
+        workers.append(Worker(bus, name=h.name, group_id=h.group_id, topics=h.topics, handle=h,
+                              tick=h.tick, retain=h.retained))
     return [Role(f"processor:{w.name}", w.run) for w in workers], workers
 
 
@@ -100,7 +124,8 @@ def simulator_from_options(bus: Bus, options: dict) -> tuple[Role, SimulatorRunn
 def worker_status(workers: list[Worker]) -> str:
     parts = []
     for w in workers:
-        line = f"{w.name} {w.processed} read, {w.dead_lettered} dead-lettered"
+        dead = w.dead_lettered + getattr(w.handle, "dead_lettered", 0)  # Stages dead-letter refused records themselves
+        line = f"{w.name} {w.processed} read, {dead} dead-lettered"
         status = getattr(w.handle, "status", None)  # a handler may add its own figures (late events...)
         parts.append(f"{line}, {status()}" if callable(status) else line)
     return " | ".join(parts)

@@ -129,10 +129,13 @@ def test_a_restarted_processor_rebuilds_its_state_and_loses_no_alert(city_alerts
 # -- on the buses, through Workers ---------------------------------------------------------------
 
 def start_workers(bus, config, until, timeout=90.0):
-    """Run the processors as runprocessors does (each in its Worker) until `until()` holds."""
+    """Run the processors as runprocessors does (surges in a Worker, the vehicle stages together in
+    one, in one consumer group) until `until()` holds."""
     from alerts.detection.processors import (
         BunchingProcessor, ReferenceData, ReferenceFollower, SurgeProcessor, VehicleAlertProcessor,
     )
+    from alerts.detection.stages import Stages
+    from transit.processors import LiveVehicleProcessor
 
     ref = ReferenceData()
     follower = ReferenceFollower(bus, ref)
@@ -140,8 +143,10 @@ def start_workers(bus, config, until, timeout=90.0):
                       tick=follower.tick, commit_interval=0.2)]
     handlers = [SurgeProcessor(bus, config), VehicleAlertProcessor(bus, config, reference=ref),
                 BunchingProcessor(bus, config, reference=ref)]
+    stages = Stages(bus, [LiveVehicleProcessor(bus, ref), *handlers[1:]], name="vehicles", group_id="streamcity-vehicles",
+                    reference=ref)
     workers += [Worker(bus, name=h.name, group_id=h.group_id, topics=h.topics, handle=h, tick=h.tick,
-                       retain=h.retained, commit_interval=0.2) for h in handlers]
+                       retain=h.retained, commit_interval=0.2) for h in (handlers[0], stages)]
     stop = threading.Event()
     threads = [threading.Thread(target=w.run, args=(stop,)) for w in workers]
     for t in threads:
