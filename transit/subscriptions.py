@@ -19,8 +19,9 @@ Level of detail: a map zoomed out below FULL_DETAIL_ZOOM cannot show a move smal
 A client that says its zoom joins the same tiles with a detail suffix (`live.z10.511.340.d11`):
 their frames carry a vehicle when it has moved at least DETAIL_PIXELS pixels at that zoom since it
 was last sent there, or something shown about it changed (type, route, trip, status, next stop,
-punctuality class), and at least every DETAIL_REFRESH_SECONDS. What is sent is as fresh as in the
-full frames; a city-wide view just receives the changes it can draw (`VehicleRouter`).
+punctuality class), and at least every DETAIL_REFRESH_SECONDS (± 25 % per vehicle). What is sent
+is as fresh as in the full frames; a city-wide view just receives the changes it can draw
+(`VehicleRouter`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import hashlib
 import math
 import re
 import typing
+import zlib
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs
@@ -229,10 +231,13 @@ class VehicleRouter:
         targets = list(groups) if previous is None or previous[0] == groups else list(dict.fromkeys(groups + previous[0]))
         shown = (vtype, route_id, row[trip], row[st], row[nx], punctuality(delay))
         inverse_cos = 1.0 / max(0.01, math.cos(math.radians(lat)))
+        # each vehicle its own refresh period, 0.75 to 1.25 times `refresh`: vehicles first seen
+        # together (a restart) and standing still are not all refreshed in the same tick forever
+        refresh = self.refresh * (0.75 + (zlib.crc32(str(key).encode()) % 1000) / 2000)
         for detail in DETAIL_ZOOMS:
             sent = self._sent[detail]
             last = sent.get(key)
-            if last is not None and last[2] == shown and now - last[3] < self.refresh:
+            if last is not None and last[2] == shown and now < last[3] + refresh:
                 dlon, dlat = lon - last[0], (lat - last[1]) * inverse_cos
                 if dlon * dlon + dlat * dlat < self._threshold[detail]:
                     continue

@@ -204,8 +204,9 @@ def test_what_the_map_shows_of_a_vehicle_is_sent_at_once_and_everything_every_re
     assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=200), now=4.0)) == {
         None, 9, 10, 11, 12, 13}  # late now (the map's colour changes)
     assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=250), now=5.0)) == {None}
-    assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=250), now=14.0)) == {
-        None, 9, 10, 11, 12, 13}  # refreshed
+    assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=250), now=4.0 + 7.4)) == {None}
+    assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=250), now=4.0 + 12.6)) == {
+        None, 9, 10, 11, 12, 13}  # refreshed (every 7.5 to 12.5 s, by vehicle)
 
 
 def test_a_vehicle_leaving_a_tile_is_sent_there_once_more_in_each_level_of_detail():
