@@ -75,6 +75,8 @@ def processors(bus: Bus, *, only: Iterable[str] | None = None,
     for name, cls in (("vehicle-alerts", VehicleAlertProcessor), ("bunching", BunchingProcessor)):
         if name in names:
             stages.append(cls(bus, config, reference=reference))
+    if {"vehicle-alerts", "bunching"} <= set(names):
+        stages[-1].share_clock(stages[-2])  # bunching takes vehicle-alerts' event-time order: one buffer for both
     if stages:
         name, group_id = vehicle_group(s.name for s in stages)
         h = Stages(bus, stages, name=name, group_id=group_id, reference=reference)

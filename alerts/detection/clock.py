@@ -15,19 +15,32 @@ older than the watermark arrives too late: it is counted in `late` and dropped.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
-import heapq
 import itertools
 from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 
 @dataclass(slots=True)
 class _Source:
     high: dt.datetime
     last_wall: float
+
+
+class _Held(msgspec.Struct, order=True, gc=False):
+    """A held event; compared field by field in C like a tuple. Not tracked by the garbage
+    collector: a quarter of a million held tuples made the collections cost ~1 µs an event."""
+
+    ts: dt.datetime
+    order: str
+    seq: int
+    item: Any
+    dedupe: Any
 
 
 class EventTimeBuffer:
@@ -40,14 +53,20 @@ class EventTimeBuffer:
         self.late = 0
         self.duplicates = 0
         self.released = 0
-        self._heap: list[tuple] = []  # (ts, order, seq, item, dedupe): compared as tuples, in C
+        # Held events (_Held: ts, order, seq, item, dedupe): `_held` sorted
+        # from `_head` on, `_incoming` as offered. Events come nearly in event-time order, so the
+        # offers of a batch, sorted, overlap only the end of `_held`: merging them there costs
+        # little, and a release cuts a prefix (a heap cost ~1.6 µs a pop at 270,000 held).
+        self._held: list[_Held] = []
+        self._head = 0
+        self._incoming: list[_Held] = []
         self._held_keys: set[Hashable] = set()
         self._sources: dict[Hashable, _Source] = {}
         self._started: float | None = None
         self._seq = itertools.count()
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self._held) - self._head + len(self._incoming)
 
     def offer(self, source: Hashable, ts: dt.datetime, item: Any, *, order: str, dedupe: Hashable, now: float) -> bool:
         """Hold `item` (event time `ts`) from `source`; False if it is late or a duplicate."""
@@ -67,8 +86,24 @@ class EventTimeBuffer:
             self.duplicates += 1
             return False
         self._held_keys.add(dedupe)
-        heapq.heappush(self._heap, (ts, order, next(self._seq), item, dedupe))
+        self._incoming.append(_Held(ts, order, next(self._seq), item, dedupe))
         return True
+
+    def _merge(self) -> None:
+        incoming, held = self._incoming, self._held
+        if not incoming:
+            return
+        self._incoming = []
+        incoming.sort()
+        if len(held) == self._head or incoming[0] > held[-1]:
+            held += incoming
+            return
+        at = bisect.bisect_right(held, incoming[0], self._head)
+        tail = held[at:]
+        del held[at:]
+        tail += incoming
+        tail.sort()  # two sorted runs: one merge
+        held += tail
 
     def advance(self, now: float) -> dt.datetime | None:
         """Move the watermark as far as the delivering sources allow; return it."""
@@ -86,14 +121,25 @@ class EventTimeBuffer:
     def release(self, now: float) -> list[tuple[dt.datetime, Any]]:
         """Every held event before the (advanced) watermark, oldest first."""
         wm = self.advance(now)
-        out: list[tuple[dt.datetime, Any]] = []
-        heap = self._heap
-        while heap and wm is not None and heap[0][0] < wm:
-            ts, _, _, item, dedupe = heapq.heappop(heap)
-            self._held_keys.discard(dedupe)
-            out.append((ts, item))
-        self.released += len(out)
-        return out
+        self._merge()
+        held, head = self._held, self._head
+        if wm is None or len(held) == head or held[head].ts >= wm:
+            return []
+        cut = bisect.bisect_left(held, wm, head, key=_ts)
+        taken = held[head:cut]
+        keys = self._held_keys
+        for entry in taken:
+            keys.discard(entry.dedupe)
+        if cut > len(held) // 2:  # drop the released prefix now and then, not on every release
+            del held[:cut]
+            cut = 0
+        self._head = cut
+        self.released += len(taken)
+        return [(entry.ts, entry.item) for entry in taken]
+
+
+def _ts(entry: _Held) -> dt.datetime:
+    return entry.ts
 
 
 class ReplayIndex:
@@ -103,16 +149,22 @@ class ReplayIndex:
     gives, per source, an offset at or before the first record whose time is within the span.
     """
 
+    STEP = dt.timedelta(seconds=1)
+
     def __init__(self, span: dt.timedelta):
         self.span = span
         self._samples: dict[Hashable, deque[tuple[dt.datetime, int]]] = {}
+        self._next: dict[Hashable, dt.datetime] = {}  # per source: the event time of the next sample
 
     def note(self, source: Hashable, ts: dt.datetime, offset: int) -> None:
-        samples = self._samples.get(source)
-        if samples is None:
-            self._samples[source] = deque([(ts, offset)])
-        elif ts >= samples[-1][0] + dt.timedelta(seconds=1):
-            samples.append((ts, offset))
+        nxt = self._next.get(source)
+        if nxt is None or ts >= nxt:  # a few comparisons per record, a sample about once a second
+            samples = self._samples.get(source)
+            if samples is None:
+                self._samples[source] = deque([(ts, offset)])
+            else:
+                samples.append((ts, offset))
+            self._next[source] = ts + self.STEP
 
     def retained(self, watermark: dt.datetime | None) -> dict[Hashable, int]:
         out = {}

@@ -151,29 +151,53 @@ class EventTimeProcessor:
         self.redelivered = 0
         self._next: dict[Hashable, int] = {}  # per partition: the offset after the last one taken
         self._first: dict[Hashable, tuple[int, dt.datetime]] = {}  # per partition: first offset and time seen
+        self._tps: dict[tuple[str, int], tuple[str, int]] = {}  # one (topic, partition) tuple per partition
+        self._chain: list[EventTimeProcessor] = [self]  # the processors this one's buffer feeds
+        self.leader: EventTimeProcessor | None = None
+
+    def share_clock(self, leader: EventTimeProcessor) -> None:
+        """Take the events from `leader`'s buffer, in the same event-time order, instead of holding
+        them again (same topics, order and dedupe): one buffer and replay index for both. Each
+        keeps its rules, state, timers and alerts; `leader` feeds it, its own calls do nothing."""
+        if leader.topics != self.topics or type(leader).order is not type(self).order \
+                or type(leader).dedupe is not type(self).dedupe:
+            raise ValueError(f"{self.name} cannot share the clock of {leader.name}")
+        self.leader = leader
+        self.buffer, self.replay, self._next, self._first = leader.buffer, leader.replay, leader._next, leader._first
+        leader._chain.append(self)
 
     # -- the Worker's hooks ---------------------------------------------------------------
     def __call__(self, batch: list[Decoded]) -> None:
         if self.needs_reference and not self.reference.ready.is_set():
             raise TransientError("waiting for stop_schedule and traffic_incidents to load")
+        if self.leader is not None:
+            return  # the leader offers and releases for both
         now = self.clock()
+        nxt, first, tps = self._next, self._first, self._tps
+        note, offer, order, dedupe = self.replay.note, self.buffer.offer, self.order, self.dedupe
         for d in batch:
             r = d.record
-            tp = (r.topic, r.partition)
-            if r.offset < self._next.get(tp, -1):
+            key = (r.topic, r.partition)
+            tp = tps.get(key)
+            if tp is None:
+                tp = tps[key] = key
+            if r.offset < nxt.get(tp, -1):
                 self.redelivered += 1  # already taken (the Worker retried a batch one record at a time)
                 continue
-            self._next[tp] = r.offset + 1
+            nxt[tp] = r.offset + 1
             e = d.event
-            self._first.setdefault(tp, (r.offset, e.timestamp))
-            self.replay.note(tp, e.timestamp, r.offset)
-            self.buffer.offer(tp, e.timestamp, (tp, e), order=self.order(e), dedupe=self.dedupe(e), now=now)
+            ts = e.timestamp
+            if tp not in first:
+                first[tp] = (r.offset, ts)
+            note(tp, ts, r.offset)
+            offer(tp, ts, (tp, e), order=order(e), dedupe=dedupe(e), now=now)
         self._release(now)
 
     def tick(self) -> None:
         if self.needs_reference and not self.reference.ready.is_set():
             return
-        self._release(self.clock())
+        if self.leader is None:
+            self._release(self.clock())
 
     def retained(self) -> dict[tuple[str, int], int]:
         return self.replay.retained(self.buffer.watermark)
@@ -193,15 +217,21 @@ class EventTimeProcessor:
 
     # -- plumbing ---------------------------------------------------------------------------
     def _release(self, now: float) -> None:
-        out: list[AlertEvent] = []
-        for ts, (tp, event) in self.buffer.release(now):
-            out += self.advance(ts)
-            out += self.apply(event, tp)
-        if self.buffer.watermark is not None:
-            out += self.advance(self.buffer.watermark)
-        for alert in out:
-            self.alerts[f"{alert.kind}:{alert.state}"] += 1
-            self.bus.produce(ALERT_TOPIC_BY_KIND[alert.kind], alert.alert_key, encode(alert))
+        released = self.buffer.release(now)
+        watermark = self.buffer.watermark
+        for p in self._chain:
+            out: list[AlertEvent] = []
+            advance, apply = p.advance, p.apply
+            for ts, (tp, event) in released:
+                if timers := advance(ts):
+                    out += timers
+                if alerts := apply(event, tp):
+                    out += alerts
+            if watermark is not None:
+                out += advance(watermark)
+            for alert in out:
+                p.alerts[f"{alert.kind}:{alert.state}"] += 1
+                p.bus.produce(ALERT_TOPIC_BY_KIND[alert.kind], alert.alert_key, encode(alert))
 
     def resumed_at(self, source: Hashable) -> dt.datetime | None:
         """When this processor started reading `source` mid-stream (a restart), the event time of

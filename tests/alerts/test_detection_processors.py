@@ -143,6 +143,7 @@ def start_workers(bus, config, until, timeout=90.0):
                       tick=follower.tick, commit_interval=0.2)]
     handlers = [SurgeProcessor(bus, config), VehicleAlertProcessor(bus, config, reference=ref),
                 BunchingProcessor(bus, config, reference=ref)]
+    handlers[2].share_clock(handlers[1])
     stages = Stages(bus, [LiveVehicleProcessor(bus, ref), *handlers[1:]], name="vehicles", group_id="streamcity-vehicles",
                     reference=ref)
     workers += [Worker(bus, name=h.name, group_id=h.group_id, topics=h.topics, handle=h, tick=h.tick,

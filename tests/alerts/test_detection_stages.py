@@ -19,11 +19,13 @@ from .detection_scenarios import (
 VEHICLES = VEHICLE_LOCATIONS.name
 
 
-def vehicle_stages(bus, ref, *, live=True):
+def vehicle_stages(bus, ref, *, live=True, shared=True):
     clock = lambda: 0.0  # noqa: E731 - as in detection_scenarios.processors
     stages = [LiveVehicleProcessor(bus, ref)] if live else []
     stages += [VehicleAlertProcessor(bus, CONFIG, reference=ref, clock=clock),
                BunchingProcessor(bus, CONFIG, reference=ref, clock=clock)]
+    if shared:
+        stages[-1].share_clock(stages[-2])  # as runprocessors does
     return Stages(bus, stages, name="vehicles", group_id="streamcity-test-vehicles", reference=ref)
 
 
@@ -39,13 +41,18 @@ def records_on(bus, topic):
     return out
 
 
-def test_the_stages_together_find_the_alerts_each_finds_alone():
+@pytest.mark.parametrize("shared", [True, False], ids=["one clock", "a clock each"])
+@pytest.mark.parametrize("order", ["by time", "shuffled"])
+def test_the_stages_together_find_the_alerts_each_finds_alone(shared, order):
     events = [e for e in city() if type(e).__name__ == "VehicleLocation"]
-    records = vehicle_records(events)
+    stream = Stream(sorted(events, key=lambda e: e.timestamp))
+    if order == "shuffled":
+        stream = stream.shuffled(within=20, seed=3)
+    records = [d for d in stream.records() if d.record.topic == VEHICLES]
     alone = MemoryBus(partitions=3)
     feed(processors(alone, reference(events))[1:], records)  # vehicle-alerts and bunching, a group each
     together = MemoryBus(partitions=3)
-    stages = vehicle_stages(together, reference(events))
+    stages = vehicle_stages(together, reference(events), shared=shared)
     for i in range(0, len(records), 97):
         stages(records[i:i + 97])
     stages.tick()
@@ -54,6 +61,14 @@ def test_the_stages_together_find_the_alerts_each_finds_alone():
     assert alerts_on(together) == expected  # record for record
     live = [decode(LiveVehicle, r.value) for r in records_on(together, LIVE_VEHICLES.name)]
     assert {v.vehicle_id for v in live} == {e.vehicle_id for e in events}
+
+
+def test_a_clock_is_shared_only_by_processors_that_order_alike():
+    from alerts.detection.processors import SurgeProcessor
+
+    bus = MemoryBus(partitions=3)
+    with pytest.raises(ValueError):
+        BunchingProcessor(bus, CONFIG, reference=reference()).share_clock(SurgeProcessor(bus, CONFIG))
 
 
 def test_a_report_of_an_unknown_trip_is_dead_lettered_once_and_still_seen_by_the_alert_stages():
@@ -90,7 +105,7 @@ def test_one_stage_alone_drops_what_it_refuses():
 
 def test_commits_are_held_at_the_lowest_offset_any_stage_still_needs():
     bus = MemoryBus(partitions=3)
-    stages = vehicle_stages(bus, reference())
+    stages = vehicle_stages(bus, reference(), shared=False)
     records = vehicle_records(city())
     stages(records)
     stages.tick()
