@@ -91,6 +91,36 @@ class GroupPublisher:
         return len(items)
 
 
+async def groups_with_members(layer, groups: list[str]) -> set[str] | None:
+    """Which of `groups` have a member now (on any server process), or None when the layer cannot
+    tell. A frame for a group nobody joined is neither joined nor sent: most of the live map's groups
+    (every route, tile, vehicle type and level of detail) have nobody watching at a given moment,
+    and the Redis PubSub layer publishes one group send at a time."""
+    from channels.layers import InMemoryChannelLayer
+
+    if isinstance(layer, InMemoryChannelLayer):
+        return {g for g in groups if layer.groups.get(g)}
+    try:
+        from channels_redis.pubsub import RedisPubSubChannelLayer
+    except ImportError:  # pragma: no cover - channels-redis is a requirement
+        return None
+    if not isinstance(layer, RedisPubSubChannelLayer) or not groups:
+        return None
+    loop_layer = layer._get_layer()  # the layer of this event loop (channels-redis 4)
+    by_channel = {loop_layer._get_group_channel_name(g): g for g in groups}
+    shards: dict[int, tuple[object, list[str]]] = {}
+    for channel in by_channel:
+        shard = loop_layer._get_shard(channel)
+        shards.setdefault(id(shard), (shard, []))[1].append(channel)
+    out = set()
+    for shard, channels in shards.values():
+        shard._ensure_redis()
+        for channel, count in await shard._redis.pubsub_numsub(*channels):  # counts on every process
+            if count:
+                out.add(by_channel[channel.decode() if isinstance(channel, bytes) else channel])
+    return out
+
+
 class GroupTracker:
     """Routes an item to its groups, and once more to the groups it left since its last frame (it
     moved to another tile, say), so that their members see it leave. Keys not seen for
@@ -137,6 +167,7 @@ class MultiGroupPublisher(GroupPublisher):
         self.targets = targets if targets is not None else GroupTracker(groups_of, forget_after=forget_after)
         self.encode = encode
         self.group_sends = 0
+        self.groups_skipped = 0  # groups with changes but no member when the frame was made
         head = {"type": frame_type, **(header or {}), field: []}
         self._head = json.dumps(head, separators=(",", ":"))[:-2]  # ...,"field":[
 
@@ -148,8 +179,11 @@ class MultiGroupPublisher(GroupPublisher):
         """(group, frame text) pairs: a group's changes in frames of at most MAX_FRAME_CHARS each
         (Daphne refuses to send a WebSocket message over 1 MiB; frames only add changes, so a client
         applies two halves as it would one frame)."""
+        return self._frames(self._parts_of(items, now))
+
+    def _frames(self, parts: dict[str, list[str]]) -> list[tuple[str, str]]:
         out = []
-        for group, texts in self._parts_of(items, now).items():
+        for group, texts in parts.items():
             start, size = 0, 0
             for i, text in enumerate(texts):
                 if size + len(text) > MAX_FRAME_CHARS and i > start:
@@ -184,7 +218,16 @@ class MultiGroupPublisher(GroupPublisher):
         items = self.items.take()
         if not items:
             return 0
-        frames = self.frame_list_of(items)
+        parts = self._parts_of(items)
+        try:
+            joined = asyncio.run_coroutine_threadsafe(groups_with_members(layer, list(parts)), self.loop).result(10)
+        except Exception:  # cannot tell: send to every group
+            logger.warning("could not ask the channel layer which groups have members", exc_info=True)
+            joined = None
+        if joined is not None:
+            self.groups_skipped += len(parts) - len(joined)
+            parts = {group: texts for group, texts in parts.items() if group in joined}
+        frames = self._frames(parts)
 
         async def send_all():
             return await asyncio.gather(

@@ -153,9 +153,11 @@ async def _subscriptions():
         publisher = await publish(frames)
         assert await frame_ids(amsterdam_trams) == ["tram-ams"]  # not the bus, not Paris
         assert await frame_ids(paris) == ["tram-paris"]
-        # one send per group concerned, however many clients each group has
-        # (first seen, every vehicle is due in every level of detail too)
-        assert publisher.group_sends == len({g for v in changes for g in VehicleRouter(ROW_FIELDS)(v[0], v, 0.0)})
+        # one send per group concerned that somebody joined, however many clients it has: here the
+        # Amsterdam tram tile and the Paris tile; the other groups with changes are skipped (first
+        # seen, every vehicle is due in every level of detail too)
+        concerned = {g for v in changes for g in VehicleRouter(ROW_FIELDS)(v[0], v, 0.0)}
+        assert (publisher.group_sends, publisher.groups_skipped) == (2, len(concerned) - 2)
 
         # a new subscription: a fresh snapshot of what it covers, and only its frames from then on
         await amsterdam_trams.send_to(text_data=json.dumps({"type": "subscribe", "routes": ["B10"]}))
@@ -258,3 +260,21 @@ def test_rows_are_the_vehicle_in_fewer_bytes():
     from transit.selectors import vehicle_payload
 
     assert len(json.dumps(row, separators=(",", ":"))) * 2 < len(json.dumps(vehicle_payload(event), separators=(",", ":")))
+
+
+@pytest.mark.redis
+def test_only_groups_with_members_get_frames_through_redis(redis_url, settings):
+    """PUBSUB NUMSUB tells the publisher which groups a server process subscribed to."""
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                    "CONFIG": {"hosts": [redis_url], "prefix": f"test{time.monotonic_ns()}"}}
+    }
+    channel_layers.backends.clear()
+    try:
+        vehicle_states_upsert(vehicles=[
+            live("tram-ams", *AMSTERDAM, "tram", "T2"), live("bus-ams", *AMSTERDAM, "bus", "B10"),
+            live("tram-paris", *PARIS, "tram", "P1"),
+        ])
+        asyncio.run(_subscriptions())
+    finally:
+        channel_layers.backends.clear()
