@@ -253,6 +253,7 @@ class Host:
         else:
             proc_roles, proc_workers = roles.processors(self.bus)
         cons_roles, cons_workers = roles.consumers(self.bus, loop=loop)
+        self.publisher = next(r.run.__self__ for r in cons_roles if r.name == "frames")  # the live map's
         self.workers = {w.name: w for w in proc_workers + cons_workers}
         self.meters = {name: LagMeter(w) for name, w in self.workers.items() if name != "reference"}
         self.stop = threading.Event()
@@ -386,6 +387,7 @@ class Host:
                 raise RuntimeError(f"roles crashed: {self.threads.failed}")
             if counts0 is None and now >= begin:
                 counts0, cpu0 = self._counts(), self._cpu(loader, clients)
+                ticks0 = self._publisher_figures()
                 gc_meter = GcMeter()
                 self.t_begin = time.monotonic()
             elif counts0 is not None:
@@ -408,6 +410,7 @@ class Host:
         seconds = time.monotonic() - self.t_begin
         counts1, cpu1 = self._counts(), self._cpu(loader, clients)
         delta = {name: counts1[name] - counts0[name] for name in counts1}
+        ticks = {k: v - ticks0[k] for k, v in self._publisher_figures().items()}
         vehicle_rate = min(delta[n] for n in VEHICLE_WORKERS) / seconds
         tap_rate = sum(delta[n] for n in TAP_WORKERS) / seconds
         cpu = {k: (cpu1[k] - cpu0[k]) / seconds * 100 for k in cpu1}
@@ -423,6 +426,11 @@ class Host:
             "cpu_percent_clients": round(cpu["clients"], 1),
             "rss_mb": round(rss_max, 1),
             **gc_meter.figures(),
+            # the live map's publisher: ticks with changes, their mean duration (join + send), group sends
+            "frame_ticks_per_s": round(ticks["ticks"] / seconds, 2),
+            "frame_tick_ms": round(ticks["seconds"] / ticks["ticks"] * 1000, 1) if ticks["ticks"] else None,
+            "frame_group_sends_per_s": round(ticks["sends"] / seconds, 1),
+            "frame_groups_skipped_per_s": round(ticks["skipped"] / seconds, 1),
         })
         gc.callbacks.remove(gc_meter._callback)
         self._stop_load(loader)
@@ -432,6 +440,11 @@ class Host:
             self.result.update(json.loads(line.split(" ", 1)[1]))
             clients.popen.stdin.close()
             clients.popen.wait(30)
+
+    def _publisher_figures(self) -> dict[str, float]:
+        p = self.publisher
+        return {"ticks": p.frames_sent, "seconds": p.publish_seconds, "sends": p.group_sends,
+                "skipped": p.groups_skipped}
 
     def _cpu(self, loader, clients: Child | None) -> dict[str, float]:
         procs = self.procs.cpu_seconds() if self.procs is not None else 0.0
