@@ -147,8 +147,8 @@ async def main_async(args) -> None:
     gate = asyncio.Semaphore(50)
     ready, done = asyncio.Event(), asyncio.Event()
     zoom = None if args.zoom == "none" else args.zoom
-    urls = [args.url + "?" + urlencode({"bbox": bbox, **({"zoom": z} if z is not None else {})})
-            for bbox, z in views(args.bbox, args.view, args.clients, zoom=zoom)]
+    urls = [args.url[i % len(args.url)] + "?" + urlencode({"bbox": bbox, **({"zoom": z} if z is not None else {})})
+            for i, (bbox, z) in enumerate(views(args.bbox, args.view, args.clients, zoom=zoom))]
     tasks = [asyncio.create_task(client(url, args.origin, fleet, gate, ready, done)) for url in urls]
     await ready.wait()
     print(f"connected {fleet.connected} failed {len(fleet.failed)}", flush=True)
@@ -228,7 +228,8 @@ def fit_zoom(bbox: tuple[float, float, float, float], width: int, height: int) -
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", required=True, help="ws://host:port/ws/live/")
+    parser.add_argument("--url", required=True, action="append",
+                        help="ws://host:port/ws/live/ (repeat it: the clients spread over the servers)")
     parser.add_argument("--origin", required=True, help="Origin header (the server checks it)")
     parser.add_argument("--clients", type=int, required=True)
     parser.add_argument("--bbox", default="", help="west,south,east,north (default: everything)")

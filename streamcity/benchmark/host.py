@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -57,6 +58,7 @@ class Options:
     switch_interval: float | None = None  # sys.setswitchinterval of the pipeline process
     view: str = "city"  # what each client shows: the whole city or a district (clients.views)
     zoom: str = "auto"  # the map zoom each client reports (clients.views)
+    web_processes: int = 0  # Daphne processes of their own for the clients (0: the pipeline's Daphne)
 
 
 class GcMeter:
@@ -112,8 +114,9 @@ class Child:
     lag: dict = field(default_factory=dict)  # a processors child: the longest wait per worker since take_lag()
 
     @classmethod
-    def start(cls, name: str, args: list[str], log) -> Child:
-        popen = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1)
+    def start(cls, name: str, args: list[str], log, cwd: str | None = None) -> Child:
+        popen = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1,
+                                 cwd=cwd)
         child = cls(name, popen)
         threading.Thread(target=child._read, name=f"{name}-stdout", daemon=True).start()
         return child
@@ -167,8 +170,8 @@ def proc_cpu_seconds(pid: int) -> float:
         return 0.0
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
+def rss_mb(pid: int | str = "self") -> float:
+    with open(f"/proc/{pid}/statm") as f:
         return int(f.read().split()[1]) * PAGE_MB
 
 
@@ -223,6 +226,8 @@ class Host:
                              "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
         self.server_ready = threading.Event()
         self.error: BaseException | None = None
+        self.web: list[Child] = []  # --web-processes
+        self.result["web_processes"] = opts.web_processes
 
     def say(self, line: str) -> None:
         self.out.write(line + "\n")
@@ -302,8 +307,14 @@ class Host:
             raise RuntimeError(f"roles crashed: {self.threads.failed}")
         port = self.server.listening_addresses[0][1]
         self.say(f"pipeline ready on 127.0.0.1:{port} ({self.opts.bus} bus, {self.result['channel_layer']})")
-        clients = self._start_clients(port)
+        ports = [port]
+        if self.opts.web_processes and self.opts.clients:
+            ports = self._start_web(self.opts.web_processes)
+        clients = self._start_clients(ports)
         self._live(clients)
+        for web in self.web:
+            web.popen.terminate()
+            web.popen.wait(30)
         self._drain()
         self.result.update(self._bare_fanout())
         self.stop.set()
@@ -315,13 +326,40 @@ class Host:
         self.result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
 
     # -- phase 1: live -------------------------------------------------------------------------
-    def _start_clients(self, port: int) -> Child | None:
+    def _start_web(self, n: int) -> list[int]:
+        """N Daphne processes serving the app on ports of their own (the channel layer joins them to
+        the pipeline's publisher), as several web servers behind a load balancer would."""
+        ports = []
+        for i in range(n):
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            self.web.append(Child.start(f"web-{i}", [
+                sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--verbosity", "0",
+                "streamcity.asgi:application",
+            ], self.log, cwd=str(self.settings.BASE_DIR)))
+            ports.append(port)
+        deadline = time.monotonic() + 60
+        for port, web in zip(ports, self.web):
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if web.popen.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"{web.name} did not start on port {port}") from None
+                    time.sleep(0.2)
+        self.say(f"web: {n} Daphne processes on ports {', '.join(map(str, ports))}")
+        return ports
+
+    def _start_clients(self, ports: list[int]) -> Child | None:
         if not self.opts.clients:
             return None
         w, s, e, n = self.city.bbox
+        urls = [a for p in ports for a in ("--url", f"ws://127.0.0.1:{p}/ws/live/")]
         clients = Child.start("clients", [
-            sys.executable, "-m", "streamcity.benchmark.clients", "--url", f"ws://127.0.0.1:{port}/ws/live/",
-            "--origin", f"http://127.0.0.1:{port}", "--clients", str(self.opts.clients),
+            sys.executable, "-m", "streamcity.benchmark.clients", *urls,
+            "--origin", f"http://127.0.0.1:{ports[0]}", "--clients", str(self.opts.clients),
             f"--bbox={w:.5f},{s:.5f},{e:.5f},{n:.5f}", "--view", self.opts.view, "--zoom", self.opts.zoom,
         ], self.log)
         t = time.monotonic()
@@ -395,7 +433,7 @@ class Host:
                 for name, wait in waits.items():
                     lags[name] = max(lags.get(name, 0.0), wait)
                 procs_rss = self.procs.latest.get("progress", {}).get("rss_mb", 0.0) if self.procs else 0.0
-                rss_max = max(rss_max, rss_mb() + procs_rss)
+                rss_max = max(rss_max, rss_mb() + procs_rss + sum(rss_mb(w.popen.pid) for w in self.web))
             if time.monotonic() - last_line >= 2.0:
                 m, c = time.monotonic(), self._counts()
                 rate = lambda names: sum(c[x] - prev[1][x] for x in names) / (m - prev[0])  # noqa: E731
@@ -424,6 +462,7 @@ class Host:
             "cpu_percent": round(cpu["host"], 1),
             "cpu_percent_load": round(cpu["load"], 1),
             "cpu_percent_clients": round(cpu["clients"], 1),
+            "cpu_percent_web": round(cpu["web"], 1),  # of the --web-processes (in cpu_percent too)
             "rss_mb": round(rss_max, 1),
             **gc_meter.figures(),
             # the live map's publisher: ticks with changes, their mean duration (join + send), group sends
@@ -448,7 +487,9 @@ class Host:
 
     def _cpu(self, loader, clients: Child | None) -> dict[str, float]:
         procs = self.procs.cpu_seconds() if self.procs is not None else 0.0
-        return {"host": self_cpu_seconds() + procs, "load": loader.cpu_seconds() if isinstance(loader, Child) else 0.0,
+        web = sum(w.cpu_seconds() for w in self.web)
+        return {"host": self_cpu_seconds() + procs + web, "web": web,
+                "load": loader.cpu_seconds() if isinstance(loader, Child) else 0.0,
                 "clients": clients.cpu_seconds() if clients else 0.0}
 
     def _stop_load(self, loader) -> None:

@@ -20,10 +20,12 @@ ROWS = (
     ("baseline_consume_per_s", "bare consume+decode per second", "{:,.0f}", None, None),
     ("processor_capacity_per_s", "processors + bridge replay per second", "{:,.0f}", None, None),
     ("processor_ratio", "processor_ratio", "{:.2f}", ">= 0.5", lambda v, r: v >= 0.5),
-    ("cpu_percent", "CPU of the pipeline process (%)", "{:.0f}", None, None),
+    ("cpu_percent", "CPU of the pipeline processes (%)", "{:.0f}", None, None),
+    ("cpu_percent_web", "  of which the web processes (%)", "{:.0f}", None, None),
     ("cpu_percent_load", "CPU of the load process (%)", "{:.0f}", None, None),
     ("cpu_percent_clients", "CPU of the clients process (%)", "{:.0f}", None, None),
-    ("rss_mb", "RSS of the pipeline process (MB)", "{:,.0f}", None, None),
+    ("rss_mb", "RSS of the pipeline processes (MB)", "{:,.0f}", None, None),
+    ("frame_ticks_per_s", "live map frame ticks per second", "{:.2f}", None, None),
 )
 
 
@@ -39,7 +41,8 @@ def table(result: dict) -> str:
             mark = "" if ok is None else ("  ok" if ok else "  MISSED")
         lines.append(f"{label:52} {text:>14}  {target or ''}{mark}")
     lines.append("-" * 80)
-    lines.append(f"bus {result.get('bus')} ({result.get('processes')} process), channel layer "
+    lines.append(f"bus {result.get('bus')} ({result.get('processes')} process, "
+                 f"{result.get('web_processes') or 'no'} web processes), channel layer "
                  f"{result.get('channel_layer')}, database {result.get('database')}, "
                  f"load average {result.get('loadavg_before')} -> {result.get('loadavg_after')}")
     return "\n".join(lines)

@@ -54,6 +54,10 @@ class Command(BaseCommand):
                             help="the map zoom each client reports: auto (the zoom at which its view fits a "
                                  "1280x800 laptop, or a 390x844 phone for districts; default), a number, or none "
                                  "(every change, as a map zoomed in)")
+        parser.add_argument("--web-processes", type=int, default=0,
+                            help="serve the WebSockets from N Daphne processes of their own (the clients spread "
+                                 "over them, as behind a load balancer; needs REDIS_URL) instead of from the "
+                                 "pipeline process")
         parser.add_argument("--keep-log", help="copy the pipeline process's log to this file")
         parser.add_argument("--profile", help="record a py-spy profile of the pipeline process into this file")
         parser.add_argument("--serve", action="store_true", help="(internal) be the pipeline process")
@@ -87,6 +91,10 @@ class Command(BaseCommand):
         if options["bus"] == "kafka":
             prefix = f"bench-{uuid.uuid4().hex[:10]}-"
             env.update(KAFKA_BOOTSTRAP_SERVERS=options["bootstrap"], KAFKA_TOPIC_PREFIX=prefix)
+        if "redis" in settings.CHANNEL_LAYERS["default"]["BACKEND"]:  # groups of this run only: the Redis may be shared
+            env["CHANNEL_LAYER_PREFIX"] = f"bench{uuid.uuid4().hex[:8]}"
+        elif options["web_processes"]:
+            raise CommandError("--web-processes needs a channel layer the processes share: set REDIS_URL")
         if options["frame_interval"]:
             env["STREAMCITY_FRAME_INTERVAL"] = str(options["frame_interval"])
         if options["database_url"]:
@@ -95,7 +103,7 @@ class Command(BaseCommand):
         subprocess.run([*manage, "migrate", "--no-input", "-v0"], env=env, check=True)
         log = tmp / "host.log"
         args = [*manage, "benchmark", "--serve", "--log", str(log), "--json", str(tmp / "result.json")]
-        for name in ("vehicles", "clients", "duration", "warmup", "taps", "bus", "seed", "replay_seconds", "view", "zoom"):
+        for name in ("vehicles", "clients", "duration", "warmup", "taps", "bus", "seed", "replay_seconds", "view", "zoom", "web_processes"):
             args += [f"--{name.replace('_', '-')}", str(options[name])]
         if options["one_process"]:
             args.append("--one-process")
@@ -134,14 +142,12 @@ class Command(BaseCommand):
         if options["role"] == "processors":
             return serve_processors(self.stdout, replay=options["replay"])
 
-        layer = settings.CHANNEL_LAYERS["default"]
-        if "redis" in layer["BACKEND"]:  # groups of this run only: the Redis may be shared
-            layer.setdefault("CONFIG", {})["prefix"] = f"bench{uuid.uuid4().hex[:8]}"
         opts = Options(vehicles=options["vehicles"], clients=options["clients"], duration=options["duration"],
                        warmup=options["warmup"], taps=options["taps"], bus=options["bus"], seed=options["seed"],
                        replay_seconds=options["replay_seconds"],
                        split=options["bus"] == "kafka" and not options["one_process"],
-                       switch_interval=options["switch_interval"], view=options["view"], zoom=options["zoom"])
+                       switch_interval=options["switch_interval"], view=options["view"], zoom=options["zoom"],
+                       web_processes=options["web_processes"])
         result = serve(opts, self.stdout, options["log"] or os.devnull)
         Path(options["json"]).write_text(json.dumps(result))
 
