@@ -18,7 +18,7 @@ KEYS = {
 def test_a_short_run_writes_every_figure(tmp_path, capsys):
     out = tmp_path / "bench.json"
     call_command("benchmark", vehicles=60, clients=3, duration=3, warmup=1, taps=30, bus="memory",
-                 replay_seconds=10, json=str(out))
+                 replay_seconds=10, zoom="none", json=str(out))  # zoomed in: every report reaches every client
     result = json.loads(out.read_text())
     assert KEYS <= set(result)
     assert result["vehicles"] == 60 and result["clients"] == 3
@@ -35,3 +35,41 @@ def test_a_short_run_writes_every_figure(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "measuring" in printed  # the progress line
     assert "e2e latency p99" in printed  # the table
+
+
+@pytest.mark.redis
+@pytest.mark.timeout(180)
+def test_a_short_run_with_a_web_process_of_its_own(tmp_path, redis_url, settings, monkeypatch):
+    """--web-processes: the clients are served by a Daphne process apart from the pipeline's,
+    which gets the frames through the Redis channel layer."""
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                                           "CONFIG": {"hosts": [redis_url]}}}
+    out = tmp_path / "bench.json"
+    call_command("benchmark", vehicles=60, clients=4, duration=3, warmup=1, taps=30, bus="memory",
+                 replay_seconds=5, web_processes=1, zoom="none", json=str(out))
+    result = json.loads(out.read_text())
+    assert result["web_processes"] == 1 and result["channel_layer"] == "RedisPubSubChannelLayer"
+    assert result["clients_connected"] == 4 and result["ws_deliveries_per_s"] > 60
+    assert result["cpu_percent_web"] > 0
+
+
+def test_web_processes_need_a_shared_channel_layer(settings):
+    from django.core.management.base import CommandError
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    with pytest.raises(CommandError, match="REDIS_URL"):
+        call_command("benchmark", vehicles=10, clients=1, duration=1, bus="memory", web_processes=1)
+
+
+def test_the_clients_report_the_zoom_at_which_their_view_fits_its_screen():
+    from streamcity.benchmark.clients import fit_zoom, views
+
+    city = (-0.26479, 51.42213, 0.01465, 51.59299)  # the benchmark's London, about 19 x 19 km
+    assert fit_zoom(city, 1280, 800) == 12  # 19 km is 800 px at zoom 12 (24 m a pixel), 1,600 at 13
+    assert fit_zoom(city, 390, 844) == 10  # 408 px wide at zoom 11 (48 m a pixel): over a phone's 390
+    bbox = ",".join(map(str, city))
+    assert views(bbox, "city", 2) == [(bbox, 12), (bbox, 12)]
+    assert [z for _, z in views(bbox, "district", 5)] == [13] * 5  # 3 x 3 km on a phone
+    assert views(bbox, "city", 1, zoom=None) == [(bbox, None)]
+    assert views(bbox, "city", 1, zoom="10") == [(bbox, 10.0)]
