@@ -66,8 +66,12 @@ class GroupPublisher:
             threading.Thread(target=self.loop.run_forever, name=f"{self.group}-loop", daemon=True).start()
         layer = get_channel_layer()
         try:
-            while not stop.wait(self.interval):
+            # ticks start every `interval` (a tick's own time does not stretch the period); a
+            # publisher that fell behind starts again from now rather than bursting to catch up
+            next_tick = time.monotonic() + self.interval
+            while not stop.wait(max(0.0, next_tick - time.monotonic())):
                 self.publish_once(layer)
+                next_tick = max(next_tick + self.interval, time.monotonic())
             self.publish_once(layer)
         finally:
             if self._own_loop:
