@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -20,8 +21,39 @@ logger = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
 
 
+FRAME_BATCH_SECONDS = 0.02  # how long a client's socket collects the frames of one tick's groups
+
+_VEHICLES = '"vehicles":['
+
+
 def _dumps(message: dict) -> str:
     return json.dumps(message, separators=(",", ":"))
+
+
+def merge_frames(texts: list[str], limit: int = MAX_FRAME_CHARS) -> list[str]:
+    """Frames of several groups as one message (or a few, of at most about `limit` characters):
+    their vehicle rows joined under the first one's head. A text of another shape is kept as it is."""
+    if len(texts) < 2:
+        return texts
+    first = texts[0]
+    cut = first.find(_VEHICLES)
+    if cut < 0:
+        return texts
+    head = first[: cut + len(_VEHICLES)]
+    out, bodies, size = [], [], 0
+    for text in texts:
+        if not (text.startswith(head) and text.endswith("]}")) or len(text) == len(head) + 2:
+            out.append(text)
+            continue
+        body = text[len(head):-2]
+        if bodies and size + len(body) > limit:
+            out.append(head + ",".join(bodies) + "]}")
+            bodies, size = [], 0
+        bodies.append(body)
+        size += len(body) + 1
+    if bodies:
+        out.append(head + ",".join(bodies) + "]}")
+    return out
 
 
 def snapshot_messages(subscription: dict, vehicles: list[list], limit: int = MAX_FRAME_CHARS) -> list[str]:
@@ -58,8 +90,11 @@ class LiveVehiclesConsumer(AsyncWebsocketConsumer):
     """
 
     plan: Plan | None = None
+    _frames: list[str]
+    _flush: asyncio.TimerHandle | None = None
 
     async def connect(self):
+        self._frames = []
         await self.accept()
         try:
             subscription = subscription_from_query(self.scope.get("query_string", b""))
@@ -69,6 +104,8 @@ class LiveVehiclesConsumer(AsyncWebsocketConsumer):
         await self._subscribe(subscription)
 
     async def disconnect(self, code):
+        if self._flush is not None:
+            self._flush.cancel()
         for group in self.plan.groups if self.plan else ():
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -117,4 +154,22 @@ class LiveVehiclesConsumer(AsyncWebsocketConsumer):
             await super().dispatch(message)
 
     async def vehicles_frame(self, event):
-        await self.send(text_data=event["text"])  # encoded once per group per tick by the bridge
+        """A group's frame (encoded once per group per tick by the bridge). A client in several
+        groups (the tiles of its view) gets them as one message: the frames of one tick arrive
+        within milliseconds, and each WebSocket message costs the server a write and the browser
+        a parse."""
+        self._frames.append(event["text"])
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(FRAME_BATCH_SECONDS, self._send_frames_soon)
+
+    def _send_frames_soon(self):
+        self._flush = None
+        texts, self._frames = self._frames, []
+        asyncio.ensure_future(self._send_frames(texts))
+
+    async def _send_frames(self, texts: list[str]):
+        try:
+            for text in merge_frames(texts):
+                await self.send(text_data=text)
+        except Exception:  # the socket went away meanwhile: nothing to deliver to
+            logger.debug("frames not sent", exc_info=True)

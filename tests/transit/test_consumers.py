@@ -278,3 +278,44 @@ def test_only_groups_with_members_get_frames_through_redis(redis_url, settings):
         asyncio.run(_subscriptions())
     finally:
         channel_layers.backends.clear()
+
+
+def test_the_frames_of_a_clients_groups_go_out_as_one_message():
+    from streamcity.fanout import MAX_FRAME_CHARS
+    from transit.consumers import merge_frames
+
+    def frame(*ids):
+        return json.dumps({"type": "frame", "fields": ["vehicle_id"], "vehicles": [[i] for i in ids]},
+                          separators=(",", ":"))
+
+    [one] = merge_frames([frame("a", "b"), frame("c"), frame("d")])
+    assert json.loads(one) == json.loads(frame("a", "b", "c", "d"))
+    assert merge_frames([frame("a")]) == [frame("a")]
+    assert merge_frames(['{"type":"error"}', frame("a")]) == ['{"type":"error"}', frame("a")]
+    big = [frame(*(f"v{i:06d}-{k}" for i in range(2000))) for k in range(20)]  # about 300 KB in all
+    merged = merge_frames(big, limit=100_000)
+    assert len(merged) > 1 and all(len(m) < 100_000 + 20_000 for m in merged)
+    assert [r for m in merged for r in json.loads(m)["vehicles"]] == [r for f in big for r in json.loads(f)["vehicles"]]
+    assert MAX_FRAME_CHARS < 1024 * 1024
+
+
+async def _two_tiles():
+    # a view across two z13 tiles: one message carries both tiles' changes
+    west, east = 4.86, 4.92  # the Dam is in tile x 4207; 4.86 is in 4206
+    client = connect(f"bbox={west},52.36,{east},52.38")
+    assert (await client.connect())[0]
+    try:
+        await receive(client)  # the snapshot
+        frames = vehicle_frames()
+        frames.add([vehicle_row(live("w", 52.37, 4.861, at=T0)), vehicle_row(live("e", 52.37, 4.91, at=T0))])
+        publisher = await publish(frames)
+        assert publisher.group_sends == 2  # two tiles
+        message = await receive(client)
+        assert sorted(v["vehicle_id"] for v in vehicles(message)) == ["e", "w"]
+        assert await client.receive_nothing(timeout=0.3)
+    finally:
+        await client.disconnect()
+
+
+def test_a_client_in_two_tiles_gets_their_frames_in_one_message():
+    asyncio.run(_two_tiles())
