@@ -26,21 +26,25 @@ from typing import Any
 import msgspec
 
 
-@dataclass(slots=True)
-class _Source:
-    high: dt.datetime
-    last_wall: float
-
-
 class _Held(msgspec.Struct, order=True, gc=False):
-    """A held event; compared field by field in C like a tuple. Not tracked by the garbage
-    collector: a quarter of a million held tuples made the collections cost ~1 µs an event."""
+    """A held event; compared field by field in C like a tuple (event time, order, arrival). Not
+    tracked by the garbage collector: a quarter of a million held tuples made the collections cost
+    ~1 µs an event."""
 
     ts: dt.datetime
     order: str
     seq: int
     item: Any
     dedupe: Any
+    source: Any
+
+
+@dataclass(slots=True)
+class _Source:
+    high: dt.datetime  # the latest event time it delivered
+    last_wall: float
+    held: list[_Held]  # its held events sorted by event time from `head` on (a released prefix before)
+    head: int = 0
 
 
 class EventTimeBuffer:
@@ -53,20 +57,18 @@ class EventTimeBuffer:
         self.late = 0
         self.duplicates = 0
         self.released = 0
-        # Held events (_Held: ts, order, seq, item, dedupe): `_held` sorted
-        # from `_head` on, `_incoming` as offered. Events come nearly in event-time order, so the
-        # offers of a batch, sorted, overlap only the end of `_held`: merging them there costs
-        # little, and a release cuts a prefix (a heap cost ~1.6 µs a pop at 270,000 held).
-        self._held: list[_Held] = []
-        self._head = 0
-        self._incoming: list[_Held] = []
+        # Held events per source, each source's in event-time order: a source delivers nearly in
+        # order, so an offer is an append (an insertion near the end when it is out of order) and a
+        # release cuts a prefix of each source and sorts the few runs. One list for all sources cost
+        # a merge of every batch into the events of the sources ahead of it (~14 % of the vehicle
+        # processors when partitions were read tens of seconds apart, as in a replay).
         self._held_keys: set[Hashable] = set()
         self._sources: dict[Hashable, _Source] = {}
         self._started: float | None = None
         self._seq = itertools.count()
 
     def __len__(self) -> int:
-        return len(self._held) - self._head + len(self._incoming)
+        return sum(len(s.held) - s.head for s in self._sources.values())
 
     def offer(self, source: Hashable, ts: dt.datetime, item: Any, *, order: str, dedupe: Hashable, now: float) -> bool:
         """Hold `item` (event time `ts`) from `source`; False if it is late or a duplicate."""
@@ -74,10 +76,12 @@ class EventTimeBuffer:
             self._started = now
         src = self._sources.get(source)
         if src is None:
-            self._sources[source] = _Source(ts, now)
+            src = self._sources[source] = _Source(ts, now, [])
+            in_order = True
         else:
             src.last_wall = now
-            if ts > src.high:
+            in_order = ts >= src.high
+            if in_order:
                 src.high = ts
         if self.watermark is not None and ts < self.watermark:
             self.late += 1
@@ -86,24 +90,12 @@ class EventTimeBuffer:
             self.duplicates += 1
             return False
         self._held_keys.add(dedupe)
-        self._incoming.append(_Held(ts, order, next(self._seq), item, dedupe))
+        entry = _Held(ts, order, next(self._seq), item, dedupe, source)
+        if in_order:  # at or after everything the source holds
+            src.held.append(entry)
+        else:
+            src.held.insert(bisect.bisect_right(src.held, ts, src.head, key=_ts), entry)
         return True
-
-    def _merge(self) -> None:
-        incoming, held = self._incoming, self._held
-        if not incoming:
-            return
-        self._incoming = []
-        incoming.sort()
-        if len(held) == self._head or incoming[0] > held[-1]:
-            held += incoming
-            return
-        at = bisect.bisect_right(held, incoming[0], self._head)
-        tail = held[at:]
-        del held[at:]
-        tail += incoming
-        tail.sort()  # two sorted runs: one merge
-        held += tail
 
     def advance(self, now: float) -> dt.datetime | None:
         """Move the watermark as far as the delivering sources allow; return it."""
@@ -118,24 +110,47 @@ class EventTimeBuffer:
                 self.watermark = candidate
         return self.watermark
 
-    def release(self, now: float) -> list[tuple[dt.datetime, Any]]:
-        """Every held event before the (advanced) watermark, oldest first."""
+    def release_held(self, now: float) -> list[_Held]:
+        """Every held event before the (advanced) watermark, oldest first, as held: `.ts`,
+        `.item`, `.source` (what release() gives without a tuple per event)."""
         wm = self.advance(now)
-        self._merge()
-        held, head = self._held, self._head
-        if wm is None or len(held) == head or held[head].ts >= wm:
-            return []
-        cut = bisect.bisect_left(held, wm, head, key=_ts)
-        taken = held[head:cut]
+        return [] if wm is None else self._cut(wm)
+
+    def drain(self) -> list[_Held]:
+        """The end of a bounded input (a replay): the watermark moves past the latest event of
+        every source and everything held is released, oldest first, as release_held() does.
+        Without it the last grace period of event time stays held until later events come."""
+        highs = [s.high for s in self._sources.values()]
+        if highs:
+            wm = max(highs) + dt.timedelta(microseconds=1)
+            if self.watermark is None or wm > self.watermark:
+                self.watermark = wm
+        return [] if self.watermark is None else self._cut(self.watermark)
+
+    def _cut(self, wm: dt.datetime) -> list[_Held]:
+        taken: list[_Held] = []
+        for src in self._sources.values():
+            held, head = src.held, src.head
+            if len(held) == head or held[head].ts >= wm:
+                continue
+            cut = len(held) if held[-1].ts < wm else bisect.bisect_left(held, wm, head, key=_ts)
+            taken += held[head:cut]
+            if cut > len(held) // 2:  # drop the released prefix now and then, not on every release
+                del held[:cut]
+                cut = 0
+            src.head = cut
+        if not taken:
+            return taken
+        taken.sort()  # a few sorted runs (one per source): one merge
         keys = self._held_keys
         for entry in taken:
             keys.discard(entry.dedupe)
-        if cut > len(held) // 2:  # drop the released prefix now and then, not on every release
-            del held[:cut]
-            cut = 0
-        self._head = cut
         self.released += len(taken)
-        return [(entry.ts, entry.item) for entry in taken]
+        return taken
+
+    def release(self, now: float) -> list[tuple[dt.datetime, Any]]:
+        """Every held event before the (advanced) watermark, oldest first: (event time, item)."""
+        return [(entry.ts, entry.item) for entry in self.release_held(now)]
 
 
 def _ts(entry: _Held) -> dt.datetime:

@@ -190,7 +190,7 @@ class EventTimeProcessor:
             if tp not in first:
                 first[tp] = (r.offset, ts)
             note(tp, ts, r.offset)
-            offer(tp, ts, (tp, e), order=order(e), dedupe=dedupe(e), now=now)
+            offer(tp, ts, e, order=order(e), dedupe=dedupe(e), now=now)
         self._release(now)
 
     def tick(self) -> None:
@@ -198,6 +198,15 @@ class EventTimeProcessor:
             return
         if self.leader is None:
             self._release(self.clock())
+
+    def finish(self) -> None:
+        """The end of a bounded input (the benchmark's replay): every event still held is
+        released and judged now, and the timers advance to the latest event time, as they would
+        once later events moved the watermark (EventTimeBuffer.drain)."""
+        if self.needs_reference and not self.reference.ready.is_set():
+            return
+        if self.leader is None:
+            self._release(self.clock(), final=True)
 
     def retained(self) -> dict[tuple[str, int], int]:
         return self.replay.retained(self.buffer.watermark)
@@ -216,16 +225,16 @@ class EventTimeProcessor:
         return []
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _release(self, now: float) -> None:
-        released = self.buffer.release(now)
+    def _release(self, now: float, *, final: bool = False) -> None:
+        released = self.buffer.drain() if final else self.buffer.release_held(now)
         watermark = self.buffer.watermark
         for p in self._chain:
             out: list[AlertEvent] = []
             advance, apply = p.advance, p.apply
-            for ts, (tp, event) in released:
-                if timers := advance(ts):
+            for held in released:
+                if timers := advance(held.ts):
                     out += timers
-                if alerts := apply(event, tp):
+                if alerts := apply(held.item, held.source):
                     out += alerts
             if watermark is not None:
                 out += advance(watermark)

@@ -99,6 +99,15 @@ class Stages:
         for tick in self._ticks:
             tick()
 
+    def finish(self) -> None:
+        """The end of a bounded input: each stage that holds events releases and judges them
+        (EventTimeProcessor.finish)."""
+        if self.reference is not None and not self.reference.ready.is_set():
+            return
+        for stage in self.stages:
+            if hasattr(stage, "finish"):
+                stage.finish()
+
     def retained(self) -> dict[Hashable, int]:
         out: dict[Hashable, int] = {}
         for stage in self._retainers:

@@ -75,6 +75,43 @@ def test_duplicates_held_at_once_are_released_once():
     assert [i for _, i in buf.release(0)] == ["x"] and buf.duplicates == 1
 
 
+def test_sources_read_far_apart_are_released_in_one_event_time_order_once():
+    """Three partitions read in turns of 40 events (one ahead of the others by minutes, as in a
+    replay), each a little out of order: every event comes out once, in (time, order) order."""
+    import random
+
+    rng = random.Random(5)
+    streams = {}
+    for p, lag in (("p0", 0), ("p1", 200), ("p2", 400)):
+        times = [lag + i + rng.uniform(-3, 3) for i in range(300)]  # out of order within 6 s
+        streams[p] = [(t, f"{p}-{i}") for i, t in enumerate(times)]
+    buf = EventTimeBuffer(grace=dt.timedelta(seconds=10), idle_seconds=0)
+    out, offered = [], []
+    while any(streams.values()):
+        for p in ("p2", "p0", "p1"):  # the one furthest ahead first
+            turn, streams[p] = streams[p][:40], streams[p][40:]
+            for t, name in turn:
+                if buf.offer(p, T0 + dt.timedelta(seconds=t), name, order=name[-1], dedupe=name, now=0):
+                    offered.append((T0 + dt.timedelta(seconds=t), name))
+        out += buf.release(0)
+    out += [(h.ts, h.item) for h in buf.drain()]  # the end of the input
+    assert len(offered) > 800 and buf.late == 900 - len(offered)
+    assert out == sorted(offered, key=lambda x: (x[0], x[1][-1])) and len(buf) == 0
+
+
+def test_draining_releases_everything_held_and_what_comes_after_is_late():
+    buf = EventTimeBuffer(grace=dt.timedelta(seconds=30), idle_seconds=0)
+    for s in (20, 10, 40):
+        buf.offer("p0", at(s), s, order="", dedupe=s, now=0)
+    buf.offer("p1", at(35), 35, order="", dedupe=35, now=0)
+    assert buf.release(0) == []  # watermark 35 - 30 = 5: the whole run is within the grace period
+    drained = buf.drain()
+    assert [h.item for h in drained] == [10, 20, 35, 40] and [h.source for h in drained] == ["p0", "p0", "p1", "p0"]
+    assert len(buf) == 0 and buf.watermark > at(40)
+    assert buf.offer("p1", at(39), 39, order="", dedupe=39, now=0) is False and buf.late == 1
+    assert buf.drain() == []
+
+
 def test_the_replay_index_keeps_the_span_behind_the_watermark_readable():
     idx = ReplayIndex(dt.timedelta(seconds=60))
     for offset, s in enumerate(range(0, 300, 10)):
