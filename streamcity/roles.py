@@ -11,7 +11,7 @@ from simulators.engine import Simulation
 from simulators.runner import SimulatorRunner
 from streamcity.bus import Bus, Worker, topic_specs
 from streamcity.runtime import Role
-from streamcity.schemas import LIVE_VEHICLES, VEHICLE_LOCATIONS
+from streamcity.schemas import LIVE_VEHICLES
 from transit.processors import LiveVehicleProcessor
 from transit.streams import VehicleBridge, vehicle_frames, vehicle_publisher
 from alerts.notifications import Notifier

@@ -682,6 +682,16 @@ class Host:
         return {"baseline_consume_per_s": round(rate, 1), "baseline_records": count}
 
     def _capacity(self) -> dict:
+        """The processors and the bridge replay the run's input topics in new consumer groups.
+
+        Every worker starts once the processors' reference data (the timetable) is loaded, as when
+        live, where the reference reader loads it at start-up; the clock runs from the first record
+        any of them handles to the end of the last one's work: its last record handled and, for the
+        event-time processors, every event they still held released and judged at the end of the
+        input (ReplayClock). So the figure is per-event throughput, not start-up, as the
+        baseline's is. Workers and batches are those of live processing: every batch produced
+        (catch_up=False), every rule evaluated.
+        """
         from streamcity import roles
         from streamcity.bus import Worker
         from streamcity.runtime import RoleThreads
@@ -691,6 +701,7 @@ class Host:
         inputs = self._inputs()
         bridge_target = available(self.bus, LIVE_VEHICLES.name)
         replay_child = None
+        stop = threading.Event()
         if self.opts.split:
             role_list, workers = [], []
             replay_child = self._processors_child(replay=True)
@@ -700,46 +711,69 @@ class Host:
         bridge = Worker(self.bus, name="bridge", group_id=handler.group_id, topics=[LIVE_VEHICLES], handle=handler)
         workers.append(bridge)
         role_list.append(roles.Role("bridge", bridge.run))
-        targets = {}
+        targets, clocks = {}, {}
         for w in workers:
             if w.name != "reference":
                 w.group_id += f"-replay-{uuid.uuid4().hex[:6]}"
                 targets[w.name] = bridge_target if w is bridge else sum(inputs.get(t, 0) for t in w.topics)
-        if replay_child is not None:
-            deadline = time.monotonic() + 60
-            while "progress" not in replay_child.latest and time.monotonic() < deadline:
-                time.sleep(0.05)
-            for name, topics in replay_child.latest.get("progress", {}).get("topics", {}).items():
-                if name != "reference":
-                    targets[name] = sum(inputs.get(t, 0) for t in topics)
-
-        def processed(name: str) -> int:
-            if name in by_name:
-                return by_name[name].processed
-            return replay_child.latest.get("progress", {}).get("counts", {}).get(name, 0)
-        stop = threading.Event()
-        threads = RoleThreads(role_list, stop)
-        cpu = lambda: self_cpu_seconds() + (replay_child.cpu_seconds() if replay_child else 0.0)  # noqa: E731
-        cpu0 = cpu()
-        threads.start()
+                clocks[w.name] = ReplayClock(w, target=targets[w.name])
         by_name = {w.name: w for w in workers}
-        first, done = None, {}
-        limit = time.monotonic() + self.opts.replay_seconds + 60
+        first_roles = [r for r, w in zip(role_list, workers) if w.name == "reference"]
+        later = RoleThreads([r for r, w in zip(role_list, workers) if w.name != "reference"], stop)
+        early = RoleThreads(first_roles, stop)
+        cpu = lambda: self_cpu_seconds() + (replay_child.cpu_seconds() if replay_child else 0.0)  # noqa: E731
+        early.start()
         try:
-            while len(done) < len(targets) and time.monotonic() < limit and not threads.failed:
-                time.sleep(0.05)
-                now = time.monotonic()
-                if first is None and any(processed(n) for n in targets):
-                    first = now - 0.05  # the first batch was handled since the last look
-                for name, target in targets.items():
-                    if name not in done and processed(name) >= target:
-                        done[name] = now
-        finally:
+            deadline = time.monotonic() + 180
+            if replay_child is not None:
+                while not replay_child.latest.get("progress", {}).get("ready"):
+                    if time.monotonic() > deadline or replay_child.popen.poll() is not None:
+                        raise RuntimeError("the replaying processors process did not load the timetable")
+                    time.sleep(0.01)
+                for name, topics in replay_child.latest["progress"].get("topics", {}).items():
+                    if name != "reference":
+                        targets[name] = sum(inputs.get(t, 0) for t in topics)
+            elif not by_name["reference"].handle.data.ready.wait(180):
+                raise RuntimeError("the reference reader did not load the timetable")
+        except BaseException:
             stop.set()
-            threads.join()
+            early.join()
             if replay_child is not None:
                 replay_child.stop()
-        end = max(done.values()) if len(done) == len(targets) else time.monotonic()
+            raise
+
+        def child(key: str) -> dict:
+            return replay_child.latest.get("progress", {}).get(key, {}) if replay_child is not None else {}
+
+        def processed(name: str) -> int:
+            return by_name[name].processed if name in by_name else child("counts").get(name, 0)
+
+        def first_at(name: str) -> float | None:
+            return clocks[name].first if name in clocks else child("first_at").get(name)
+
+        def done_at(name: str) -> float | None:
+            return clocks[name].done if name in clocks else child("done_at").get(name)
+
+        cpu0 = cpu()
+        later.start()
+        done: dict[str, float] = {}
+        limit = time.monotonic() + self.opts.replay_seconds + 60
+        try:
+            while len(done) < len(targets) and time.monotonic() < limit and not (early.failed or later.failed):
+                time.sleep(0.02)
+                for name in targets:
+                    if name not in done and done_at(name) is not None:
+                        done[name] = done_at(name)
+        finally:
+            cpu1 = cpu()  # before the child exits (its /proc entry goes with it)
+            stop.set()
+            early.join()
+            later.join()
+            if replay_child is not None:
+                replay_child.stop()
+        firsts = [t for t in (first_at(n) for n in targets) if t is not None]
+        first = min(firsts) if firsts else None
+        end = max(done.values()) if len(done) == len(targets) else time.time()
         seconds = end - first if first is not None else 0.0
         total = sum(inputs.values())
         handled = min(total, sum(min(processed(n), targets[n]) for n in ("vehicles", "surges")))
@@ -750,9 +784,46 @@ class Host:
         return {
             "processor_capacity_per_s": round(rate, 1),
             "processor_ratio": round(rate / baseline, 3) if baseline else None,
-            "capacity_cpu_percent": round((cpu() - cpu0) / seconds * 100, 1) if seconds else None,
+            "capacity_cpu_percent": round((cpu1 - cpu0) / seconds * 100, 1) if seconds else None,
             "capacity_s_by_worker": {n: round(t - first, 2) for n, t in done.items()} if first else {},
         }
+
+
+class ReplayClock:
+    """Wraps a replaying Worker's handler and tick: the wall times (time.time(), comparable
+    across processes) of its first handled batch, of its latest one, and of the end of its work.
+
+    Once the worker has read its `target` records, the handler's `finish()` (if it has one) ends
+    the bounded input, within the measured time: the event-time processors release and judge
+    every event they still hold (their grace period holds the last 30 s of event time, which a
+    replay of a shorter run would otherwise never release: no rule would be evaluated)."""
+
+    def __init__(self, worker, target: int | None = None):
+        self.worker = worker
+        self.target = target
+        self.inner = worker.handle
+        worker.handle = self
+        self.inner_tick = worker.tick
+        worker.tick = self.tick
+        self.finish = getattr(self.inner, "finish", None)
+        self.first: float | None = None
+        self.last: float | None = None
+        self.done: float | None = None
+
+    def __call__(self, batch):
+        began = time.time()
+        self.inner(batch)
+        self.last = time.time()
+        if self.first is None:
+            self.first = began
+
+    def tick(self) -> None:
+        if self.inner_tick is not None:
+            self.inner_tick()
+        if self.done is None and self.target is not None and self.worker.processed >= self.target:
+            if self.finish is not None:
+                self.finish()
+            self.done = time.time() if self.finish is not None else self.last
 
 
 def serve(opts: Options, out, log_path: str) -> dict:
@@ -762,33 +833,53 @@ def serve(opts: Options, out, log_path: str) -> dict:
 def serve_processors(out, *, replay: bool = False) -> None:
     """The processors in a process of their own (Kafka): `progress {...}` lines until stdin closes.
 
-    With `replay`, in new consumer groups (they read the input topics again from the beginning)."""
+    With `replay`, in new consumer groups (they read the input topics again from the beginning),
+    started once the reference data is loaded (a progress line says `"ready": true` at once); the
+    lines then carry each worker's `first_at`/`last_at`/`done_at` times (ReplayClock)."""
     from streamcity import roles
     from streamcity.bus import get_bus
     from streamcity.runtime import RoleThreads
 
     bus = get_bus()
     role_list, workers = roles.processors(bus, catch_up=not replay)  # a replay produces every batch, as when live
+    clocks = {}
     if replay:
         for w in workers:
             if w.name != "reference":
                 w.group_id += f"-replay-{uuid.uuid4().hex[:6]}"
+                clocks[w.name] = ReplayClock(w, target=sum(available(bus, t) for t in w.topics))
     meters = {w.name: LagMeter(w) for w in workers if w.name != "reference"}
     reference = next(w.handle for w in workers if w.name == "reference")
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), name="stdin", daemon=True).start()
-    threads = RoleThreads(role_list, stop)
-    threads.start()
+    if replay:  # the reference reader first; the processors once it has loaded (per-event throughput, not start-up)
+        early = RoleThreads([r for r, w in zip(role_list, workers) if w.name == "reference"], stop)
+        threads = RoleThreads([r for r, w in zip(role_list, workers) if w.name != "reference"], stop)
+        early.start()
+    else:
+        early, threads = None, RoleThreads(role_list, stop)
+        threads.start()
 
     def progress(word: str) -> None:
         line = {"counts": {w.name: w.processed for w in workers}, "topics": {w.name: list(w.topics) for w in workers},
                 "lag": {name: m.take() for name, m in meters.items()}, "ready": reference.data.ready.is_set(),
-                "rss_mb": rss_mb(), "failed": threads.failed}
+                "rss_mb": rss_mb(), "failed": threads.failed + (early.failed if early else [])}
+        if clocks:
+            line["first_at"] = {name: c.first for name, c in clocks.items() if c.first is not None}
+            line["last_at"] = {name: c.last for name, c in clocks.items() if c.last is not None}
+            line["done_at"] = {name: c.done for name, c in clocks.items() if c.done is not None}
         out.write(f"{word} {json.dumps(line)}\n")
         out.flush()
 
+    if early is not None:
+        while not reference.data.ready.wait(0.01) and not stop.is_set():
+            pass
+        threads.start()
+        progress("progress")
     while not stop.wait(0.25 if replay else 0.5):
         progress("progress")
     threads.join()
+    if early is not None:
+        early.join()
     bus.close()
     progress("result")
