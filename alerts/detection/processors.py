@@ -228,15 +228,18 @@ class EventTimeProcessor:
     def _release(self, now: float, *, final: bool = False) -> None:
         released = self.buffer.drain() if final else self.buffer.release_held(now)
         watermark = self.buffer.watermark
-        for p in self._chain:
-            out: list[AlertEvent] = []
-            advance, apply = p.advance, p.apply
-            for held in released:
-                if timers := advance(held.ts):
+        # Event by event, each processor of the chain in turn (bunching after vehicle-alerts: it
+        # takes the stop progress vehicle-alerts has just observed, see _VehicleProcessor).
+        chain = [(p, p.apply, p.advance if type(p).advance is not EventTimeProcessor.advance else None, [])
+                 for p in self._chain]
+        for held in released:
+            for _, apply, advance, out in chain:
+                if advance is not None and (timers := advance(held.ts)):
                     out += timers
                 if alerts := apply(held.item, held.source):
                     out += alerts
-            if watermark is not None:
+        for p, _, advance, out in chain:
+            if watermark is not None and advance is not None:
                 out += advance(watermark)
             for alert in out:
                 p.alerts[f"{alert.kind}:{alert.state}"] += 1
@@ -303,6 +306,13 @@ class _VehicleProcessor(EventTimeProcessor):
     def __init__(self, bus: Bus, config: DetectionConfig, *, reference: ReferenceData, **kwargs):
         super().__init__(bus, config, reference=reference, **kwargs)
         self.progress = StopProgress()
+
+    def share_clock(self, leader: EventTimeProcessor) -> None:
+        """As EventTimeProcessor.share_clock; a vehicle processor also takes `leader`'s stop
+        progress: the same events in the same order give the same progress, observed once."""
+        super().share_clock(leader)
+        if isinstance(leader, _VehicleProcessor):
+            self.progress = leader.progress
 
     def order(self, e: VehicleLocation) -> str:
         return e.vehicle_id

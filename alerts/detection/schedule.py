@@ -170,18 +170,27 @@ class StopProgress:
 
     def __init__(self):
         self._by_vehicle: dict[str, Progress] = {}
+        self._last_event: VehicleLocation | None = None  # the last event observed, and its answer
+        self._last_answer: tuple[Progress, bool] = (None, False)  # type: ignore[assignment]
 
     def observe(self, e: VehicleLocation) -> tuple[Progress, bool]:
-        """The vehicle's progress after `e`, and whether `e` is the first report past a new stop."""
+        """The vehicle's progress after `e`, and whether `e` is the first report past a new stop.
+        Observing the same event again (another rule sharing this progress) gives the same answer."""
+        if e is self._last_event:
+            return self._last_answer
+        self._last_event = e
         p = self._by_vehicle.get(e.vehicle_id)
         if p is None:  # first sight: when it reached its current stop is unknown
             p = self._by_vehicle[e.vehicle_id] = Progress(e.trip_id, e.stop_sequence, None)
-            return p, False
+            answer = self._last_answer = (p, False)
+            return answer
         if p.trip_id == e.trip_id and p.stop_sequence == e.stop_sequence:
-            return p, False
+            answer = self._last_answer = (p, False)
+            return answer
         arrived = e.stop_sequence is not None
         p = self._by_vehicle[e.vehicle_id] = Progress(
             e.trip_id, e.stop_sequence, e.timestamp if arrived else None,
             e.latitude if arrived else None, e.longitude if arrived else None,
         )
-        return p, arrived
+        answer = self._last_answer = (p, arrived)
+        return answer

@@ -127,10 +127,17 @@ class Bus(abc.ABC):
 def next_offsets(records: Iterable[Record]) -> dict[tuple[str, int], int]:
     """The offset after the last of `records` in each partition."""
     out: dict[tuple[str, int], int] = {}
-    for r in records:
-        tp = (r.topic, r.partition)
-        if r.offset + 1 > out.get(tp, -1):
-            out[tp] = r.offset + 1
+    topic = partition = None
+    high = -1
+    for r in records:  # a batch comes in runs of one partition: one key per run, not per record
+        if r.partition != partition or r.topic != topic:
+            if topic is not None and high > out.get((topic, partition), -1):
+                out[(topic, partition)] = high
+            topic, partition, high = r.topic, r.partition, -1
+        if r.offset >= high:
+            high = r.offset + 1
+    if topic is not None and high > out.get((topic, partition), -1):
+        out[(topic, partition)] = high
     return out
 
 

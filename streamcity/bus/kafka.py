@@ -160,6 +160,7 @@ class KafkaConsumer(BusConsumer):
         self._bus = bus
         self.group_id = group_id
         self._stored: dict[tuple[str, int], int] = {}
+        self._names: dict[str, str] = {}
         self._consumer = Consumer(
             {
                 **bus._config,
@@ -186,7 +187,7 @@ class KafkaConsumer(BusConsumer):
 
     def consume(self, max_records: int = 500, timeout: float = 1.0) -> list[Record]:
         out = []
-        logical = self._bus.logical
+        names = self._names  # physical -> logical topic name, one lookup per record
         # confluent-kafka's consume(n, timeout) waits until n messages have come or the timeout is
         # over: at a low rate every batch would wait the whole timeout. Take what is already fetched;
         # only when there is nothing, wait for the first message, then take what came with it.
@@ -204,15 +205,20 @@ class KafkaConsumer(BusConsumer):
                 logger.warning("consume: %s", err)
                 continue
             key = msg.key()
+            topic = msg.topic()
+            name = names.get(topic)
+            if name is None:
+                name = names[topic] = self._bus.logical(topic)
+            headers = msg.headers()
             out.append(
                 Record(
-                    logical(msg.topic()),
+                    name,
                     msg.partition(),
                     msg.offset(),
                     key.decode("utf-8", "replace") if key is not None else None,
                     msg.value(),
                     msg.timestamp()[1],
-                    tuple(msg.headers() or ()),
+                    tuple(headers) if headers else (),
                 )
             )
         return out

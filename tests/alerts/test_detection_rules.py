@@ -2,6 +2,8 @@
 
 import datetime as dt
 
+import msgspec
+
 from alerts.detection.breakdown import BreakdownDetector
 from alerts.detection.bunching import BunchingDetector
 from alerts.detection.clock import EventTimeBuffer, ReplayIndex
@@ -97,6 +99,21 @@ def test_sources_read_far_apart_are_released_in_one_event_time_order_once():
     out += [(h.ts, h.item) for h in buf.drain()]  # the end of the input
     assert len(offered) > 800 and buf.late == 900 - len(offered)
     assert out == sorted(offered, key=lambda x: (x[0], x[1][-1])) and len(buf) == 0
+
+
+def test_an_event_observed_again_gives_the_same_progress_once_shared():
+    """vehicle-alerts and bunching share one StopProgress (one clock): the second rule to observe
+    a report past a new stop must still see the arrival."""
+    reports = sorted(drive("D-V1", "D", 3, on_time(3)), key=lambda e: e.timestamp)
+    shared, alone = StopProgress(), StopProgress()
+    arrivals = 0
+    for e in reports:
+        first, again = shared.observe(e), shared.observe(e)
+        assert first == again == alone.observe(e)
+        arrivals += first[1]
+    assert arrivals >= 10
+    repeat = msgspec.structs.replace(reports[-1])  # an equal report, another object: no second arrival
+    assert repeat is not reports[-1] and alone.observe(repeat)[1] is False
 
 
 def test_draining_releases_everything_held_and_what_comes_after_is_late():

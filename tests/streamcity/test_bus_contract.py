@@ -264,3 +264,14 @@ def test_a_batch_shares_out_the_partitions_with_a_backlog(memory_bus):
     with memory_bus.consumer("g-shares", ["shares"]) as c:
         batch = c.consume(30, 0.5)
     assert len(batch) == 30 and len({r.partition for r in batch}) == 3
+
+
+def test_next_offsets_are_the_offset_after_the_highest_of_each_partition():
+    from streamcity.bus.base import Record, next_offsets
+
+    def r(topic, partition, offset):
+        return Record(topic, partition, offset, None, None)
+
+    records = [r("a", 0, 5), r("a", 0, 6), r("a", 1, 3), r("a", 0, 2), r("b", 0, 9), r("a", 0, 7), r("a", 1, 1)]
+    assert next_offsets(records) == {("a", 0): 8, ("a", 1): 4, ("b", 0): 10}
+    assert next_offsets([]) == {}
