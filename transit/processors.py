@@ -125,12 +125,12 @@ class LiveVehicleProcessor:
     def reject_reason(self, e) -> str | None:
         """A report of a trip that today's schedule does not know (judged for live_vehicles only:
         the alert stages still see it, see alerts.detection.stages)."""
-        schedule = self.reference.schedule if self.reference is not None else None
-        if schedule is None or not self.reference.ready.is_set() or not len(schedule):
+        ref = self.reference
+        if e.trip_id is None or ref is None or not ref.ready.is_set() or ref.schedule.has_trip(e.trip_id):
             return None
-        if e.trip_id is not None and not schedule.has_trip(e.trip_id):
-            return f"unknown trip_id {e.trip_id!r}: not in stop_schedule"
-        return None
+        if not len(ref.schedule):
+            return None
+        return f"unknown trip_id {e.trip_id!r}: not in stop_schedule"
 
     def status(self) -> str:
         catching = f", catching up on {len(self._behind)} partitions" if self._behind else ""

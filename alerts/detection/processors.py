@@ -281,11 +281,9 @@ class SurgeProcessor(EventTimeProcessor):
     def reject_reason(self, e: RiderTappedOn) -> str | None:
         """A tap at a stop that no scheduled trip serves (judged once the schedule is loaded)."""
         ref = self.reference
-        if ref is None or not ref.ready.is_set() or not len(ref.schedule):
+        if ref is None or not ref.ready.is_set() or ref.schedule.has_stop(e.stop_id) or not len(ref.schedule):
             return None
-        if not ref.schedule.has_stop(e.stop_id):
-            return f"unknown stop_id {e.stop_id!r}: no scheduled trip serves it"
-        return None
+        return f"unknown stop_id {e.stop_id!r}: no scheduled trip serves it"
 
     def dedupe(self, e: RiderTappedOn) -> Hashable:
         return e.event_id

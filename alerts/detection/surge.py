@@ -47,14 +47,25 @@ class SurgeDetector:
         self._closing: list[tuple[dt.datetime, str, dt.datetime]] = []  # (end, stop, start)
         self._clearing: list[tuple[dt.datetime, str, dt.datetime, SurgeAlert]] = []
         self.duplicates = 0
+        self._current: tuple[dt.datetime, dt.datetime] | None = None  # the last window a tap fell in
 
     def __len__(self) -> int:
         return len(self._windows)
 
+    def _window_start(self, ts: dt.datetime) -> dt.datetime:
+        """window_start(ts), the same object while taps stay in one window (taps come in event-time
+        order): no arithmetic, and a key whose hash is computed once."""
+        current = self._current
+        if current is not None and current[0] <= ts < current[1]:
+            return current[0]
+        start = window_start(ts, self.size)
+        self._current = (start, start + self.size)
+        return start
+
     def apply(self, tap: RiderTappedOn, *, partial_before: dt.datetime | None = None) -> list[SurgeAlert]:
         """Count `tap`. Windows starting before `partial_before` were not seen from their start
         (the processor resumed mid-stream after a restart): they are counted but never reported."""
-        start = window_start(tap.timestamp, self.size)
+        start = self._window_start(tap.timestamp)
         w = self._windows.get((tap.stop_id, start))
         if w is None:
             w = self._windows[(tap.stop_id, start)] = _Window(tap.stop_id, start, tap.latitude, tap.longitude)

@@ -133,21 +133,22 @@ class Worker:
 
     def _process(self, consumer: BusConsumer, records: list[Record]) -> None:
         good: list[Decoded] = []
+        topics, limit, reject = self.topics, self.max_value_bytes, self._reject
         for r in records:
-            topic = self.topics.get(r.topic)
+            topic = topics.get(r.topic)
             if topic is None:
                 self._dead_letter(r, f"no schema for topic {r.topic}")
                 continue
-            if r.value is not None and len(r.value) > self.max_value_bytes:
-                self._dead_letter(r, f"value of {len(r.value)} bytes is over the {self.max_value_bytes}-byte limit")
+            value = r.value
+            if value is not None and len(value) > limit:
+                self._dead_letter(r, f"value of {len(value)} bytes is over the {limit}-byte limit")
                 continue
             try:
-                event = decode(topic.schema, r.value)
+                event = decode(topic.schema, value)
             except SchemaError as exc:
                 self._dead_letter(r, str(exc))
                 continue
-            reason = self._reject(event) if self._reject is not None else None
-            if reason:  # well-formed but meaningless here, e.g. a stop no trip serves
+            if reject is not None and (reason := reject(event)):  # well-formed but meaningless here, e.g. a stop no trip serves
                 self._dead_letter(r, reason)
                 continue
             good.append(Decoded(r, event))
