@@ -32,11 +32,10 @@ class _Episode:
 
 def measure(e: VehicleLocation, progress: Progress, schedule: Schedule) -> int | None:
     """The schedule deviation of `e` in seconds, or None when its trip has no schedule."""
-    if not schedule.has_trip(e.trip_id):
+    around = schedule.around(e.trip_id, e.stop_sequence)
+    if around is None:
         return None
-    last = schedule.stop(e.trip_id, e.stop_sequence)
-    nxt = schedule.next_stop(e.trip_id, e.stop_sequence)
-    return deviation(e.timestamp, last, nxt, progress.arrived_at)
+    return deviation(e.timestamp, around[0], around[1], progress.arrived_at)
 
 
 class DelayDetector:

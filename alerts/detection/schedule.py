@@ -32,6 +32,7 @@ class Schedule:
         self._trips: dict[str, dict[int, ScheduledStop]] = {}
         self._orders: dict[str, list[int]] = {}
         self._stops: set[str] = set()
+        self._around: dict[str, dict[int | None, tuple[ScheduledStop | None, ScheduledStop | None]]] = {}
         self._lock = threading.Lock()
         self._count = 0
 
@@ -44,6 +45,7 @@ class Schedule:
             self._count += s.stop_sequence not in stops
             stops[s.stop_sequence] = ScheduledStop(s.stop_sequence, s.stop_id, s.route_id, s.scheduled_arrival)
             self._orders.pop(s.trip_id, None)
+            self._around.pop(s.trip_id, None)
             self._stops.add(s.stop_id)
 
     def _order(self, trip_id: str) -> list[int]:
@@ -73,6 +75,23 @@ class Schedule:
         i = 0 if stop_sequence is None else bisect.bisect_right(order, stop_sequence)
         return self._trips[trip_id][order[i]] if i < len(order) else None
 
+    def around(self, trip_id: str | None,
+               stop_sequence: int | None) -> tuple[ScheduledStop | None, ScheduledStop | None] | None:
+        """(stop(trip_id, stop_sequence), next_stop(trip_id, stop_sequence)), kept per trip and stop
+        (the rules ask for every report); None when the trip has no schedule."""
+        cached = self._around.get(trip_id)  # type: ignore[arg-type]
+        if cached is not None:
+            hit = cached.get(stop_sequence)
+            if hit is not None:
+                return hit
+        if trip_id is None or trip_id not in self._trips:
+            return None
+        answer = (self.stop(trip_id, stop_sequence), self.next_stop(trip_id, stop_sequence))
+        with self._lock:  # apply() drops a trip's answers under the same lock
+            if trip_id in self._trips:
+                self._around.setdefault(trip_id, {})[stop_sequence] = answer
+        return answer
+
     def is_last(self, trip_id: str | None, stop_sequence: int | None) -> bool:
         if trip_id is None or stop_sequence is None:
             return False
@@ -89,21 +108,21 @@ def deviation(now: dt.datetime, last: ScheduledStop | None, nxt: ScheduledStop |
     `now`. Between stops a vehicle already past the next stop's scheduled time is at least that
     late, so a vehicle held up between two stops becomes late before it reaches the next one.
     """
-    candidates = []
+    worst = None
     if last is not None:
         if arrived_at is not None:
-            candidates.append((arrived_at - last.arrival).total_seconds())
+            worst = (arrived_at - last.arrival).total_seconds()
         else:
-            candidates.append(min(0.0, (now - last.arrival).total_seconds()))
+            worst = min(0.0, (now - last.arrival).total_seconds())
     if nxt is not None:
         behind = (now - nxt.arrival).total_seconds()
-        if not candidates:  # before the first stop: waiting at the terminal is not being early
-            candidates.append(max(0.0, behind))
-        elif behind > 0:
-            candidates.append(behind)
-    if not candidates:
+        if worst is None:  # before the first stop: waiting at the terminal is not being early
+            worst = max(0.0, behind)
+        elif behind > 0 and behind > worst:
+            worst = behind
+    if worst is None:
         return None
-    return int(math.floor(max(candidates)))
+    return int(math.floor(worst))
 
 
 def punctuality(delay_seconds: int, *, early_seconds: int, late_seconds: int) -> str:

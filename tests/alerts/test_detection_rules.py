@@ -116,6 +116,18 @@ def test_an_event_observed_again_gives_the_same_progress_once_shared():
     assert repeat is not reports[-1] and alone.observe(repeat)[1] is False
 
 
+def test_the_stops_around_a_report_follow_the_timetable_and_its_updates():
+    sched = schedule()
+    row = next(r for r in full_schedule() if r.stop_sequence == 2)
+    trip = row.trip_id
+    assert sched.around(trip, 2) == (sched.stop(trip, 2), sched.next_stop(trip, 2)) and sched.around(trip, 2)[1]
+    assert sched.around(trip, None) == (None, sched.next_stop(trip, None))
+    assert sched.around("no-such-trip", 2) is None and sched.around(None, 2) is None
+    later = row.scheduled_arrival + dt.timedelta(minutes=3)
+    sched.apply(msgspec.structs.replace(row, scheduled_arrival=later))  # the timetable changes
+    assert sched.around(trip, 2)[0].arrival == later
+
+
 def test_draining_releases_everything_held_and_what_comes_after_is_late():
     buf = EventTimeBuffer(grace=dt.timedelta(seconds=30), idle_seconds=0)
     for s in (20, 10, 40):
