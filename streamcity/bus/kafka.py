@@ -29,6 +29,7 @@ class KafkaBus(Bus):
         self._producer: Producer | None = None
         self._lock = threading.Lock()
         self._stats = {"produced": 0, "delivered": 0, "failed": 0}
+        self._physical: dict[str, str] = {}  # logical -> physical topic name
 
     def physical(self, topic: str) -> str:
         return self._prefix + topic
@@ -65,16 +66,22 @@ class KafkaBus(Bus):
             logger.error("delivery to %s failed: %s", msg.topic(), err)
 
     def produce(self, topic: str, key: str | None, value: bytes | None, headers: Headers = ()) -> None:
-        producer = self._get_producer()
-        kwargs = {"headers": list(headers)} if headers else {}
+        producer = self._producer
+        if producer is None:
+            producer = self._get_producer()
+        name = self._physical.get(topic)
+        if name is None:
+            name = self._physical[topic] = self.physical(topic)
+        kwargs = {"headers": list(headers)} if headers else _NO_KWARGS
         while True:
             try:
-                producer.produce(self.physical(topic), value, key, **kwargs)
+                producer.produce(name, value, key, **kwargs)
                 break
             except BufferError:  # local queue full: serve delivery reports and retry
                 producer.poll(0.05)
-        self._stats["produced"] += 1
-        if not self._stats["produced"] % 1000:  # serve failure reports and errors now and then
+        stats = self._stats
+        stats["produced"] += 1
+        if not stats["produced"] % 1000:  # serve failure reports and errors now and then
             producer.poll(0)
 
     def flush(self, timeout: float = 30.0) -> int:
@@ -148,6 +155,7 @@ class KafkaBus(Bus):
             c.close()
 
 
+_NO_KWARGS: dict = {}
 _NOT_READY = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART}
 
 
