@@ -700,6 +700,8 @@ class Host:
 
         inputs = self._inputs()
         bridge_target = available(self.bus, LIVE_VEHICLES.name)
+        # live_vehicles is compacted: the bridge is done once it has read past what it held now
+        bridge_ends = {(LIVE_VEHICLES.name, p): end for p, end in self.bus.end_offsets(LIVE_VEHICLES.name).items()}
         replay_child = None
         stop = threading.Event()
         if self.opts.split:
@@ -716,7 +718,7 @@ class Host:
             if w.name != "reference":
                 w.group_id += f"-replay-{uuid.uuid4().hex[:6]}"
                 targets[w.name] = bridge_target if w is bridge else sum(inputs.get(t, 0) for t in w.topics)
-                clocks[w.name] = ReplayClock(w, target=targets[w.name])
+                clocks[w.name] = ReplayClock(w, target=targets[w.name], ends=bridge_ends if w is bridge else None)
         by_name = {w.name: w for w in workers}
         first_roles = [r for r, w in zip(role_list, workers) if w.name == "reference"]
         later = RoleThreads([r for r, w in zip(role_list, workers) if w.name != "reference"], stop)
@@ -798,9 +800,12 @@ class ReplayClock:
     every event they still hold (their grace period holds the last 30 s of event time, which a
     replay of a shorter run would otherwise never release: no rule would be evaluated)."""
 
-    def __init__(self, worker, target: int | None = None):
+    def __init__(self, worker, target: int | None = None, *, ends: dict | None = None):
         self.worker = worker
         self.target = target
+        # Or done once it has read past these offsets ((topic, partition) -> end when the replay began):
+        # a compacted topic (the bridge's live_vehicles) may lose records to compaction meanwhile.
+        self.ends = {tp: end for tp, end in ends.items() if end > 0} if ends is not None else None
         self.inner = worker.handle
         worker.handle = self
         self.inner_tick = worker.tick
@@ -816,11 +821,21 @@ class ReplayClock:
         self.last = time.time()
         if self.first is None:
             self.first = began
+        if self.ends:
+            from streamcity.bus.base import next_offsets
+
+            for tp, nxt in next_offsets(d.record for d in batch).items():
+                if nxt >= self.ends.get(tp, nxt + 1):
+                    del self.ends[tp]
 
     def tick(self) -> None:
         if self.inner_tick is not None:
             self.inner_tick()
-        if self.done is None and self.target is not None and self.worker.processed >= self.target:
+        if self.ends is not None:
+            reached = not self.ends
+        else:
+            reached = self.target is not None and self.worker.processed >= self.target
+        if self.done is None and reached:
             if self.finish is not None:
                 self.finish()
             self.done = time.time() if self.finish is not None else self.last
