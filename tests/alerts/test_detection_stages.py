@@ -9,11 +9,11 @@ from alerts.detection.processors import BunchingProcessor, ReferenceData, Vehicl
 from alerts.detection.stages import Stages
 from streamcity.bus import TransientError
 from streamcity.bus.memory import MemoryBus
-from streamcity.schemas import LIVE_VEHICLES, TOPICS, VEHICLE_LOCATIONS, LiveVehicle, decode, dlq_topic
+from streamcity.schemas import LIVE_VEHICLES, VEHICLE_LOCATIONS, LiveVehicle, decode, dlq_topic
 from transit.processors import LiveVehicleProcessor
 
 from .detection_scenarios import (
-    CONFIG, Stream, alerts_on, at, broken_down, city, feed, final_states, processors, reference,
+    CONFIG, Stream, alerts_on, at, broken_down, city, feed, processors, reference,
 )
 
 VEHICLES = VEHICLE_LOCATIONS.name
