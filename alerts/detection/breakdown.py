@@ -70,7 +70,10 @@ class BreakdownDetector:
         moving = e.speed > MOVING_SPEED
         still = self._still.get(e.vehicle_id)
         if still is None or moving or distance_m(e.latitude, e.longitude, still.latitude, still.longitude) > self.cfg.stalled_radius_m:
-            self._still[e.vehicle_id] = _Still(e.timestamp, e.latitude, e.longitude)
+            if still is None:
+                self._still[e.vehicle_id] = _Still(e.timestamp, e.latitude, e.longitude)
+            else:  # the same record moved on (no new object per report)
+                still.since, still.latitude, still.longitude = e.timestamp, e.latitude, e.longitude
             return [self._clear(e, ep, "moving again")] if ep else []
         if ep is not None:
             return []
