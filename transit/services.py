@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 
 from django.db import connection, transaction
@@ -25,13 +26,15 @@ def vehicle_states_upsert(*, vehicles: Iterable[LiveVehicle]) -> int:
     # a core for a London-sized fleet (see README, Benchmarks).
     adapt = connection.ops.adapt_datetimefield_value
     now = adapt(timezone.now())
-    rows = [(*(getattr(v, f) for f in _PLAIN_FIELDS), adapt(v.timestamp), now) for v in latest.values()]
+    plain = _plain_values
+    rows = [(*plain(v), adapt(v.timestamp), now) for v in latest.values()]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(_upsert_sql(), rows)
     return len(rows)
 
 
 _PLAIN_FIELDS = [f for f in VEHICLE_FIELDS if f != "timestamp"]
+_plain_values = operator.attrgetter(*_PLAIN_FIELDS)  # a tuple of them, in C (a generator cost 0.9 µs a row)
 _SQL: dict[str, str] = {}
 
 

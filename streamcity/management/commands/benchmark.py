@@ -21,7 +21,9 @@ import daphne.server  # noqa: F401 - installs the asyncio Twisted reactor before
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-SERVICE_VARS = ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PREFIX", "DATABASE_URL")
+# the services of the run are its own: not the caller's (a test run's DATABASE_CONN_MAX_AGE=0 would
+# reopen the temporary database for every bridge batch)
+SERVICE_VARS = ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PREFIX", "DATABASE_URL", "DATABASE_CONN_MAX_AGE")
 PY_SPY = Path(sys.executable).parent / "py-spy"
 
 
