@@ -319,30 +319,3 @@ async def _two_tiles():
 
 def test_a_client_in_two_tiles_gets_their_frames_in_one_message():
     asyncio.run(_two_tiles())
-
-
-async def _one_membership_per_process():
-    from streamcity.fanout import LocalGroups
-
-    layer = channel_layers["default"]
-    first, second = connect(f"bbox={AMSTERDAM_BOX}"), connect(f"bbox={AMSTERDAM_BOX}")
-    for c in (first, second):
-        assert (await c.connect())[0]
-        await receive(c)  # the snapshot
-    groups = LocalGroups.of(layer)
-    shared = [g for g, members in groups.members.items() if len(members) == 2]  # the box's tiles
-    assert shared and all(set(layer.groups[g]) == {groups.channel} for g in shared)  # one membership each
-    group = shared[0]
-    frames = vehicle_frames()
-    frames.add([vehicle_row(live("v", *AMSTERDAM, at=T0))])
-    await publish(frames)
-    for c in (first, second):
-        assert [v["vehicle_id"] for v in vehicles(await receive(c))] == ["v"]
-    await first.disconnect()
-    assert group in layer.groups and len(groups.members[group]) == 1
-    await second.disconnect()
-    assert group not in groups.members and group not in layer.groups
-
-
-def test_sockets_of_one_process_share_one_membership_per_group():
-    asyncio.run(_one_membership_per_process())
