@@ -24,6 +24,20 @@ _encode = msgspec.json.Encoder().encode
 MAX_FRAME_CHARS = 256 * 1024  # well under Daphne's 1 MiB limit on a WebSocket message
 
 
+def chunked(texts: list[str], limit: int = MAX_FRAME_CHARS) -> list[list[str]]:
+    """`texts` in consecutive runs whose comma-joined length stays within about `limit` characters
+    (a text longer than `limit` is a run of its own): the parts of a frame or a snapshot, each a
+    WebSocket message under Daphne's 1 MiB limit."""
+    runs, start, size = [], 0, 0
+    for i, text in enumerate(texts):
+        if size + len(text) > limit and i > start:
+            runs.append(texts[start:i])
+            start, size = i, 0
+        size += len(text) + 1
+    runs.append(texts[start:])
+    return runs
+
+
 class Coalescer:
     """Items changed since the last take, latest per key (thread-safe). `key` indexes an item: a
     dict key, or a position in a list."""
@@ -187,16 +201,7 @@ class MultiGroupPublisher(GroupPublisher):
         return self._frames(self._parts_of(items, now))
 
     def _frames(self, parts: dict[str, list[str]]) -> list[tuple[str, str]]:
-        out = []
-        for group, texts in parts.items():
-            start, size = 0, 0
-            for i, text in enumerate(texts):
-                if size + len(text) > MAX_FRAME_CHARS and i > start:
-                    out.append((group, self._head + ",".join(texts[start:i]) + "]}"))
-                    start, size = i, 0
-                size += len(text) + 1
-            out.append((group, self._head + ",".join(texts[start:]) + "]}"))
-        return out
+        return [(group, self._head + ",".join(run) + "]}") for group, texts in parts.items() for run in chunked(texts)]
 
     def _parts_of(self, items: list, now: float | None = None) -> dict[str, list[str]]:
         now = time.monotonic() if now is None else now

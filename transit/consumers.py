@@ -10,7 +10,7 @@ import msgspec
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from streamcity.fanout import MAX_FRAME_CHARS
+from streamcity.fanout import MAX_FRAME_CHARS, chunked
 
 from .selectors import ROW_FIELDS, vehicle_snapshot_rows
 from .subscriptions import (
@@ -40,20 +40,9 @@ def merge_frames(texts: list[str], limit: int = MAX_FRAME_CHARS) -> list[str]:
     if cut < 0:
         return texts
     head = first[: cut + len(_VEHICLES)]
-    out, bodies, size = [], [], 0
-    for text in texts:
-        if not (text.startswith(head) and text.endswith("]}")) or len(text) == len(head) + 2:
-            out.append(text)
-            continue
-        body = text[len(head):-2]
-        if bodies and size + len(body) > limit:
-            out.append(head + ",".join(bodies) + "]}")
-            bodies, size = [], 0
-        bodies.append(body)
-        size += len(body) + 1
-    if bodies:
-        out.append(head + ",".join(bodies) + "]}")
-    return out
+    others = [t for t in texts if not (t.startswith(head) and t.endswith("]}"))]
+    bodies = [t[len(head):-2] for t in texts if t.startswith(head) and t.endswith("]}")]
+    return others + [head + ",".join(run) + "]}" for run in chunked(bodies, limit)]
 
 
 def snapshot_messages(subscription: dict, vehicles: list[list], limit: int = MAX_FRAME_CHARS) -> list[str]:
@@ -61,14 +50,7 @@ def snapshot_messages(subscription: dict, vehicles: list[list], limit: int = MAX
     WebSocket messages over 1 MiB): `{"type": "snapshot", "part": i, "parts": n, "fields": [...],
     "vehicles": [[...], ...]}` (rows as in frames: transit.selectors.vehicle_row), the subscription
     in the first part. The client replaces its vehicles once it has the last part."""
-    texts = [_encode(v).decode() for v in vehicles]
-    chunks, start, size = [], 0, 0
-    for i, text in enumerate(texts):
-        if size + len(text) > limit and i > start:
-            chunks.append(texts[start:i])
-            start, size = i, 0
-        size += len(text) + 1
-    chunks.append(texts[start:])
+    chunks = chunked([_encode(v).decode() for v in vehicles], limit)
     messages = []
     for part, chunk in enumerate(chunks):
         head = {"type": "snapshot", "part": part, "parts": len(chunks)}
