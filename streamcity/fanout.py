@@ -144,14 +144,17 @@ class GroupTracker:
     moved to another tile, say), so that their members see it leave. Keys not seen for
     `forget_after` seconds are forgotten."""
 
-    def __init__(self, groups_of: Callable[[object], Iterable[str]], *, forget_after: float = 600.0):
+    def __init__(self, groups_of: Callable[[object], Iterable[str]] | None = None, *, forget_after: float = 600.0):
         self.groups_of = groups_of
         self.forget_after = forget_after
         self._last: dict[Hashable, tuple[tuple[str, ...], float]] = {}
-        self._swept = time.monotonic()
+        self._swept = 0.0
 
     def __call__(self, key: Hashable, item, now: float) -> Iterable[str]:
-        groups = tuple(self.groups_of(item))
+        return self.route(key, tuple(self.groups_of(item)), now)
+
+    def route(self, key: Hashable, groups: tuple[str, ...], now: float) -> Iterable[str]:
+        """`groups`, plus those `key` was sent to last time and is not in now."""
         previous = self._last.get(key)
         self._last[key] = (groups, now)
         if previous is None or previous[0] == groups:

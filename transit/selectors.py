@@ -37,17 +37,11 @@ VEHICLE_FIELDS = (
 )
 
 
-def vehicle_payload(vehicle) -> dict:
-    """A JSON-ready dict of a LiveVehicle event or a VehicleState row."""
-    return msgspec.to_builtins({f: getattr(vehicle, f) for f in VEHICLE_FIELDS})
-
-
 # The live map's compact form of a vehicle, in its frames and snapshots: a list of the
 # VEHICLE_FIELDS in this order (named once per message, `"fields": ROW_FIELDS`), positions to 6
 # decimals (0.1 m), the bearing to a degree, the speed to 0.1 m/s, the timestamp in epoch
 # milliseconds. About a third of the bytes of the dict, which every client of a group receives.
 ROW_FIELDS = VEHICLE_FIELDS[:-1] + ("timestamp_ms",)
-ROW_INDEX = {name: i for i, name in enumerate(ROW_FIELDS)}
 
 
 def vehicle_row(vehicle) -> list:

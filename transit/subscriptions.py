@@ -1,7 +1,8 @@
 """Live map subscriptions: which Channels groups carry which vehicles.
 
-Plain Python (no Django, no Kafka). A frame is encoded once per group per tick, so the groups are
-fixed in advance and shared by every client:
+Plain Python (no database, no Kafka; leaving groups is tracked by streamcity.fanout.GroupTracker).
+A frame is encoded once per group per tick, so the groups are fixed in advance and shared by every
+client:
 
 - spatial tiles (Web Mercator, as map tiles) at a few zoom levels, `live.z13.4207.2692`;
 - the same tiles split by vehicle type, `live.z13.4207.2692.tram`;
@@ -36,6 +37,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from streamcity.fanout import GroupTracker
 from streamcity.schemas import VehicleType
 
 PREFIX = "live"
@@ -214,7 +216,7 @@ class VehicleRouter:
         # a move is due at zoom c when it is `pixels` long there: in degrees of longitude, and of
         # latitude over cos(latitude) (Web Mercator's pixels are square), 360 / 256 / 2^c each
         self._threshold = {c: (pixels * 360.0 / 256.0 / 2**c) ** 2 for c in DETAIL_ZOOMS}
-        self._full: dict[Hashable, tuple[tuple[str, ...], float]] = {}
+        self._full = GroupTracker(forget_after=forget_after)  # the full-detail groups, as any publisher's
         self._sent: dict[int, dict[Hashable, tuple]] = {c: {} for c in DETAIL_ZOOMS}
         self._swept = 0.0
         i = {name: n for n, name in enumerate(fields)}
@@ -225,10 +227,7 @@ class VehicleRouter:
         t, r, trip, la, lo, st, nx, dl = self._at
         vtype, route_id, lat, lon, delay = row[t], row[r], row[la], row[lo], row[dl]
         tiles = _tiles(lat, lon)
-        groups = tuple(_full_groups(vtype, route_id, tiles))
-        previous = self._full.get(key)
-        self._full[key] = (groups, now)
-        targets = list(groups) if previous is None or previous[0] == groups else list(dict.fromkeys(groups + previous[0]))
+        targets = list(self._full.route(key, tuple(_full_groups(vtype, route_id, tiles)), now))
         shown = (vtype, route_id, row[trip], row[st], row[nx], punctuality(delay))
         inverse_cos = 1.0 / max(0.01, math.cos(math.radians(lat)))
         # each vehicle its own refresh period, 0.75 to 1.25 times `refresh`: vehicles first seen
@@ -250,10 +249,10 @@ class VehicleRouter:
 
     def sweep(self, now: float) -> None:
         """Forget vehicles not seen for `forget_after` seconds (called once per tick)."""
+        self._full.sweep(now)
         if now - self._swept <= self.forget_after:
             return
         self._swept = now
-        self._full = {k: v for k, v in self._full.items() if now - v[1] <= self.forget_after}
         for detail, sent in self._sent.items():
             self._sent[detail] = {k: v for k, v in sent.items() if now - v[3] <= self.forget_after}
 
