@@ -170,6 +170,16 @@ def test_movement_is_animated_between_reports(embedded, chromium):
             " if (m.vehicle.speed > 3 && !best) best = id; }); return best; }"
         )
         assert vehicle_id, "no vehicle is moving"
+        # zoomed in, the map gets every report (zoomed out, a vehicle only when it moved a pixel there)
+        page.evaluate(
+            "(id) => { const c = document.getElementById('live-map'), v = c.streamcityMarkers.get(id).vehicle;"
+            " c.streamcityMap.setView([v.latitude, v.longitude], 15, { animate: false }); }",
+            vehicle_id,
+        )
+        page.wait_for_function(
+            "() => JSON.parse(document.getElementById('live-map').dataset.subscription || '{}').detail === null"
+        )
+        page.wait_for_timeout(2500)  # a few reports at full detail
         track = page.evaluate(
             """(id) => new Promise((done) => {
               const m = document.getElementById('live-map').streamcityMarkers.get(id), out = [];
