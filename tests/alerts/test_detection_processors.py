@@ -9,13 +9,13 @@ import time
 
 import pytest
 
-from streamcity.bus import TopicSpec, Worker, topic_specs
+from streamcity.bus import Worker, topic_specs
 from streamcity.bus.memory import MemoryBus
 from streamcity.schemas import ALERT_TOPICS, TOPICS, RiderTappedOn, decode
 
 from .detection_scenarios import (
-    CONFIG, Stream, alerts_on, at, broken_down, bunched, city, delayed, feed, final_states, full_schedule,
-    processors, reference, silenced, surge, taps,
+    CONFIG, Stream, alerts_on, at, city, feed, final_states, full_schedule,
+    processors, reference,
 )
 
 
