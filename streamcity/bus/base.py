@@ -98,6 +98,12 @@ class Bus(abc.ABC):
     def produce(self, topic: str, key: str | None, value: bytes | None, headers: Headers = ()) -> None:
         """Queue a record for `topic`. Records with one key keep their order."""
 
+    def produce_many(self, topic: str, records: Iterable[tuple[str | None, bytes | None]]) -> None:
+        """Queue (key, value) records for `topic`, in order: `produce` for each, with the per-call
+        work (topic lookup, locks, counters) done once (a processor's output batch)."""
+        for key, value in records:
+            self.produce(topic, key, value)
+
     @abc.abstractmethod
     def flush(self, timeout: float = 30.0) -> int:
         """Wait until queued records are acknowledged; return how many are still pending."""

@@ -84,6 +84,27 @@ class KafkaBus(Bus):
         if not stats["produced"] % 1000:  # serve failure reports and errors now and then
             producer.poll(0)
 
+    def produce_many(self, topic: str, records) -> None:
+        producer = self._producer
+        if producer is None:
+            producer = self._get_producer()
+        name = self._physical.get(topic)
+        if name is None:
+            name = self._physical[topic] = self.physical(topic)
+        produce, stats, n = producer.produce, self._stats, 0
+        for key, value in records:
+            while True:
+                try:
+                    produce(name, value, key)
+                    break
+                except BufferError:  # local queue full: serve delivery reports and retry
+                    producer.poll(0.05)
+            n += 1
+        before = stats["produced"]
+        stats["produced"] = before + n
+        if (before + n) // 1000 != before // 1000:  # serve failure reports and errors now and then
+            producer.poll(0)
+
     def flush(self, timeout: float = 30.0) -> int:
         if self._producer is None:
             return 0

@@ -103,6 +103,25 @@ class MemoryBus(Bus):
                 for consumer in waiting:
                     consumer._wake.notify()
 
+    def produce_many(self, topic: str, records) -> None:
+        ts = int(time.time() * 1000)
+        with self._cond:
+            t = self._topic(topic)
+            n = len(t.partitions)
+            for key, value in records:
+                p = zlib.crc32(key.encode()) % n if key is not None else next(t.rr) % n
+                part = t.partitions[p]
+                part.records.append(Record(topic, p, part.next_offset, key, value, ts, ()))
+                part.offsets.append(part.next_offset)
+                part.next_offset += 1
+                self._produced += 1
+                if len(part.records) > max(part.trim_at, self.retention * 1.25):
+                    self._trim(t, part)
+            waiting = self._waiting.pop(topic, None)
+            if waiting:
+                for consumer in waiting:
+                    consumer._wake.notify()
+
     def _trim(self, topic: _Topic, part: _Partition) -> None:
         """Drop the oldest records past `retention`; a compacted topic keeps the latest per key, all of them."""
         if topic.compacted:

@@ -53,6 +53,24 @@ def test_records_with_one_key_keep_their_order(bus):
     assert sorted(sum(by_key.values(), [])) == list(range(60))
 
 
+def test_produce_many_is_produce_in_order(bus):
+    bus.ensure_topics([TopicSpec("many", partitions=3)])
+    bus.produce_many("many", ((f"k{i % 4}", str(i).encode()) for i in range(60)))
+    bus.produce("many", None, b"after")
+    assert bus.flush() == 0
+    assert bus.delivery_stats["produced"] >= 61
+    with bus.consumer("g-many", ["many"]) as c:
+        records = drain(c, 61)
+    by_key: dict[str | None, list[bytes]] = {}
+    partitions: dict[str | None, set[int]] = {}
+    for r in records:
+        by_key.setdefault(r.key, []).append(r.value)
+        partitions.setdefault(r.key, set()).add(r.partition)
+    assert by_key.pop(None) == [b"after"]
+    assert by_key == {f"k{k}": [str(i).encode() for i in range(k, 60, 4)] for k in range(4)}
+    assert all(len(p) == 1 for p in partitions.values())
+
+
 def test_consume_returns_batches_up_to_the_limit(bus):
     bus.ensure_topics([TopicSpec("batches", partitions=1)])
     for i in range(50):
