@@ -250,6 +250,21 @@ def encode(event: Event) -> bytes:
     return _encoder.encode(event)
 
 
+# A LiveVehicle is its report's fields, in order, then delay_seconds (asserted here): its JSON is
+# the report's JSON with delay_seconds appended, so the live-vehicles processor encodes the report
+# instead of copying every field into a LiveVehicle first (LiveVehicle.of + encode was ~16 % of it).
+assert msgspec.structs.fields(LiveVehicle)[:-1] == msgspec.structs.fields(VehicleLocation) \
+    and msgspec.structs.fields(LiveVehicle)[-1].name == "delay_seconds"
+
+
+def encode_live(report: VehicleLocation, delay_seconds: int | None) -> bytes:
+    """encode(LiveVehicle.of(report, delay_seconds=delay_seconds)), byte for byte."""
+    if type(report) is LiveVehicle:
+        return _encoder.encode(msgspec.structs.replace(report, delay_seconds=delay_seconds))
+    tail = b',"delay_seconds":null}' if delay_seconds is None else b',"delay_seconds":%d}' % delay_seconds
+    return _encoder.encode(report)[:-1] + tail
+
+
 def decode(schema: type[Event], data: bytes | None) -> Event:
     """Decode and validate `data` as `schema`; raise SchemaError with the reason."""
     if data is None:

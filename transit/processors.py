@@ -15,7 +15,7 @@ from alerts.detection.delay import measure
 from alerts.detection.processors import ReferenceData
 from alerts.detection.schedule import Schedule, StopProgress
 from streamcity.bus import Bus, Decoded, TransientError
-from streamcity.schemas import LIVE_VEHICLES, VEHICLE_LOCATIONS, LiveVehicle, VehicleLocation, encode
+from streamcity.schemas import LIVE_VEHICLES, VEHICLE_LOCATIONS, LiveVehicle, VehicleLocation, encode_live
 
 
 class LiveVehicleTable:
@@ -32,16 +32,22 @@ class LiveVehicleTable:
         self.stale_dropped = 0
 
     def apply(self, events: Iterable[VehicleLocation]) -> list[LiveVehicle]:
-        changed: dict[str, LiveVehicle] = {}
+        return [LiveVehicle.of(e, delay_seconds=delay) for e, delay in self.changes(events)]
+
+    def changes(self, events: Iterable[VehicleLocation]) -> list[tuple[VehicleLocation, int | None]]:
+        """apply() as (latest report, delay_seconds) per changed vehicle: what a LiveVehicle is
+        made of, for encode_live (no LiveVehicle built per report)."""
+        changed: dict[str, tuple[VehicleLocation, int | None]] = {}
+        latest, observe, schedule = self._last, self.progress.observe, self.schedule
         for e in events:
-            last = self._last.get(e.vehicle_id)
-            if last is not None and e.timestamp < last:
+            vehicle_id, ts = e.vehicle_id, e.timestamp
+            last = latest.get(vehicle_id)
+            if last is not None and ts < last:
                 self.stale_dropped += 1
                 continue
-            self._last[e.vehicle_id] = e.timestamp
-            progress, _ = self.progress.observe(e)
-            delay = measure(e, progress, self.schedule) if e.status == "in_service" else None
-            changed[e.vehicle_id] = LiveVehicle.of(e, delay_seconds=delay)
+            latest[vehicle_id] = ts
+            progress, _ = observe(e)
+            changed[vehicle_id] = (e, measure(e, progress, schedule) if e.status == "in_service" else None)
         return list(changed.values())
 
 
@@ -67,7 +73,7 @@ class LiveVehicleProcessor:
         self.table = LiveVehicleTable(reference.schedule if reference else None)
         self.catch_up = catch_up
         self._behind: dict[tuple[str, int], int] | None = None  # per partition: its end when this member started
-        self._pending: dict[tuple[str, int], dict[str, LiveVehicle]] = {}  # caught-up states not produced yet
+        self._pending: dict[tuple[str, int], dict[str, tuple[VehicleLocation, int | None]]] = {}  # caught-up states not produced yet
         self._fed = False
         self.caught_up_produced = 0
 
@@ -77,8 +83,7 @@ class LiveVehicleProcessor:
         self._fed = True
         behind = self._catching_up()
         if not behind:
-            for v in self.table.apply(d.event for d in batch):
-                self.bus.produce(LIVE_VEHICLES.name, v.vehicle_id, encode(v))
+            self._produce(self.table.changes(d.event for d in batch))
             return
         live, old, reached = [], {}, {}
         for d in batch:
@@ -93,14 +98,16 @@ class LiveVehicleProcessor:
             live.append(d.event)
         for tp, events in old.items():
             pending = self._pending.setdefault(tp, {})
-            for v in self.table.apply(events):
-                pending[v.vehicle_id] = v
+            for e, delay in self.table.changes(events):
+                pending[e.vehicle_id] = (e, delay)
         for tp, nxt in reached.items():
             if nxt >= behind[tp]:
                 del behind[tp]
                 self._flush(tp)
-        for v in self.table.apply(live):
-            self.bus.produce(LIVE_VEHICLES.name, v.vehicle_id, encode(v))
+        self._produce(self.table.changes(live))
+
+    def _produce(self, changes: Iterable[tuple[VehicleLocation, int | None]]) -> None:
+        self.bus.produce_many(LIVE_VEHICLES.name, ((e.vehicle_id, encode_live(e, delay)) for e, delay in changes))
 
     def _catching_up(self) -> dict[tuple[str, int], int]:
         if self._behind is None:
@@ -109,9 +116,9 @@ class LiveVehicleProcessor:
         return self._behind
 
     def _flush(self, tp: tuple[str, int]) -> None:
-        for v in self._pending.pop(tp, {}).values():
-            self.bus.produce(LIVE_VEHICLES.name, v.vehicle_id, encode(v))
-            self.caught_up_produced += 1
+        pending = self._pending.pop(tp, {})
+        self._produce(pending.values())
+        self.caught_up_produced += len(pending)
 
     def tick(self) -> None:
         """A poll that brought nothing: every partition is caught up (its last records may have

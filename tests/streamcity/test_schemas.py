@@ -63,3 +63,17 @@ def test_stop_schedule_key_is_trip_and_sequence():
         trip_id="t1", stop_sequence=4, stop_id="s", scheduled_arrival=NOW, service_date=NOW.date()
     )
     assert schemas.event_key(schemas.STOP_SCHEDULE, event) == "t1:4"
+
+
+@pytest.mark.parametrize("delay", [None, 0, 75, -30])
+@pytest.mark.parametrize("report", [
+    location(),
+    location(route_id="10", trip_id="T1", speed=8.5, bearing=270.0, passenger_count=12, capacity=80,
+             status="broken_down", stop_sequence=3, next_stop_id="S4", vehicle_type="tram"),
+])
+def test_a_live_vehicle_is_encoded_from_its_report_byte_for_byte(report, delay):
+    expected = schemas.encode(schemas.LiveVehicle.of(report, delay_seconds=delay))
+    assert schemas.encode_live(report, delay) == expected
+    assert schemas.decode(schemas.LiveVehicle, expected).delay_seconds == delay
+    live = schemas.LiveVehicle.of(report, delay_seconds=1)
+    assert schemas.encode_live(live, delay) == expected  # a LiveVehicle given: its delay is replaced
