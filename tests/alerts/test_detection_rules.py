@@ -268,6 +268,28 @@ def test_a_vehicle_out_of_service_may_stay_quiet():
     assert out == []
 
 
+def test_a_vehicle_back_in_service_is_timed_from_its_last_in_service_report():
+    det = SilentDetector(silent_seconds=120)
+    events = drive("W", "Q", 1, on_time(1), status_from={0: "in_service", 300: "out_of_service", 900: "in_service"},
+                   silent_after=1200)
+    out = run_vehicles(lambda e, p, a: det.apply(e), events + drive("X", "R1", 1, on_time(1)), advance=det.advance)
+    last_seen = max(e.timestamp for e in events)
+    assert [(a.vehicle_id, a.state, a.last_seen, a.timestamp) for a in out] == [
+        ("W", "open", last_seen, last_seen + dt.timedelta(seconds=120))]
+
+
+def test_silent_alerts_come_in_order_of_their_due_time():
+    det = SilentDetector(silent_seconds=60)
+    events = [*drive("A", "Q", 1, on_time(1), silent_after=700), *drive("B", "R1", 1, on_time(1), silent_after=400),
+              *drive("C", "Q", 1, on_time(1), silent_after=550)]
+    out = []
+    for e in sorted(events, key=lambda e: e.timestamp):
+        out += det.advance(e.timestamp) + det.apply(e)
+    out += det.advance(at(5000))
+    assert [a.vehicle_id for a in out] == ["B", "C", "A"]
+    assert [a.timestamp for a in out] == sorted(a.timestamp for a in out)
+
+
 # -- bunching ----------------------------------------------------------------------------------
 
 def test_two_vehicles_forced_together_give_one_bunching_alert_for_the_follower():
