@@ -75,11 +75,14 @@ class Worker:
         max_value_bytes: int = MAX_VALUE_BYTES,
         tick: Callable[[], None] | None = None,
         retain: Retained | None = None,
+        on_stop: Callable[[], None] | None = None,
     ):
         """`tick`, if given, is called after every poll, records or not (timers of event-time
         processors). `retain`, if given, returns for some partitions the first offset whose record
         is still needed after a restart: commits never go past it, so a restarted member reads
-        those records again and rebuilds its state (see BusConsumer.store_offsets)."""
+        those records again and rebuilds its state (see BusConsumer.store_offsets). `on_stop`, if
+        given, is called once `stop` is set, before the last commit (a handler that holds writes
+        back writes them: what it still retains after that is read again after a restart)."""
         self.bus = bus
         self.name = name
         self.group_id = group_id
@@ -95,6 +98,7 @@ class Worker:
         self._reject = getattr(handle, "reject_reason", None)
         self.tick = tick
         self.retain = retain
+        self.on_stop = on_stop
         self._handled: dict[tuple[str, int], int] = {}
         self.processed = 0
         self.dead_lettered = 0
@@ -112,6 +116,11 @@ class Worker:
                 if self._backoff:
                     stop.wait(self._backoff)
         finally:
+            if self.on_stop is not None:
+                try:
+                    self.on_stop()
+                except Exception:
+                    logger.exception("%s: its last writes failed; what they held is read again after a restart", self.name)
             self.bus.flush()
             self._hold_back(consumer)
             consumer.close()  # commits what was stored
