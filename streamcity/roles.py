@@ -11,9 +11,8 @@ from simulators.engine import Simulation
 from simulators.runner import SimulatorRunner
 from streamcity.bus import Bus, Worker, topic_specs
 from streamcity.runtime import Role
-from streamcity.schemas import LIVE_VEHICLES
 from transit.processors import LiveVehicleProcessor
-from transit.streams import VehicleBridge, vehicle_frames, vehicle_publisher
+from transit.streams import bridge_worker, vehicle_frames, vehicle_publisher
 from alerts.notifications import Notifier
 from alerts.streams import TOPICS as ALERT_STREAM_TOPICS
 from alerts.streams import AlertSink, alert_feed, alert_publisher
@@ -94,8 +93,7 @@ def consumers(bus: Bus, *, loop: asyncio.AbstractEventLoop | None = None) -> tup
     incidents -> Alert rows + the ops feed) and the notifier. `loop` owns the channel layer."""
     interval = settings.STREAMCITY_FRAME_INTERVAL
     frames = vehicle_frames()
-    bridge_handler = VehicleBridge(frames)
-    bridge = Worker(bus, name="bridge", group_id=bridge_handler.group_id, topics=[LIVE_VEHICLES], handle=bridge_handler)
+    bridge = bridge_worker(bus, frames)
     feed = alert_feed()
     sink = AlertSink(feed)
     alerts = Worker(bus, name="alerts", group_id=sink.group_id, topics=ALERT_STREAM_TOPICS, handle=sink, batch_size=500)

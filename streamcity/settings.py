@@ -182,6 +182,9 @@ STREAMCITY_WS_PING_INTERVAL = env.float("STREAMCITY_WS_PING_INTERVAL", default=2
 STREAMCITY_WS_PING_TIMEOUT = env.float("STREAMCITY_WS_PING_TIMEOUT", default=30)
 # How often an open /ws/ops/ socket re-checks that its session and operator are still valid.
 STREAMCITY_WS_SESSION_CHECK_SECONDS = env.float("STREAMCITY_WS_SESSION_CHECK_SECONDS", default=30)
+# The bridge writes the vehicles changed since its last write at most this often (seconds): one
+# row per vehicle per write, however many reports it had meanwhile (transit.streams.VehicleBridge).
+STREAMCITY_BRIDGE_WRITE_INTERVAL = env.float("STREAMCITY_BRIDGE_WRITE_INTERVAL", default=0.5)
 # A vehicle not heard of for this long (wall clock) is left out of snapshots.
 STREAMCITY_VEHICLE_STALE_SECONDS = env.int("STREAMCITY_VEHICLE_STALE_SECONDS", default=300)
 

@@ -693,10 +693,9 @@ class Host:
         (catch_up=False), every rule evaluated.
         """
         from streamcity import roles
-        from streamcity.bus import Worker
         from streamcity.runtime import RoleThreads
         from streamcity.schemas import LIVE_VEHICLES
-        from transit.streams import VehicleBridge, vehicle_frames
+        from transit.streams import bridge_worker, vehicle_frames
 
         inputs = self._inputs()
         bridge_target = available(self.bus, LIVE_VEHICLES.name)
@@ -709,8 +708,7 @@ class Host:
             replay_child = self._processors_child(replay=True)
         else:
             role_list, workers = roles.processors(self.bus, catch_up=False)  # every batch produced, as when live
-        handler = VehicleBridge(vehicle_frames())
-        bridge = Worker(self.bus, name="bridge", group_id=handler.group_id, topics=[LIVE_VEHICLES], handle=handler)
+        bridge = bridge_worker(self.bus, vehicle_frames())
         workers.append(bridge)
         role_list.append(roles.Role("bridge", bridge.run))
         targets, clocks = {}, {}

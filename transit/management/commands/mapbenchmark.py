@@ -186,10 +186,10 @@ class Command(BaseCommand):
         from channels.routing import get_default_application
         from daphne.endpoints import build_endpoint_description_strings
 
-        from streamcity.bus import Worker, get_bus, topic_specs
+        from streamcity.bus import get_bus, topic_specs
         from streamcity.runtime import Role, RoleThreads
         from streamcity.schemas import LIVE_VEHICLES, encode
-        from transit.streams import VehicleBridge, vehicle_frames, vehicle_publisher
+        from transit.streams import bridge_worker, vehicle_frames, vehicle_publisher
         from transit.synthetic import SyntheticFleet
 
         bus = get_bus()
@@ -197,9 +197,7 @@ class Command(BaseCommand):
         centre = settings.LEAFLET_CONFIG["DEFAULT_CENTER"]
         fleet = SyntheticFleet(vehicles=options["vehicles"], centre=centre, radius_m=options["radius"] or 4000)
         frames = vehicle_frames()
-        bridge = VehicleBridge(frames)
-        worker = Worker(bus, name="bridge", group_id=bridge.group_id, topics=[LIVE_VEHICLES], handle=bridge,
-                        batch_size=5000)
+        worker = bridge_worker(bus, frames, batch_size=5000)
         publisher = vehicle_publisher(frames, interval=settings.STREAMCITY_FRAME_INTERVAL,
                                       loop=daphne.server.twisted_loop)
         tick = options["tick"]
