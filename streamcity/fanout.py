@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import operator
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
+from typing import Any
 
 import msgspec
 from channels.layers import get_channel_layer
@@ -40,21 +42,30 @@ def chunked(texts: list[str], limit: int = MAX_FRAME_CHARS) -> list[list[str]]:
 
 class Coalescer:
     """Items changed since the last take, latest per key (thread-safe). `key` indexes an item: a
-    dict key, or a position in a list."""
+    dict key, or a position in a list; or `by(item)` gives it. With `convert`, items are kept as
+    they come and converted when taken: once per key per take, however many came meanwhile (a
+    bridge catching up on a backlog sees a vehicle many times between two frames)."""
 
-    def __init__(self, key: str | int):
+    def __init__(self, key: str | int | None = None, *, by: Callable[[Any], Hashable] | None = None,
+                 convert: Callable[[Any], Any] | None = None):
+        if (key is None) == (by is None):
+            raise ValueError("give a key or a `by` function")
         self.key = key
+        self.by = by if by is not None else operator.itemgetter(key)
+        self.convert = convert
         self._lock = threading.Lock()
         self._pending: dict = {}
 
     def add(self, items: list) -> None:
+        keys = list(map(self.by, items))
         with self._lock:
-            for item in items:
-                self._pending[item[self.key]] = item
+            self._pending.update(zip(keys, items))
 
     def take(self) -> list:
         with self._lock:
             pending, self._pending = self._pending, {}
+        if self.convert is not None:
+            return list(map(self.convert, pending.values()))
         return list(pending.values())
 
 
@@ -180,9 +191,14 @@ class MultiGroupPublisher(GroupPublisher):
                  groups_of: Callable[[object], Iterable[str]] | None = None,
                  targets: Callable[[Hashable, object, float], Iterable[str]] | None = None,
                  encode: Callable[[object], bytes] = _encode, header: dict | None = None,
-                 loop: asyncio.AbstractEventLoop | None = None, forget_after: float = 600.0):
+                 loop: asyncio.AbstractEventLoop | None = None, forget_after: float = 600.0,
+                 key: str | int | None = None):
+        """`key` indexes an item as taken from `items` (default: the Coalescer's key)."""
         super().__init__(items, group=name, handler=handler, frame_type=frame_type, field=field, interval=interval,
                          loop=loop)
+        self.key = items.key if key is None else key
+        if self.key is None:
+            raise TypeError("give the key of a taken item")
         if (groups_of is None) == (targets is None):
             raise TypeError("give groups_of or targets")
         self.targets = targets if targets is not None else GroupTracker(groups_of, forget_after=forget_after)
@@ -209,7 +225,7 @@ class MultiGroupPublisher(GroupPublisher):
     def _parts_of(self, items: list, now: float | None = None) -> dict[str, list[str]]:
         now = time.monotonic() if now is None else now
         parts: dict[str, list[str]] = {}
-        key, encode, targets = self.items.key, self.encode, self.targets
+        key, encode, targets = self.key, self.encode, self.targets
         for item in items:
             text = None
             for group in targets(item[key], item, now):

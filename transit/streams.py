@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import operator
 import time
 
 from django.conf import settings
@@ -29,9 +30,14 @@ from .subscriptions import VehicleRouter
 logger = logging.getLogger(__name__)
 
 
+_vehicle_id = operator.attrgetter("vehicle_id")
+_event = operator.attrgetter("event")
+
+
 def vehicle_frames() -> Coalescer:
-    """Vehicles changed since the last frame, latest state per vehicle (as rows: vehicle_row)."""
-    return Coalescer(0)
+    """Vehicles changed since the last frame, latest state per vehicle: LiveVehicles in, taken
+    as rows (vehicle_row), one per vehicle per frame."""
+    return Coalescer(by=_vehicle_id, convert=vehicle_row)
 
 
 class VehicleBridge:
@@ -61,13 +67,12 @@ class VehicleBridge:
         self._written_at = -math.inf
 
     def __call__(self, batch: list[Decoded]) -> None:
-        unwritten, first = self._unwritten, self._from
-        for d in batch:
-            e = d.event
-            unwritten[e.vehicle_id] = e
+        events = list(map(_event, batch))
+        self._unwritten.update(zip(map(_vehicle_id, events), events))  # the latest state per vehicle
+        first = self._from
         for tp, offset in first_offsets(d.record for d in batch).items():
             first.setdefault(tp, offset)
-        self.frames.add([vehicle_row(d.event) for d in batch])
+        self.frames.add(events)
         if self.clock() - self._written_at >= self.write_interval:
             self.write()  # a TransientError: the Worker retries the batch; what is unwritten stays so
 
@@ -116,5 +121,5 @@ def vehicle_publisher(frames: Coalescer, *, interval: float,
     """Sends `{"type": "frame", "fields": [...], "vehicles": [[...], ...]}` to every live-map group
     every `interval` seconds (zoomed-out groups: the changes they can draw, see VehicleRouter)."""
     return MultiGroupPublisher(frames, name="live-vehicles", targets=VehicleRouter(ROW_FIELDS),
-                               header={"fields": list(ROW_FIELDS)}, handler="vehicles.frame", frame_type="frame",
+                               header={"fields": list(ROW_FIELDS)}, key=ROW_FIELDS.index("vehicle_id"), handler="vehicles.frame", frame_type="frame",
                                field="vehicles", interval=interval, loop=loop)

@@ -708,9 +708,16 @@ class Host:
             replay_child = self._processors_child(replay=True)
         else:
             role_list, workers = roles.processors(self.bus, catch_up=False)  # every batch produced, as when live
-        bridge = bridge_worker(self.bus, vehicle_frames())
+        frames = vehicle_frames()
+        bridge = bridge_worker(self.bus, frames)
         workers.append(bridge)
         role_list.append(roles.Role("bridge", bridge.run))
+        interval = self.settings.STREAMCITY_FRAME_INTERVAL
+
+        def take_frames(stop: threading.Event) -> None:  # as the publisher does: rows of what changed, a tick at a time
+            while not stop.wait(interval):
+                frames.take()
+
         targets, clocks = {}, {}
         for w in workers:
             if w.name != "reference":
@@ -719,7 +726,8 @@ class Host:
                 clocks[w.name] = ReplayClock(w, target=targets[w.name], ends=bridge_ends if w is bridge else None)
         by_name = {w.name: w for w in workers}
         first_roles = [r for r, w in zip(role_list, workers) if w.name == "reference"]
-        later = RoleThreads([r for r, w in zip(role_list, workers) if w.name != "reference"], stop)
+        later = RoleThreads([r for r, w in zip(role_list, workers) if w.name != "reference"]
+                            + [roles.Role("frames", take_frames)], stop)
         early = RoleThreads(first_roles, stop)
         cpu = lambda: self_cpu_seconds() + (replay_child.cpu_seconds() if replay_child else 0.0)  # noqa: E731
         early.start()

@@ -73,8 +73,8 @@ async def _snapshot_then_frame():
         assert [v["vehicle_id"] for v in vehicles(snapshot)] == ["a"]
 
         frames = vehicle_frames()
-        frames.add([vehicle_row(live("a", 52.1)), vehicle_row(live("b"))])
-        frames.add([vehicle_row(live("a", 52.2))])  # coalesced: the latest state per vehicle
+        frames.add([live("a", 52.1), live("b")])
+        frames.add([live("a", 52.2)])  # coalesced: the latest state per vehicle
         publisher = await publish(frames)
         assert publisher.items_sent == 2
         frame = json.loads(await communicator.receive_from(timeout=5))
@@ -119,7 +119,7 @@ def test_publisher_runs_on_its_own_loop_when_none_is_given(settings):
     frames = vehicle_frames()
     publisher = vehicle_publisher(frames, interval=0.05)
     stop = threading.Event()
-    frames.add([vehicle_row(live("z"))])
+    frames.add([live("z")])
     thread = threading.Thread(target=publisher.run, args=(stop,))
     thread.start()
     try:
@@ -146,10 +146,10 @@ async def _subscriptions():
 
         frames = vehicle_frames()
         later = T0 + dt.timedelta(seconds=1)
-        changes = [vehicle_row(live("tram-ams", *AMSTERDAM, "tram", "T2", later)),
-                   vehicle_row(live("bus-ams", *AMSTERDAM, "bus", "B10", later)),
-                   vehicle_row(live("tram-paris", *PARIS, "tram", "P1", later))]
+        changes = [live("tram-ams", *AMSTERDAM, "tram", "T2", later), live("bus-ams", *AMSTERDAM, "bus", "B10", later),
+                   live("tram-paris", *PARIS, "tram", "P1", later)]
         frames.add(changes)
+        changes = list(map(vehicle_row, changes))
         publisher = await publish(frames)
         assert await frame_ids(amsterdam_trams) == ["tram-ams"]  # not the bus, not Paris
         assert await frame_ids(paris) == ["tram-paris"]
@@ -164,8 +164,8 @@ async def _subscriptions():
         snapshot = await receive(amsterdam_trams)
         assert [v["vehicle_id"] for v in vehicles(snapshot)] == ["bus-ams"]
         assert snapshot["subscription"]["level"] == "routes"
-        frames.add([vehicle_row(live("tram-ams", *AMSTERDAM, "tram", "T2", later)),
-                    vehicle_row(live("bus-ams", *PARIS, "bus", "B10", later))])  # route B10 goes to Paris
+        frames.add([live("tram-ams", *AMSTERDAM, "tram", "T2", later),
+                    live("bus-ams", *PARIS, "bus", "B10", later)])  # route B10 goes to Paris
         await publish(frames)
         assert await frame_ids(amsterdam_trams) == ["bus-ams"]
         assert await frame_ids(paris) == ["bus-ams"]  # in Paris's tiles now
@@ -200,7 +200,7 @@ async def _leaving():
         publisher = vehicle_publisher(frames, interval=0.1, loop=asyncio.get_running_loop())
         run = asyncio.get_running_loop().run_in_executor
         for i, (lat, lon) in enumerate([AMSTERDAM, PARIS, PARIS]):
-            frames.add([vehicle_row(live("v", lat, lon + i * 1e-4, at=T0 + dt.timedelta(seconds=i + 1)))])
+            frames.add([live("v", lat, lon + i * 1e-4, at=T0 + dt.timedelta(seconds=i + 1))])
             await run(None, publisher.publish_once, channel_layers["default"])
         # it sees the vehicle move, then leave (once, so it can drop it), then nothing more
         seen = []
@@ -305,7 +305,7 @@ async def _two_tiles():
     try:
         await receive(client)  # the snapshot
         frames = vehicle_frames()
-        frames.add([vehicle_row(live("w", 52.37, 4.861, at=T0)), vehicle_row(live("e", 52.37, 4.91, at=T0))])
+        frames.add([live("w", 52.37, 4.861, at=T0), live("e", 52.37, 4.91, at=T0)])
         publisher = await publish(frames)
         assert publisher.group_sends == 2  # two tiles
         message = await receive(client)

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from streamcity.bus import Decoded, TopicSpec, TransientError, topic_specs
+from streamcity.bus import Decoded, TransientError, topic_specs
 from streamcity.bus.base import Record
 from streamcity.schemas import LIVE_VEHICLES, LiveVehicle, encode
 from transit.models import VehicleState
