@@ -65,7 +65,7 @@ def processors(bus: Bus, *, only: Iterable[str] | None = None,
     reference = ReferenceData()
     workers: list[Worker] = []
     stages = []
-    if set(names) & set(VEHICLE_STAGES):
+    if names:  # the vehicle stages need the timetable; the surges, the stops it serves
         follower = ReferenceFollower(bus, reference)
         workers.append(Worker(bus, name="reference", group_id=follower.group_id, topics=follower.topics,
                               handle=follower, tick=follower.tick))

@@ -59,6 +59,7 @@ class Options:
     view: str = "city"  # what each client shows: the whole city or a district (clients.views)
     zoom: str = "auto"  # the map zoom each client reports (clients.views)
     web_processes: int = 0  # Daphne processes of their own for the clients (0: the pipeline's Daphne)
+    processor_processes: int = 2  # split: the processors in 1 process, or 2 (the vehicle stages; the surges)
 
 
 class GcMeter:
@@ -161,6 +162,57 @@ class Child:
         return self.latest.get("result", {})
 
 
+class Children:
+    """The processors' children (PROCESSOR_SPLITS) seen as one: their progress merged."""
+
+    def __init__(self, children: list[Child]):
+        self.children = children
+
+    @property
+    def latest(self) -> dict:
+        merged: dict = {}
+        for word in ("progress", "result"):
+            parts = [c.latest[word] for c in self.children if word in c.latest]
+            if len(parts) < len(self.children):
+                continue
+            out: dict = {}
+            for part in parts:
+                for key, value in part.items():
+                    if isinstance(value, dict):
+                        out.setdefault(key, {}).update(value)
+                    elif isinstance(value, list):
+                        out[key] = out.get(key, []) + value
+                    elif isinstance(value, bool):
+                        out[key] = out.get(key, True) and value
+                    elif isinstance(value, (int, float)):
+                        out[key] = out.get(key, 0) + value
+                    else:
+                        out[key] = value
+            merged[word] = out
+        return merged
+
+    def exited(self) -> bool:
+        return any(c.popen.poll() is not None for c in self.children)
+
+    def cpu_seconds(self) -> float:
+        return sum(c.cpu_seconds() for c in self.children)
+
+    def take_lag(self) -> dict[str, float]:
+        lag: dict[str, float] = {}
+        for c in self.children:
+            lag.update(c.take_lag())
+        return lag
+
+    def stop(self, timeout: float = 60) -> dict:
+        for c in self.children:
+            c.stop(timeout)
+        return self.latest.get("result", {})
+
+
+# What each processors process runs (runprocessors --only ...), by --processor-processes.
+PROCESSOR_SPLITS = {1: [None], 2: [["live-vehicles", "vehicle-alerts", "bunching"], ["surges"]]}
+
+
 def proc_cpu_seconds(pid: int) -> float:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -218,6 +270,7 @@ class Host:
         self.city = City(vehicles=opts.vehicles, start=time.time(), seed=opts.seed)
         self.result: dict = {"vehicles": opts.vehicles, "clients": opts.clients, "taps_per_s": opts.taps,
                              "processes": "split" if opts.split else "one", "view": opts.view,
+                             "processor_processes": opts.processor_processes if opts.split else 0,
                              "switch_interval_s": opts.switch_interval,
                              "bus": opts.bus, "duration_s": opts.duration, "warmup_s": opts.warmup,
                              "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
@@ -298,7 +351,7 @@ class Host:
         if self.procs is not None:
             deadline = time.monotonic() + 180
             while not self.procs.latest.get("progress", {}).get("ready"):
-                if time.monotonic() > deadline or self.procs.popen.poll() is not None:
+                if time.monotonic() > deadline or self.procs.exited():
                     raise RuntimeError("the processors process did not load the timetable")
                 time.sleep(0.2)
         elif not self.workers["reference"].handle.data.ready.wait(180):
@@ -383,11 +436,15 @@ class Host:
         thread.start()
         return thread, stats, stop
 
-    def _processors_child(self, replay: bool = False) -> Child:
+    def _processors_child(self, replay: bool = False) -> Children:
+        """The processors in processes of their own, as `runprocessors [--only ...]` would run."""
         from django.conf import settings
 
         args = [sys.executable, str(settings.BASE_DIR / "manage.py"), "benchmark", "--serve", "--role", "processors"]
-        return Child.start("processors", args + (["--replay"] if replay else []), self.log)
+        args += ["--replay"] if replay else []
+        return Children([Child.start("processors" + (f"-{'+'.join(only)}" if only else ""),
+                                     args + (["--only", ",".join(only)] if only else []), self.log)
+                         for only in PROCESSOR_SPLITS[self.opts.processor_processes]])
 
     def _counts(self) -> dict[str, int]:
         counts = {name: w.processed for name, w in self.workers.items()}
@@ -735,7 +792,7 @@ class Host:
             deadline = time.monotonic() + 180
             if replay_child is not None:
                 while not replay_child.latest.get("progress", {}).get("ready"):
-                    if time.monotonic() > deadline or replay_child.popen.poll() is not None:
+                    if time.monotonic() > deadline or replay_child.exited():
                         raise RuntimeError("the replaying processors process did not load the timetable")
                     time.sleep(0.01)
                 for name, topics in replay_child.latest["progress"].get("topics", {}).items():
@@ -851,7 +908,7 @@ def serve(opts: Options, out, log_path: str) -> dict:
     return Host(opts, out, log_path).run()
 
 
-def serve_processors(out, *, replay: bool = False) -> None:
+def serve_processors(out, *, replay: bool = False, only: list[str] | None = None) -> None:
     """The processors in a process of their own (Kafka): `progress {...}` lines until stdin closes.
 
     With `replay`, in new consumer groups (they read the input topics again from the beginning),
@@ -862,7 +919,7 @@ def serve_processors(out, *, replay: bool = False) -> None:
     from streamcity.runtime import RoleThreads
 
     bus = get_bus()
-    role_list, workers = roles.processors(bus, catch_up=not replay)  # a replay produces every batch, as when live
+    role_list, workers = roles.processors(bus, only=only, catch_up=not replay)  # a replay produces every batch, as when live
     clocks = {}
     if replay:
         for w in workers:

@@ -227,3 +227,9 @@ def test_runprocessors_selects_stages_and_names_their_group(settings):
     assert (w.name, w.group_id, w.retain) == ("live-vehicles", "streamcity-live-vehicles", None)
     status = roles.worker_status(workers)
     assert "live-vehicles 0 read, 0 dead-lettered, live-vehicles: 0 stale dropped" in status
+    # the surges alone (runprocessors --only surges, a process of their own) still read the stops
+    # served, to refuse a tap at a stop no trip serves
+    _, workers = roles.processors(bus, only=["surges"])
+    by_name = {w.name: w for w in workers}
+    assert set(by_name) == {"reference", "surges"}
+    assert by_name["surges"].handle.reference is by_name["reference"].handle.data

@@ -46,6 +46,10 @@ class Command(BaseCommand):
         parser.add_argument("--one-process", action="store_true",
                             help="on Kafka too, run the processors in the pipeline process "
                                  "(default: a process of their own)")
+        parser.add_argument("--processor-processes", type=int, choices=(1, 2), default=2,
+                            help="Kafka: the processors in 1 process (runprocessors) or 2 (default: "
+                                 "runprocessors --only live-vehicles,vehicle-alerts,bunching and --only surges)")
+        parser.add_argument("--only", default="", help="(internal) the processors of a processors process")
         parser.add_argument("--frame-interval", type=float,
                             help="seconds between two frames of the live map (default: STREAMCITY_FRAME_INTERVAL)")
         parser.add_argument("--switch-interval", type=float,
@@ -105,7 +109,8 @@ class Command(BaseCommand):
         subprocess.run([*manage, "migrate", "--no-input", "-v0"], env=env, check=True)
         log = tmp / "host.log"
         args = [*manage, "benchmark", "--serve", "--log", str(log), "--json", str(tmp / "result.json")]
-        for name in ("vehicles", "clients", "duration", "warmup", "taps", "bus", "seed", "replay_seconds", "view", "zoom", "web_processes"):
+        for name in ("vehicles", "clients", "duration", "warmup", "taps", "bus", "seed", "replay_seconds", "view", "zoom", "web_processes",
+                     "processor_processes"):
             args += [f"--{name.replace('_', '-')}", str(options[name])]
         if options["one_process"]:
             args.append("--one-process")
@@ -142,14 +147,14 @@ class Command(BaseCommand):
         from streamcity.benchmark.host import Options, serve, serve_processors
 
         if options["role"] == "processors":
-            return serve_processors(self.stdout, replay=options["replay"])
+            return serve_processors(self.stdout, replay=options["replay"], only=options["only"].split(",") if options["only"] else None)
 
         opts = Options(vehicles=options["vehicles"], clients=options["clients"], duration=options["duration"],
                        warmup=options["warmup"], taps=options["taps"], bus=options["bus"], seed=options["seed"],
                        replay_seconds=options["replay_seconds"],
                        split=options["bus"] == "kafka" and not options["one_process"],
                        switch_interval=options["switch_interval"], view=options["view"], zoom=options["zoom"],
-                       web_processes=options["web_processes"])
+                       web_processes=options["web_processes"], processor_processes=options["processor_processes"])
         result = serve(opts, self.stdout, options["log"] or os.devnull)
         Path(options["json"]).write_text(json.dumps(result))
 
