@@ -110,7 +110,8 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": env.str("CHANNEL_LAYER_BACKEND", default="channels_redis.pubsub.RedisPubSubChannelLayer"),
+            # channels-redis's PubSub layer, decoding a group message once per process (streamcity.layers)
+            "BACKEND": env.str("CHANNEL_LAYER_BACKEND", default="streamcity.layers.SharedDecodeChannelLayer"),
             # the prefix of its Redis channels: several StreamCity instances (or benchmark runs) can share a Redis
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi")},
         }

@@ -97,7 +97,7 @@ class Command(BaseCommand):
         if options["bus"] == "kafka":
             prefix = f"bench-{uuid.uuid4().hex[:10]}-"
             env.update(KAFKA_BOOTSTRAP_SERVERS=options["bootstrap"], KAFKA_TOPIC_PREFIX=prefix)
-        if "redis" in settings.CHANNEL_LAYERS["default"]["BACKEND"]:  # groups of this run only: the Redis may be shared
+        if _shared_layer():  # groups of this run only: the Redis may be shared
             env["CHANNEL_LAYER_PREFIX"] = f"bench{uuid.uuid4().hex[:8]}"
         elif options["web_processes"]:
             raise CommandError("--web-processes needs a channel layer the processes share: set REDIS_URL")
@@ -157,6 +157,14 @@ class Command(BaseCommand):
                        web_processes=options["web_processes"], processor_processes=options["processor_processes"])
         result = serve(opts, self.stdout, options["log"] or os.devnull)
         Path(options["json"]).write_text(json.dumps(result))
+
+
+def _shared_layer() -> bool:
+    """Whether the channel layer is one that processes share (channels-redis's, or a subclass)."""
+    from django.utils.module_loading import import_string
+
+    backend = import_string(settings.CHANNEL_LAYERS["default"]["BACKEND"])
+    return any(c.__module__.startswith("channels_redis") for c in backend.__mro__)
 
 
 def table(result: dict) -> str:
