@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import operator
+import re
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
@@ -150,6 +151,32 @@ async def groups_with_members(layer, groups: list[str]) -> set[str] | None:
     return out
 
 
+async def watched_groups(layer) -> set[str] | None:
+    """Every group that has a member now (on any server process), or None when the layer cannot
+    tell: the in-memory layer's groups, or the Redis PubSub layer's subscribed group channels
+    (`PUBSUB CHANNELS <prefix>__group__*` on each shard: one round trip, however many groups)."""
+    from channels.layers import InMemoryChannelLayer
+
+    if isinstance(layer, InMemoryChannelLayer):
+        return {g for g, members in layer.groups.items() if members}
+    try:
+        from channels_redis.pubsub import RedisPubSubChannelLayer
+    except ImportError:  # pragma: no cover - channels-redis is a requirement
+        return None
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return None
+    loop_layer = layer._get_layer()  # the layer of this event loop (channels-redis 4)
+    head = loop_layer._get_group_channel_name("")
+    pattern = re.sub(r"([*?\[\]\\])", r"\\\1", head) + "*"  # the prefix, glob-escaped
+    out = set()
+    for shard in loop_layer._shards:
+        shard._ensure_redis()
+        for channel in await shard._redis.pubsub_channels(pattern):
+            name = channel.decode() if isinstance(channel, bytes) else channel
+            out.add(name[len(head):])
+    return out
+
+
 class GroupTracker:
     """Routes an item to its groups, and once more to the groups it left since its last frame (it
     moved to another tile, say), so that their members see it leave. Keys not seen for
@@ -182,7 +209,8 @@ class MultiGroupPublisher(GroupPublisher):
     """Every `interval` seconds, sends each group the items that concern it: one frame per group.
 
     `targets(key, item, now)` names the groups an item goes to this tick (default: a GroupTracker
-    of `groups_of`); it may keep state and have a `sweep(now)` called once per tick. Each item is
+    of `groups_of`); it may keep state and have a `sweep(now)` called once per tick, and a
+    `watch(groups)` called before, with the groups that have members (None: unknown). Each item is
     encoded once (`encode`, default JSON) and each group's frame is joined from those encodings
     once, however many clients are in the group: `{"type": frame_type, **header, field: [...]}`.
     """
@@ -254,15 +282,24 @@ class MultiGroupPublisher(GroupPublisher):
         items = self.items.take()
         if not items:
             return 0
+        watch = getattr(self.targets, "watch", None)
+        joined = None
+        if watch is not None:  # which groups are watched, first: targets route to those levels only
+            try:
+                joined = asyncio.run_coroutine_threadsafe(watched_groups(layer), self.loop).result(10)
+            except Exception:
+                logger.warning("could not ask the channel layer which groups have members", exc_info=True)
+            watch(joined)
         parts = self._parts_of(items)
-        try:
-            joined = asyncio.run_coroutine_threadsafe(groups_with_members(layer, list(parts)), self.loop).result(10)
-        except Exception:  # cannot tell: send to every group
-            logger.warning("could not ask the channel layer which groups have members", exc_info=True)
-            joined = None
+        if joined is None:
+            try:
+                joined = asyncio.run_coroutine_threadsafe(groups_with_members(layer, list(parts)), self.loop).result(10)
+            except Exception:  # cannot tell: send to every group
+                logger.warning("could not ask the channel layer which groups have members", exc_info=True)
         if joined is not None:
-            self.groups_skipped += len(parts) - len(joined)
-            parts = {group: texts for group, texts in parts.items() if group in joined}
+            kept = {group: texts for group, texts in parts.items() if group in joined}
+            self.groups_skipped += len(parts) - len(kept)
+            parts = kept
         frames = self._frames(parts)
 
         async def send_all():

@@ -158,6 +158,19 @@ def world_group(vehicle_type: str | None = None, detail: int | None = None) -> s
     return f"{name}.d{detail}" if detail else name
 
 
+_OURS = PREFIX + "."
+_DETAIL = re.compile(r"\.d(\d+)$")
+
+
+def detail_of(group: str) -> int | None:
+    """The level of detail of a live-map group (tile_group, world_group, route_group): None for
+    full detail."""
+    if group.startswith(f"{PREFIX}.r."):  # a route id may end in ".d12" itself
+        return None
+    m = _DETAIL.search(group)
+    return int(m.group(1)) if m else None
+
+
 def route_group(route_id: str) -> str:
     if _PLAIN_ID.fullmatch(route_id):
         return f"{PREFIX}.r.k{route_id}"
@@ -219,21 +232,39 @@ class VehicleRouter:
         self._full = GroupTracker(forget_after=forget_after)  # the full-detail groups, as any publisher's
         self._sent: dict[int, dict[Hashable, tuple]] = {c: {} for c in DETAIL_ZOOMS}
         self._swept = 0.0
+        self._watch_full, self._watch_details = True, DETAIL_ZOOMS  # what watch() says is watched
         i = {name: n for n, name in enumerate(fields)}
         self._at = (i["vehicle_type"], i["route_id"], i["trip_id"], i["latitude"], i["longitude"], i["status"],
                     i["next_stop_id"], i["delay_seconds"])
+
+    def watch(self, groups: set[str] | None) -> None:
+        """The groups with members now (None: unknown, route to all): a level of detail nobody
+        watches is not routed this tick (routing every vehicle to every level was most of a tick).
+        When somebody joins one, its vehicles are due again (older than a refresh) or were in its
+        snapshot."""
+        if groups is None:
+            self._watch_full, self._watch_details = True, DETAIL_ZOOMS
+            return
+        levels = {detail_of(g) for g in groups if g.startswith(_OURS)}
+        self._watch_full = None in levels
+        self._watch_details = tuple(d for d in DETAIL_ZOOMS if d in levels)
 
     def __call__(self, key: Hashable, row: list, now: float) -> Iterable[str]:
         t, r, trip, la, lo, st, nx, dl = self._at
         vtype, route_id, lat, lon, delay = row[t], row[r], row[la], row[lo], row[dl]
         tiles = _tiles(lat, lon)
-        targets = list(self._full.route(key, tuple(_full_groups(vtype, route_id, tiles)), now))
+        if self._watch_full:
+            targets = list(self._full.route(key, tuple(_full_groups(vtype, route_id, tiles)), now))
+        else:
+            targets = []
+        if not self._watch_details:
+            return targets
         shown = (vtype, route_id, row[trip], row[st], row[nx], punctuality(delay))
         inverse_cos = 1.0 / max(0.01, math.cos(math.radians(lat)))
         # each vehicle its own refresh period, 0.75 to 1.25 times `refresh`: vehicles first seen
         # together (a restart) and standing still are not all refreshed in the same tick forever
         refresh = self.refresh * (0.75 + (zlib.crc32(str(key).encode()) % 1000) / 2000)
-        for detail in DETAIL_ZOOMS:
+        for detail in self._watch_details:
             sent = self._sent[detail]
             last = sent.get(key)
             if last is not None and last[2] == shown and now < last[3] + refresh:

@@ -15,7 +15,7 @@ from streamcity.schemas import LiveVehicle
 from transit.selectors import ROW_FIELDS, vehicle_row, vehicles_from_rows
 from transit.services import vehicle_states_upsert
 from transit.streams import vehicle_frames, vehicle_publisher
-from transit.subscriptions import VehicleRouter
+from transit.subscriptions import VehicleRouter, detail_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T0 = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.timezone.utc)
@@ -154,9 +154,9 @@ async def _subscriptions():
         assert await frame_ids(amsterdam_trams) == ["tram-ams"]  # not the bus, not Paris
         assert await frame_ids(paris) == ["tram-paris"]
         # one send per group concerned that somebody joined, however many clients it has: here the
-        # Amsterdam tram tile and the Paris tile; the other groups with changes are skipped (first
-        # seen, every vehicle is due in every level of detail too)
-        concerned = {g for v in changes for g in VehicleRouter(ROW_FIELDS)(v[0], v, 0.0)}
+        # Amsterdam tram tile and the Paris tile; the other full-detail groups with changes are
+        # skipped, and the levels of detail (nobody zoomed out) are not even routed
+        concerned = {g for v in changes for g in VehicleRouter(ROW_FIELDS)(v[0], v, 0.0) if detail_of(g) is None}
         assert (publisher.group_sends, publisher.groups_skipped) == (2, len(concerned) - 2)
 
         # a new subscription: a fresh snapshot of what it covers, and only its frames from then on

@@ -229,3 +229,30 @@ def test_vehicles_not_seen_for_a_while_are_forgotten():
     route("b", row(vehicle_id="b"), now=1.0)
     route.sweep(6.0)
     assert details_of(route("a", row(vehicle_id="a"), now=6.0)) == {None, 9, 10, 11, 12, 13}  # as new
+
+
+def test_group_names_tell_their_level_of_detail():
+    from transit.subscriptions import detail_of
+
+    x, y = tile_of(*DAM, 10)
+    assert detail_of(tile_group(10, x, y, "tram", 11)) == 11
+    assert detail_of(world_group(None, 9)) == 9
+    assert detail_of(tile_group(13, 4207, 2692)) is None and detail_of(world_group("bus")) is None
+    assert detail_of(route_group("N.d12")) is None  # a route's name may look like a level
+
+
+def test_only_the_watched_levels_are_routed_and_a_level_watched_again_gets_what_moved():
+    route = router()
+    x, y = tile_of(*DAM, 13)
+    route.watch({tile_group(13, x, y, None, 13), "someone.else.d12"})
+    assert details_of(route("v", row(), now=0.0)) == {13}  # no full-detail group, no other level
+    route.watch(set())
+    assert route("v", row(lon=DAM[1] + pixel_at(9) * 3), now=1.0) == []
+    route.watch({world_group(None, 9), tile_group(13, x, y)})
+    # zoom 9 never got it; zoom 13 is not watched now; full detail: every change
+    assert details_of(route("v", row(lon=DAM[1] + pixel_at(9) * 3), now=2.0)) == {None, 9}
+    route.watch({tile_group(13, x, y, None, 13)})
+    # zoom 13 last got it at 0.0, three pixels of zoom 9 ago: due there at once
+    assert details_of(route("v", row(lon=DAM[1] + pixel_at(9) * 3), now=3.0)) == {13}
+    route.watch(None)  # unknown: every level, as before watch() was ever called
+    assert details_of(route("w", row(vehicle_id="w"), now=4.0)) == {None, 9, 10, 11, 12, 13}
