@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable
 
 from streamcity.bus import Bus, Decoded, TransientError
+from streamcity.runtime import settle_heap
 from streamcity.schemas import (
     ALERT_TOPICS,
     RIDER_TAPPED_ON,
@@ -107,6 +108,7 @@ class ReferenceFollower:
             return
         if all(self._seen.get(tp, 0) >= end for tp, end in self._targets.items()):
             logger.info("reference data loaded: %d scheduled stops, %d incident updates", self.schedule_rows, self.incidents_seen)
+            settle_heap()  # the timetable stays: out of the garbage collector's scans
             self.data.ready.set()
 
     def __call__(self, batch: list[Decoded]) -> None:
