@@ -66,25 +66,12 @@ class KafkaBus(Bus):
             logger.error("delivery to %s failed: %s", msg.topic(), err)
 
     def produce(self, topic: str, key: str | None, value: bytes | None, headers: Headers = ()) -> None:
-        producer = self._producer
-        if producer is None:
-            producer = self._get_producer()
-        name = self._physical.get(topic)
-        if name is None:
-            name = self._physical[topic] = self.physical(topic)
-        kwargs = {"headers": list(headers)} if headers else _NO_KWARGS
-        while True:
-            try:
-                producer.produce(name, value, key, **kwargs)
-                break
-            except BufferError:  # local queue full: serve delivery reports and retry
-                producer.poll(0.05)
-        stats = self._stats
-        stats["produced"] += 1
-        if not stats["produced"] % 1000:  # serve failure reports and errors now and then
-            producer.poll(0)
+        self._send(topic, ((key, value),), {"headers": list(headers)} if headers else _NO_KWARGS)
 
     def produce_many(self, topic: str, records) -> None:
+        self._send(topic, records, _NO_KWARGS)
+
+    def _send(self, topic: str, records, kwargs: dict) -> None:
         producer = self._producer
         if producer is None:
             producer = self._get_producer()
@@ -95,7 +82,7 @@ class KafkaBus(Bus):
         for key, value in records:
             while True:
                 try:
-                    produce(name, value, key)
+                    produce(name, value, key, **kwargs)
                     break
                 except BufferError:  # local queue full: serve delivery reports and retry
                     producer.poll(0.05)

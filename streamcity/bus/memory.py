@@ -85,25 +85,12 @@ class MemoryBus(Bus):
 
     # -- producing --------------------------------------------------------------
     def produce(self, topic: str, key: str | None, value: bytes | None, headers: Headers = ()) -> None:
-        ts = int(time.time() * 1000)
-        with self._cond:
-            t = self._topic(topic)
-            n = len(t.partitions)
-            p = zlib.crc32(key.encode()) % n if key is not None else next(t.rr) % n
-            part = t.partitions[p]
-            rec = Record(topic, p, part.next_offset, key, value, ts, tuple(headers))
-            part.records.append(rec)
-            part.offsets.append(part.next_offset)
-            part.next_offset += 1
-            self._produced += 1
-            if len(part.records) > max(part.trim_at, self.retention * 1.25):
-                self._trim(t, part)
-            waiting = self._waiting.pop(topic, None)
-            if waiting:
-                for consumer in waiting:
-                    consumer._wake.notify()
+        self._append(topic, ((key, value),), tuple(headers))
 
     def produce_many(self, topic: str, records) -> None:
+        self._append(topic, records, ())
+
+    def _append(self, topic: str, records, headers: tuple) -> None:
         ts = int(time.time() * 1000)
         with self._cond:
             t = self._topic(topic)
@@ -111,7 +98,7 @@ class MemoryBus(Bus):
             for key, value in records:
                 p = zlib.crc32(key.encode()) % n if key is not None else next(t.rr) % n
                 part = t.partitions[p]
-                part.records.append(Record(topic, p, part.next_offset, key, value, ts, ()))
+                part.records.append(Record(topic, p, part.next_offset, key, value, ts, headers))
                 part.offsets.append(part.next_offset)
                 part.next_offset += 1
                 self._produced += 1
