@@ -121,40 +121,13 @@ class GroupPublisher:
         return len(items)
 
 
-async def groups_with_members(layer, groups: list[str]) -> set[str] | None:
-    """Which of `groups` have a member now (on any server process), or None when the layer cannot
-    tell. A frame for a group nobody joined is neither joined nor sent: most of the live map's groups
-    (every route, tile, vehicle type and level of detail) have nobody watching at a given moment,
-    and the Redis PubSub layer publishes one group send at a time."""
-    from channels.layers import InMemoryChannelLayer
-
-    if isinstance(layer, InMemoryChannelLayer):
-        return {g for g in groups if layer.groups.get(g)}
-    try:
-        from channels_redis.pubsub import RedisPubSubChannelLayer
-    except ImportError:  # pragma: no cover - channels-redis is a requirement
-        return None
-    if not isinstance(layer, RedisPubSubChannelLayer) or not groups:
-        return None
-    loop_layer = layer._get_layer()  # the layer of this event loop (channels-redis 4)
-    by_channel = {loop_layer._get_group_channel_name(g): g for g in groups}
-    shards: dict[int, tuple[object, list[str]]] = {}
-    for channel in by_channel:
-        shard = loop_layer._get_shard(channel)
-        shards.setdefault(id(shard), (shard, []))[1].append(channel)
-    out = set()
-    for shard, channels in shards.values():
-        shard._ensure_redis()
-        for channel, count in await shard._redis.pubsub_numsub(*channels):  # counts on every process
-            if count:
-                out.add(by_channel[channel.decode() if isinstance(channel, bytes) else channel])
-    return out
-
-
 async def watched_groups(layer) -> set[str] | None:
     """Every group that has a member now (on any server process), or None when the layer cannot
     tell: the in-memory layer's groups, or the Redis PubSub layer's subscribed group channels
-    (`PUBSUB CHANNELS <prefix>__group__*` on each shard: one round trip, however many groups)."""
+    (`PUBSUB CHANNELS <prefix>__group__*` on each shard: one round trip, however many groups).
+    A frame for a group nobody joined is neither joined nor sent: most of the live map's groups
+    (every route, tile, vehicle type and level of detail) have nobody watching at a given moment,
+    and the Redis PubSub layer publishes one group send at a time."""
     from channels.layers import InMemoryChannelLayer
 
     if isinstance(layer, InMemoryChannelLayer):
@@ -282,20 +255,15 @@ class MultiGroupPublisher(GroupPublisher):
         items = self.items.take()
         if not items:
             return 0
+        try:  # which groups are watched, first: targets may route to those only
+            joined = asyncio.run_coroutine_threadsafe(watched_groups(layer), self.loop).result(10)
+        except Exception:  # cannot tell: send to every group
+            logger.warning("could not ask the channel layer which groups have members", exc_info=True)
+            joined = None
         watch = getattr(self.targets, "watch", None)
-        joined = None
-        if watch is not None:  # which groups are watched, first: targets route to those levels only
-            try:
-                joined = asyncio.run_coroutine_threadsafe(watched_groups(layer), self.loop).result(10)
-            except Exception:
-                logger.warning("could not ask the channel layer which groups have members", exc_info=True)
+        if watch is not None:
             watch(joined)
         parts = self._parts_of(items)
-        if joined is None:
-            try:
-                joined = asyncio.run_coroutine_threadsafe(groups_with_members(layer, list(parts)), self.loop).result(10)
-            except Exception:  # cannot tell: send to every group
-                logger.warning("could not ask the channel layer which groups have members", exc_info=True)
         if joined is not None:
             kept = {group: texts for group, texts in parts.items() if group in joined}
             self.groups_skipped += len(parts) - len(kept)

@@ -262,7 +262,7 @@ def test_rows_are_the_vehicle_in_fewer_bytes():
 
 @pytest.mark.redis
 def test_only_groups_with_members_get_frames_through_redis(redis_url, settings):
-    """PUBSUB NUMSUB tells the publisher which groups a server process subscribed to."""
+    """PUBSUB CHANNELS tells the publisher which groups a server process subscribed to."""
     settings.CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
                     "CONFIG": {"hosts": [redis_url], "prefix": f"test{time.monotonic_ns()}"}}
