@@ -1,4 +1,4 @@
-"""A short run of `manage.py benchmark` on the in-process bus: the figures are there and sane.
+"""Short runs of `manage.py benchmark`: the figures are there and sane.
 
 No speed is asserted here (the targets are the benchmark's, measured and reported in the README).
 """
@@ -35,6 +35,22 @@ def test_a_short_run_writes_every_figure(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "measuring" in printed  # the progress line
     assert "e2e latency p99" in printed  # the table
+
+
+@pytest.mark.kafka
+@pytest.mark.timeout(240)
+def test_a_short_run_on_kafka_with_the_processors_in_two_processes(tmp_path, kafka_bootstrap):
+    """The default on Kafka: the vehicle stages and the surges each in a processors process (as two
+    `runprocessors --only ...`); their figures come back merged, in the live phase and the replay."""
+    out = tmp_path / "bench.json"
+    call_command("benchmark", vehicles=60, clients=0, duration=3, warmup=1, taps=30, bus="kafka",
+                 bootstrap=kafka_bootstrap, replay_seconds=20, json=str(out))
+    result = json.loads(out.read_text())
+    assert result["processor_processes"] == 2
+    assert 75 <= result["events_per_s"] <= 120  # both processes' workers counted: 60 reports + 30 taps a second
+    assert set(result["lag_max_s_by_worker"]) >= {"vehicles", "surges", "bridge"}
+    assert set(result["capacity_s_by_worker"]) == {"vehicles", "surges", "bridge"}
+    assert result["processor_capacity_per_s"] > 0 and result["baseline_consume_per_s"] > 0
 
 
 @pytest.mark.redis
