@@ -27,7 +27,7 @@ class LiveVehicleTable:
     """
 
     def __init__(self, schedule: Schedule | None = None, *, log: ObservationLog | None = None):
-        self.schedule = schedule or Schedule()
+        self.schedule = schedule if schedule is not None else Schedule()  # not `or`: an empty one, filled later, is falsy
         self.progress = StopProgress()
         self.log = log
         self._last: dict[str, dt.datetime] = {}

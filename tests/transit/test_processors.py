@@ -47,3 +47,26 @@ def test_live_vehicles_carry_the_schedule_deviation():
 def test_without_a_schedule_the_deviation_is_unknown():
     [v] = LiveVehicleTable().apply([loc("a", 1)])
     assert v.delay_seconds is None
+
+
+def test_the_deviation_is_measured_against_a_timetable_loaded_after_start():
+    """runprocessors builds live-vehicles before the reference reader has loaded stop_schedule
+    (an empty Schedule then): the table must measure against that Schedule once it is filled."""
+    from alerts.detection.processors import ReferenceData
+    from streamcity.bus import Decoded
+    from streamcity.bus.base import Record
+    from streamcity.bus.memory import MemoryBus
+    from streamcity.schemas import LIVE_VEHICLES, VEHICLE_LOCATIONS, LiveVehicle, decode
+    from tests.alerts.detection_scenarios import drive, on_time, schedule
+    from transit.processors import LiveVehicleProcessor
+
+    bus, reference = MemoryBus(), ReferenceData()
+    processor = LiveVehicleProcessor(bus, reference, catch_up=False)
+    for row in schedule("D"):  # as the ReferenceFollower loads it
+        reference.schedule.apply(row)
+    reference.ready.set()
+    events = drive("D-V1", "D", 2, on_time(2))[:40]
+    processor([Decoded(Record(VEHICLE_LOCATIONS.name, 0, i, e.vehicle_id, b""), e) for i, e in enumerate(events)])
+    with bus.consumer("check", [LIVE_VEHICLES.name]) as c:
+        [record] = c.consume(10, 0.5)
+    assert decode(LiveVehicle, record.value).delay_seconds == 0
