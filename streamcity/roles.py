@@ -76,8 +76,6 @@ def processors(bus: Bus, *, only: Iterable[str] | None = None,
             stages.append(cls(bus, config, reference=reference))
     if {"vehicle-alerts", "bunching"} <= set(names):
         stages[-1].share_clock(stages[-2])  # bunching takes vehicle-alerts' event-time order: one buffer for both
-    if "live-vehicles" in names and len(stages) > 1:
-        stages[0].share_observations(stages[1])  # vehicle-alerts or bunching; with both, their progress is one
     if stages:
         name, group_id = vehicle_group(s.name for s in stages)
         h = Stages(bus, stages, name=name, group_id=group_id, reference=reference)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from alerts.detection.delay import measure
 from alerts.detection.processors import ReferenceData
-from alerts.detection.schedule import UNMEASURED, ObservationLog, Schedule, StopProgress
+from alerts.detection.schedule import Schedule, StopProgress
 from streamcity.bus import Bus, Decoded, TransientError
 from streamcity.schemas import LIVE_VEHICLES, VEHICLE_LOCATIONS, LiveVehicle, VehicleLocation, encode_live
 
@@ -23,13 +23,11 @@ class LiveVehicleTable:
 
     `delay_seconds` is the schedule deviation (alerts.detection.schedule.deviation): measured at
     the last stop served, from the first report past it; None while the trip has no schedule.
-    With a `log`, what it works out for each report is kept there for the alert rules (ObservationLog).
     """
 
-    def __init__(self, schedule: Schedule | None = None, *, log: ObservationLog | None = None):
+    def __init__(self, schedule: Schedule | None = None):
         self.schedule = schedule if schedule is not None else Schedule()  # not `or`: an empty one, filled later, is falsy
         self.progress = StopProgress()
-        self.log = log
         self._last: dict[str, dt.datetime] = {}
         self.stale_dropped = 0
 
@@ -40,8 +38,7 @@ class LiveVehicleTable:
         """apply() as (latest report, delay_seconds) per changed vehicle: what a LiveVehicle is
         made of, for encode_live (no LiveVehicle built per report)."""
         changed: dict[str, tuple[VehicleLocation, int | None]] = {}
-        latest, observe, before, schedule = self._last, self.progress.observe, self.progress.before, self.schedule
-        record = self.log.record if self.log is not None else None
+        latest, observe, schedule = self._last, self.progress.observe, self.schedule
         for e in events:
             vehicle_id, ts = e.vehicle_id, e.timestamp
             last = latest.get(vehicle_id)
@@ -49,19 +46,8 @@ class LiveVehicleTable:
                 self.stale_dropped += 1
                 continue
             latest[vehicle_id] = ts
-            if record is None:
-                progress, _ = observe(e)
-                changed[vehicle_id] = (e, measure(e, progress, schedule) if e.status == "in_service" else None)
-                continue
-            had = before(vehicle_id)
-            progress, arrived = observe(e)
-            if e.status == "in_service":
-                delay = measure(e, progress, schedule)
-                record(e, had, progress, arrived, delay)
-            else:
-                delay = None
-                record(e, had, progress, arrived, UNMEASURED)
-            changed[vehicle_id] = (e, delay)
+            progress, _ = observe(e)
+            changed[vehicle_id] = (e, measure(e, progress, schedule) if e.status == "in_service" else None)
         return list(changed.values())
 
 
@@ -90,12 +76,6 @@ class LiveVehicleProcessor:
         self._pending: dict[tuple[str, int], dict[str, tuple[VehicleLocation, int | None]]] = {}  # caught-up states not produced yet
         self._fed = False
         self.caught_up_produced = 0
-
-    def share_observations(self, taker) -> None:
-        """Let `taker`, a vehicle alert stage after this one in the same Stages, take the stop
-        progress and deviation this table works out for each report instead of working them out
-        again (ObservationLog; `taker.progress` is the stop progress its rules share)."""
-        self.table.log = taker.progress.log = ObservationLog(self.table.schedule)
 
     def __call__(self, batch: list[Decoded]) -> None:
         if self.reference is not None and not self.reference.ready.is_set():
@@ -161,6 +141,4 @@ class LiveVehicleProcessor:
 
     def status(self) -> str:
         catching = f", catching up on {len(self._behind)} partitions" if self._behind else ""
-        log = self.table.log
-        shared = f", {log.taken} observations shared ({log.missed} not)" if log is not None else ""
-        return f"{self.table.stale_dropped} stale dropped{catching}{shared}"
+        return f"{self.table.stale_dropped} stale dropped{catching}"

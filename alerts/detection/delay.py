@@ -16,7 +16,7 @@ from streamcity.schemas import DelayAlert, VehicleLocation, utc
 
 from .config import DetectionConfig
 from .keys import alert_key, severity
-from .schedule import UNMEASURED, Progress, Schedule, deviation
+from .schedule import Progress, Schedule, deviation
 
 SEVERITY_STEPS = (2.0, 3.0, 6.0)  # multiples of the threshold: 10, 15, 30 min by default
 
@@ -48,15 +48,13 @@ class DelayDetector:
     def __len__(self) -> int:
         return len(self._open)
 
-    def apply(self, e: VehicleLocation, progress: Progress, measured: object = UNMEASURED) -> list[DelayAlert]:
-        """The alerts `e` opens, updates or clears. `measured`: its deviation when already
-        measured against this progress and schedule (StopProgress.measured)."""
+    def apply(self, e: VehicleLocation, progress: Progress) -> list[DelayAlert]:
         ep = self._open.get(e.vehicle_id)
         if ep is not None and (e.trip_id != ep.trip_id or e.status == "out_of_service"):
             return [self._clear(e, ep, "trip ended" if e.status != "out_of_service" else "withdrawn from service")]
         if e.status != "in_service" or e.trip_id is None or self._done.get(e.vehicle_id) == e.trip_id:
             return []
-        delay = measure(e, progress, self.schedule) if measured is UNMEASURED else measured
+        delay = measure(e, progress, self.schedule)
         if delay is None:
             return []
         cfg = self.cfg

@@ -339,8 +339,7 @@ class VehicleAlertProcessor(_VehicleProcessor):
 
     def apply(self, e: VehicleLocation, source: Hashable) -> list[AlertEvent]:
         progress, _ = self.progress.observe(e)
-        return [*self.delays.apply(e, progress, self.progress.measured(e)), *self.breakdowns.apply(e, progress),
-                *self.silence.apply(e)]
+        return [*self.delays.apply(e, progress), *self.breakdowns.apply(e, progress), *self.silence.apply(e)]
 
     def advance(self, now: dt.datetime) -> list[AlertEvent]:
         return self.silence.advance(now)

@@ -3,9 +3,7 @@
 `Schedule` indexes `stop_schedule` records by trip and stop sequence. `deviation()` is the one
 definition of schedule deviation, used by the delay rule and by the `live_vehicles` processor.
 `StopProgress` follows a vehicle's reported stop progress and knows when it was first seen past
-a stop (an "arrival"), which the deviation at that stop is measured from. `ObservationLog` hands
-what the live-vehicles table worked out for a report (progress, deviation) to the alert rules of
-the same process, which would otherwise work it out again.
+a stop (an "arrival"), which the deviation at that stop is measured from.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ import bisect
 import datetime as dt
 import math
 import threading
-from collections import deque
 from dataclasses import dataclass
 
 from streamcity.schemas import StopSchedule, TrafficIncident, VehicleLocation
@@ -38,7 +35,6 @@ class Schedule:
         self._around: dict[str, dict[int | None, tuple[ScheduledStop | None, ScheduledStop | None]]] = {}
         self._lock = threading.Lock()
         self._count = 0
-        self.version = 0  # moved by every apply(): a deviation measured before it may be out of date
 
     def __len__(self) -> int:
         return self._count  # kept by apply(): processors ask for every event (summing was O(trips))
@@ -51,7 +47,6 @@ class Schedule:
             self._orders.pop(s.trip_id, None)
             self._around.pop(s.trip_id, None)
             self._stops.add(s.stop_id)
-            self.version += 1
 
     def _order(self, trip_id: str) -> list[int]:
         order = self._orders.get(trip_id)
@@ -189,21 +184,13 @@ class Progress:
     longitude: float | None = None
 
 
-UNMEASURED = object()  # no deviation at hand: measure it (delay.measure)
-
-
 class StopProgress:
-    """Each vehicle's last stop served, and when it was first seen past it.
+    """Each vehicle's last stop served, and when it was first seen past it."""
 
-    With a `log` (ObservationLog) it takes the answer the live-vehicles table gave for the same
-    report when it can, and `measured(e)` is the deviation that table measured for it."""
-
-    def __init__(self, log: ObservationLog | None = None):
+    def __init__(self):
         self._by_vehicle: dict[str, Progress] = {}
         self._last_event: VehicleLocation | None = None  # the last event observed, and its answer
         self._last_answer: tuple[Progress, bool] = (None, False)  # type: ignore[assignment]
-        self._last_delay: object = UNMEASURED
-        self.log = log
 
     def observe(self, e: VehicleLocation) -> tuple[Progress, bool]:
         """The vehicle's progress after `e`, and whether `e` is the first report past a new stop.
@@ -212,14 +199,6 @@ class StopProgress:
             return self._last_answer
         self._last_event = e
         p = self._by_vehicle.get(e.vehicle_id)
-        if self.log is not None:
-            taken = self.log.take(e, p)
-            if taken is not None:
-                after, arrived, self._last_delay = taken
-                self._by_vehicle[e.vehicle_id] = after
-                answer = self._last_answer = (after, arrived)
-                return answer
-        self._last_delay = UNMEASURED
         if p is None:  # first sight: when it reached its current stop is unknown
             p = self._by_vehicle[e.vehicle_id] = Progress(e.trip_id, e.stop_sequence, None)
             answer = self._last_answer = (p, False)
@@ -234,56 +213,3 @@ class StopProgress:
         )
         answer = self._last_answer = (p, arrived)
         return answer
-
-    def before(self, vehicle_id: str) -> Progress | None:
-        """The vehicle's progress now (before its next report is observed)."""
-        return self._by_vehicle.get(vehicle_id)
-
-    def measured(self, e: VehicleLocation) -> object:
-        """The deviation measured for `e` where its progress was taken from the log (an int, or
-        None: no schedule), or UNMEASURED."""
-        return self._last_delay if e is self._last_event else UNMEASURED
-
-
-class ObservationLog:
-    """What the live-vehicles table worked out for each report (the vehicle's stop progress before
-    and after it, whether it arrived at a stop, its deviation), kept until the alert rules of the
-    same process take it instead of observing and measuring the report again.
-
-    The table sees reports in arrival order and drops one older than the vehicle's last; the rules
-    see them later, in event-time order, without late or duplicate ones. Stop progress is per
-    vehicle, and per vehicle the two orders nearly always agree: a report whose progress before it
-    is the same on both sides gets the same answer, and its deviation is the same while the
-    schedule has not changed. Any other report is observed and measured again by its taker.
-    Per vehicle, reports not taken are dropped once a later one is taken (or past `keep`).
-    """
-
-    def __init__(self, schedule: Schedule, *, keep: int = 512):
-        self.schedule = schedule
-        self.keep = keep
-        self._by_vehicle: dict[str, deque] = {}
-        self.taken = 0
-        self.missed = 0
-
-    def record(self, e: VehicleLocation, before: Progress | None, after: Progress, arrived: bool,
-               delay: object = UNMEASURED) -> None:
-        q = self._by_vehicle.get(e.vehicle_id)
-        if q is None:
-            q = self._by_vehicle[e.vehicle_id] = deque(maxlen=self.keep)
-        q.append((e, before, after, arrived, delay, self.schedule.version))
-
-    def take(self, e: VehicleLocation, before: Progress | None) -> tuple[Progress, bool, object] | None:
-        """(progress after `e`, arrived, deviation or UNMEASURED) as the table had it, when it
-        observed `e` from the same progress `before`; None otherwise."""
-        q = self._by_vehicle.get(e.vehicle_id)
-        if q:
-            ts = e.timestamp
-            while q and q[0][0].timestamp < ts:
-                q.popleft()
-            if q and q[0][0] is e:
-                _, had, after, arrived, delay, version = q.popleft()
-                if had is before or had == before:
-                    self.taken += 1
-                    return after, arrived, delay if version == self.schedule.version else UNMEASURED
-        self.missed += 1
-        return None

@@ -9,10 +9,7 @@ from alerts.detection.bunching import BunchingDetector
 from alerts.detection.clock import EventTimeBuffer, ReplayIndex
 from alerts.detection.config import DetectionConfig
 from alerts.detection.delay import DelayDetector
-from alerts.detection.delay import measure
-from alerts.detection.schedule import (
-    UNMEASURED, Incidents, ObservationLog, Schedule, ScheduledStop, StopProgress, deviation, punctuality,
-)
+from alerts.detection.schedule import Incidents, Schedule, ScheduledStop, StopProgress, deviation, punctuality
 from alerts.detection.silent import SilentDetector
 from alerts.detection.surge import SurgeDetector
 
@@ -117,56 +114,6 @@ def test_an_event_observed_again_gives_the_same_progress_once_shared():
     assert arrivals >= 10
     repeat = msgspec.structs.replace(reports[-1])  # an equal report, another object: no second arrival
     assert repeat is not reports[-1] and alone.observe(repeat)[1] is False
-
-
-def test_the_alert_rules_take_what_live_vehicles_observed_only_from_the_same_progress():
-    """live-vehicles sees a vehicle's reports as they arrive (dropping one older than the last);
-    the alert rules, later, in event-time order. They take the table's answer for a report only
-    where their progress before it is the table's: every answer is what observing gives."""
-    from transit.processors import LiveVehicleTable
-
-    sched = schedule()
-    reports = sorted(drive("D-V1", "D", 3, on_time(3)), key=lambda e: e.timestamp)
-    arriving = list(reports)
-    crossings = swapped = 0
-    for i in range(1, len(arriving) - 1):  # the first report past every third stop arrives after the next one
-        a, b = arriving[i], arriving[i + 1]
-        if a.stop_sequence != arriving[i - 1].stop_sequence and b.stop_sequence == a.stop_sequence:
-            crossings += 1
-            if crossings % 3 == 1:
-                arriving[i], arriving[i + 1] = b, a
-                swapped += 1
-    assert swapped >= 3
-    log = ObservationLog(sched)
-    table = LiveVehicleTable(sched, log=log)
-    taker, alone = StopProgress(log=log), StopProgress()
-    judged = 0
-
-    def judge(until):  # the rules, a grace period behind: what the watermark has passed, in event-time order
-        nonlocal judged
-        while judged < len(reports) and reports[judged].timestamp < until:
-            e = reports[judged]
-            mine, expected = taker.observe(e), alone.observe(e)
-            assert mine == expected
-            measured = taker.measured(e)
-            if measured is not UNMEASURED:
-                assert measured == measure(e, expected[0], sched)
-            judged += 1
-
-    for i in range(0, len(arriving), 4):
-        table.changes(arriving[i:i + 4])
-        judge(max(e.timestamp for e in arriving[:i + 4]) - dt.timedelta(seconds=30))
-    judge(reports[-1].timestamp + dt.timedelta(seconds=1))
-    assert table.stale_dropped == swapped
-    assert log.taken > len(reports) // 2 and log.missed >= swapped
-    assert sum(taker.measured(e) is not UNMEASURED for e in reports[-1:]) == 1
-
-    later = reports[-1].timestamp + dt.timedelta(seconds=1)  # the timetable changes between the two
-    report = msgspec.structs.replace(reports[-1], timestamp=later)
-    table.changes([report])
-    row = next(r for r in full_schedule() if r.trip_id == report.trip_id)
-    sched.apply(msgspec.structs.replace(row, scheduled_arrival=row.scheduled_arrival + dt.timedelta(minutes=5)))
-    assert taker.observe(report) == alone.observe(report) and taker.measured(report) is UNMEASURED
 
 
 def test_the_stops_around_a_report_follow_the_timetable_and_its_updates():
