@@ -108,21 +108,23 @@ def deviation(now: dt.datetime, last: ScheduledStop | None, nxt: ScheduledStop |
     `now`. Between stops a vehicle already past the next stop's scheduled time is at least that
     late, so a vehicle held up between two stops becomes late before it reaches the next one.
     """
+    # In whole seconds, floored, from each timedelta's days and seconds: floor(total_seconds())
+    # exactly, without the float (floor is monotonic, so the floor of the worst is the worst floor).
     worst = None
     if last is not None:
-        if arrived_at is not None:
-            worst = (arrived_at - last.arrival).total_seconds()
-        else:
-            worst = min(0.0, (now - last.arrival).total_seconds())
+        d = (arrived_at if arrived_at is not None else now) - last.arrival
+        worst = d.days * 86400 + d.seconds
+        if arrived_at is None and worst > 0:
+            worst = 0
     if nxt is not None:
-        behind = (now - nxt.arrival).total_seconds()
-        if worst is None:  # before the first stop: waiting at the terminal is not being early
-            worst = max(0.0, behind)
-        elif behind > 0 and behind > worst:
-            worst = behind
-    if worst is None:
-        return None
-    return int(math.floor(worst))
+        d = now - nxt.arrival
+        behind = d.days * 86400 + d.seconds
+        if behind > 0 or (behind == 0 and d.microseconds):  # past the next stop's scheduled time
+            if worst is None or behind > worst:
+                worst = behind
+        elif worst is None:  # before the first stop: waiting at the terminal is not being early
+            worst = 0
+    return worst
 
 
 def punctuality(delay_seconds: int, *, early_seconds: int, late_seconds: int) -> str:

@@ -167,6 +167,40 @@ def test_deviation_without_the_arrival_is_only_what_is_certain():
     assert deviation(at(900), stop(3, 240), stop(4, 360), arrived_at=None) == 540  # not at stop 4, due at 360
 
 
+def test_deviation_is_the_floor_of_the_worst_lateness_in_seconds_to_the_microsecond():
+    """deviation() works in whole seconds from the timedeltas' parts; it must give what flooring
+    the worst lateness in (float) seconds gives, around every boundary: fractions of a second,
+    early and late, before the first stop, with and without the arrival."""
+    import math
+    import random
+
+    def by_floats(now, last, nxt, arrived_at):
+        worst = None
+        if last is not None:
+            worst = ((arrived_at - last.arrival).total_seconds() if arrived_at is not None
+                     else min(0.0, (now - last.arrival).total_seconds()))
+        if nxt is not None:
+            behind = (now - nxt.arrival).total_seconds()
+            if worst is None:
+                worst = max(0.0, behind)
+            elif behind > 0 and behind > worst:
+                worst = behind
+        return None if worst is None else int(math.floor(worst))
+
+    rng = random.Random(5)
+    offsets = [0, 1, -1, 999_999, -999_999, 500_000, -500_000, 1_000_000, -1_000_000]
+    usec = dt.timedelta(microseconds=1)
+    for _ in range(20_000):
+        now = at(rng.choice([0, 600, 3600])) + rng.choice(offsets) * usec
+        last = stop(3, rng.randint(-3, 3) * 300) if rng.random() < 0.8 else None
+        nxt = stop(4, rng.choice([-1, 0, 1]) * rng.choice([0, 1, 2, 60])) if rng.random() < 0.8 else None
+        if nxt is not None:
+            nxt = ScheduledStop(4, "S4", "R", now + rng.choice(offsets) * usec + (nxt.arrival - at(0)))
+        arrived = now - dt.timedelta(seconds=rng.randint(0, 400)) + rng.choice(offsets) * usec
+        arrived_at = arrived if rng.random() < 0.7 else None
+        assert deviation(now, last, nxt, arrived_at) == by_floats(now, last, nxt, arrived_at), (now, last, nxt, arrived_at)
+
+
 def test_punctuality_bands():
     assert [punctuality(d, early_seconds=60, late_seconds=300) for d in (-61, -60, 0, 300, 301)] == [
         "early", "on_time", "on_time", "on_time", "late"]
