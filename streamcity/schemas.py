@@ -257,11 +257,18 @@ assert msgspec.structs.fields(LiveVehicle)[:-1] == msgspec.structs.fields(Vehicl
     and msgspec.structs.fields(LiveVehicle)[-1].name == "delay_seconds"
 
 
-def encode_live(report: VehicleLocation, delay_seconds: int | None) -> bytes:
-    """encode(LiveVehicle.of(report, delay_seconds=delay_seconds)), byte for byte."""
+def encode_live(report: VehicleLocation, delay_seconds: int | None, raw: bytes | None = None) -> bytes:
+    """encode(LiveVehicle.of(report, delay_seconds=delay_seconds)), byte for byte.
+
+    `raw`: the bytes `report` was decoded (and validated) from, if at hand: a JSON object, which
+    gets delay_seconds appended instead of the report being encoded again (~1.3 µs of ~1.5 a
+    report). Byte for byte the same when they were encoded here (the simulators'); from another
+    producer, its formatting is kept and the record decodes to the same LiveVehicle."""
     if type(report) is LiveVehicle:
         return _encoder.encode(msgspec.structs.replace(report, delay_seconds=delay_seconds))
     tail = b',"delay_seconds":null}' if delay_seconds is None else b',"delay_seconds":%d}' % delay_seconds
+    if raw is not None and raw[-1:] == b"}":
+        return raw[:-1] + tail
     return _encoder.encode(report)[:-1] + tail
 
 

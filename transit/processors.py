@@ -83,7 +83,7 @@ class LiveVehicleProcessor:
         self._fed = True
         behind = self._catching_up()
         if not behind:
-            self._produce(self.table.changes(d.event for d in batch))
+            self._produce(self.table.changes(d.event for d in batch), batch)
             return
         live, old, reached = [], {}, {}
         for d in batch:
@@ -104,10 +104,12 @@ class LiveVehicleProcessor:
             if nxt >= behind[tp]:
                 del behind[tp]
                 self._flush(tp)
-        self._produce(self.table.changes(live))
+        self._produce(self.table.changes(live), batch)
 
-    def _produce(self, changes: Iterable[tuple[VehicleLocation, int | None]]) -> None:
-        self.bus.produce_many(LIVE_VEHICLES.name, ((e.vehicle_id, encode_live(e, delay)) for e, delay in changes))
+    def _produce(self, changes: Iterable[tuple[VehicleLocation, int | None]], batch: list[Decoded] = ()) -> None:
+        raw = {id(d.event): d.record.value for d in batch}  # each report's bytes: not encoded again (encode_live)
+        self.bus.produce_many(LIVE_VEHICLES.name, ((e.vehicle_id, encode_live(e, delay, raw.get(id(e))))
+                                                   for e, delay in changes))
 
     def _catching_up(self) -> dict[tuple[str, int], int]:
         if self._behind is None:

@@ -77,3 +77,15 @@ def test_a_live_vehicle_is_encoded_from_its_report_byte_for_byte(report, delay):
     assert schemas.decode(schemas.LiveVehicle, expected).delay_seconds == delay
     live = schemas.LiveVehicle.of(report, delay_seconds=1)
     assert schemas.encode_live(live, delay) == expected  # a LiveVehicle given: its delay is replaced
+    assert schemas.encode_live(report, delay, schemas.encode(report)) == expected  # its bytes reused
+    assert schemas.encode_live(live, delay, schemas.encode(live)) == expected
+    assert schemas.encode_live(report, delay, b"") == expected  # not a JSON object: encoded
+
+
+def test_a_live_vehicle_from_another_producers_bytes_keeps_them_and_decodes_alike():
+    report = location(route_id="10", trip_id="T1", stop_sequence=3)
+    raw = b' {"extra": [1, {"a": 2}],\n ' + schemas.encode(report)[1:]  # spacing and a field this build ignores
+    assert schemas.decode(schemas.VehicleLocation, raw) == report
+    live = schemas.encode_live(report, 42, raw)
+    assert live.startswith(raw[:-1])
+    assert schemas.decode(schemas.LiveVehicle, live) == schemas.LiveVehicle.of(report, delay_seconds=42)
