@@ -110,16 +110,21 @@ def deviation(now: dt.datetime, last: ScheduledStop | None, nxt: ScheduledStop |
     """
     # In whole seconds, floored, from each timedelta's days and seconds: floor(total_seconds())
     # exactly, without the float (floor is monotonic, so the floor of the worst is the worst floor).
+    # A comparison settles the common cases (on time: before the next stop's scheduled time).
     worst = None
     if last is not None:
-        d = (arrived_at if arrived_at is not None else now) - last.arrival
-        worst = d.days * 86400 + d.seconds
-        if arrived_at is None and worst > 0:
+        if arrived_at is not None:
+            d = arrived_at - last.arrival
+            worst = d.days * 86400 + d.seconds
+        elif now < last.arrival:
+            d = now - last.arrival
+            worst = d.days * 86400 + d.seconds
+        else:
             worst = 0
     if nxt is not None:
-        d = now - nxt.arrival
-        behind = d.days * 86400 + d.seconds
-        if behind > 0 or (behind == 0 and d.microseconds):  # past the next stop's scheduled time
+        if now > nxt.arrival:  # past the next stop's scheduled time
+            d = now - nxt.arrival
+            behind = d.days * 86400 + d.seconds
             if worst is None or behind > worst:
                 worst = behind
         elif worst is None:  # before the first stop: waiting at the terminal is not being early
