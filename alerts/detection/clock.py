@@ -70,7 +70,7 @@ class EventTimeBuffer:
     def __len__(self) -> int:
         return sum(len(s.held) - s.head for s in self._sources.values())
 
-    def offer(self, source: Hashable, ts: dt.datetime, item: Any, *, order: str, dedupe: Hashable, now: float) -> bool:
+    def offer(self, source: Hashable, ts: dt.datetime, item: Any, order: str, dedupe: Hashable, now: float) -> bool:
         """Hold `item` (event time `ts`) from `source`; False if it is late or a duplicate."""
         if self._started is None:
             self._started = now

@@ -177,22 +177,35 @@ class EventTimeProcessor:
         now = self.clock()
         nxt, first, tps = self._next, self._first, self._tps
         note, offer, order, dedupe = self.replay.note, self.buffer.offer, self.order, self.dedupe
-        for d in batch:
-            r = d.record
-            key = (r.topic, r.partition)
-            tp = tps.get(key)
-            if tp is None:
-                tp = tps[key] = key
-            if r.offset < nxt.get(tp, -1):
-                self.redelivered += 1  # already taken (the Worker retried a batch one record at a time)
-                continue
-            nxt[tp] = r.offset + 1
-            e = d.event
-            ts = e.timestamp
-            if tp not in first:
-                first[tp] = (r.offset, ts)
-            note(tp, ts, r.offset)
-            offer(tp, ts, e, order=order(e), dedupe=dedupe(e), now=now)
+        # A batch comes in runs of one partition: its bookkeeping is looked up once per run.
+        topic = partition = tp = None
+        expect, fresh = -1, False
+        try:
+            for d in batch:
+                r = d.record
+                if r.partition != partition or r.topic != topic:
+                    if tp is not None:
+                        nxt[tp] = expect
+                    topic, partition = r.topic, r.partition
+                    key = (topic, partition)
+                    tp = tps.get(key)
+                    if tp is None:
+                        tp = tps[key] = key
+                    expect, fresh = nxt.get(tp, -1), tp not in first
+                offset = r.offset
+                if offset < expect:
+                    self.redelivered += 1  # already taken (the Worker retried a batch one record at a time)
+                    continue
+                expect = offset + 1
+                e = d.event
+                ts = e.timestamp
+                if fresh:
+                    first[tp], fresh = (offset, ts), False
+                note(tp, ts, offset)
+                offer(tp, ts, e, order(e), dedupe(e), now)
+        finally:
+            if tp is not None:
+                nxt[tp] = expect
         self._release(now)
 
     def tick(self) -> None:

@@ -100,6 +100,29 @@ def test_shuffling_within_the_grace_period_gives_the_same_alerts(city_alerts):
         assert shuffled == city_alerts
 
 
+def test_a_batch_handed_again_record_by_record_is_taken_once(city_alerts):
+    """The Worker retries a failed batch one record at a time: a processor takes each record once,
+    whatever the partitions' interleaving, and knows the first offset it read of each partition."""
+    records = Stream(time_ordered(city())).records()
+    bus = MemoryBus(partitions=3)
+    handlers = processors(bus, reference(city()))
+    interleaved = sorted(records, key=lambda d: (d.record.offset // 7, d.record.partition, d.record.offset))  # runs of 7
+    for h in handlers:
+        mine = [d for d in interleaved if d.record.topic in {t.name for t in h.topics}]
+        h(mine[:500])
+        held = len(h.buffer) + h.buffer.released
+        for d in mine[:500]:  # the retry
+            h([d])
+        assert h.redelivered == 500 and len(h.buffer) + h.buffer.released == held
+        h(mine[500:])
+        assert h.redelivered == 500
+        partitions = {(d.record.topic, d.record.partition) for d in mine}
+        assert {tp: offset for tp, (offset, _) in h._first.items()} == {tp: 0 for tp in partitions}
+    for h in handlers:
+        h.tick()
+    assert final_states(alerts_on(bus)) == final_states(city_alerts)
+
+
 def test_an_event_older_than_the_grace_period_is_dropped_and_counted(city_alerts):
     events = time_ordered(city())
     stale = RiderTappedOn(event_id="stale", rider_id="r", stop_id="R1S5", latitude=52.0, longitude=4.9, timestamp=at(1700))
