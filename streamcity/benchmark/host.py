@@ -786,7 +786,12 @@ class Host:
         later = RoleThreads([r for r, w in zip(role_list, workers) if w.name != "reference"]
                             + [roles.Role("frames", take_frames)], stop)
         early = RoleThreads(first_roles, stop)
-        cpu = lambda: self_cpu_seconds() + (replay_child.cpu_seconds() if replay_child else 0.0)  # noqa: E731
+
+        def cpu() -> dict[str, float]:  # CPU seconds so far, per process
+            out = {"pipeline": self_cpu_seconds()}
+            out.update({c.name: c.cpu_seconds() for c in (replay_child.children if replay_child else [])})
+            return out
+
         early.start()
         try:
             deadline = time.monotonic() + 180
@@ -849,7 +854,8 @@ class Host:
         return {
             "processor_capacity_per_s": round(rate, 1),
             "processor_ratio": round(rate / baseline, 3) if baseline else None,
-            "capacity_cpu_percent": round((cpu1 - cpu0) / seconds * 100, 1) if seconds else None,
+            "capacity_cpu_percent": round(sum(cpu1[k] - cpu0[k] for k in cpu1) / seconds * 100, 1) if seconds else None,
+            "capacity_cpu_s_by_process": {k: round(cpu1[k] - cpu0[k], 2) for k in cpu1},
             "capacity_s_by_worker": {n: round(t - first, 2) for n, t in done.items()} if first else {},
         }
 
