@@ -31,8 +31,15 @@ class _Episode:
 
 
 def measure(e: VehicleLocation, progress: Progress, schedule: Schedule) -> int | None:
-    """The schedule deviation of `e` in seconds, or None when its trip has no schedule."""
-    around = schedule.around(e.trip_id, e.stop_sequence)
+    """The schedule deviation of `e` in seconds, or None when its trip has no schedule.
+    `progress`: the vehicle's after `e` (StopProgress.observe), which keeps the stops around it."""
+    version = schedule.version
+    if progress.version == version:
+        around = progress.around
+    else:
+        around = schedule.around(e.trip_id, e.stop_sequence)
+        if progress.trip_id == e.trip_id and progress.stop_sequence == e.stop_sequence:
+            progress.around, progress.version = around, version
     if around is None:
         return None
     return deviation(e.timestamp, around[0], around[1], progress.arrived_at)

@@ -12,7 +12,7 @@ import bisect
 import datetime as dt
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from streamcity.schemas import StopSchedule, TrafficIncident, VehicleLocation
 
@@ -35,6 +35,7 @@ class Schedule:
         self._around: dict[str, dict[int | None, tuple[ScheduledStop | None, ScheduledStop | None]]] = {}
         self._lock = threading.Lock()
         self._count = 0
+        self.version = 0  # moved by every apply(): what was looked up before may be out of date
 
     def __len__(self) -> int:
         return self._count  # kept by apply(): processors ask for every event (summing was O(trips))
@@ -47,6 +48,7 @@ class Schedule:
             self._orders.pop(s.trip_id, None)
             self._around.pop(s.trip_id, None)
             self._stops.add(s.stop_id)
+            self.version += 1
 
     def _order(self, trip_id: str) -> list[int]:
         order = self._orders.get(trip_id)
@@ -189,6 +191,10 @@ class Progress:
     arrived_at: dt.datetime | None  # first seen past stop_sequence; None when not seen happen
     latitude: float | None = None  # where that was
     longitude: float | None = None
+    # The stops around it (Schedule.around) as of a Schedule.version, kept by delay.measure: the
+    # vehicle's own object is at hand where the schedule's dictionaries are not (in cache).
+    around: tuple | None = field(default=None, compare=False, repr=False)
+    version: int = field(default=-1, compare=False, repr=False)
 
 
 class StopProgress:

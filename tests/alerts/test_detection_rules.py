@@ -9,7 +9,9 @@ from alerts.detection.bunching import BunchingDetector
 from alerts.detection.clock import EventTimeBuffer, ReplayIndex
 from alerts.detection.config import DetectionConfig
 from alerts.detection.delay import DelayDetector
-from alerts.detection.schedule import Incidents, Schedule, ScheduledStop, StopProgress, deviation, punctuality
+from alerts.detection.schedule import (
+    Incidents, Progress, Schedule, ScheduledStop, StopProgress, deviation, punctuality,
+)
 from alerts.detection.silent import SilentDetector
 from alerts.detection.surge import SurgeDetector
 
@@ -126,6 +128,23 @@ def test_the_stops_around_a_report_follow_the_timetable_and_its_updates():
     later = row.scheduled_arrival + dt.timedelta(minutes=3)
     sched.apply(msgspec.structs.replace(row, scheduled_arrival=later))  # the timetable changes
     assert sched.around(trip, 2)[0].arrival == later
+
+
+def test_a_deviation_follows_the_timetable_when_it_changes_under_a_vehicle():
+    """measure() keeps the stops around a vehicle on its progress; a timetable update is seen."""
+    from alerts.detection.delay import measure
+
+    sched = schedule()
+    report = next(e for e in sorted(drive("D-V1", "D", 3, on_time(3)), key=lambda e: e.timestamp)
+                  if e.stop_sequence == 3)
+    progress, _ = StopProgress().observe(report)
+    before = measure(report, progress, sched)
+    assert measure(report, progress, sched) == before and progress.around is not None
+    row = next(r for r in full_schedule() if r.trip_id == report.trip_id and r.stop_sequence == 4)
+    sched.apply(msgspec.structs.replace(row, scheduled_arrival=report.timestamp - dt.timedelta(minutes=10)))
+    assert measure(report, progress, sched) == 600  # now 10 minutes past the next stop's time
+    other = Progress("other-trip", 1, None)  # not the report's progress: nothing kept on it
+    assert measure(report, other, sched) == 600 and other.around is None
 
 
 def test_draining_releases_everything_held_and_what_comes_after_is_late():
