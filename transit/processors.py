@@ -135,8 +135,8 @@ class LiveVehicleProcessor:
         """A report of a trip that today's schedule does not know (judged for live_vehicles only:
         the alert stages still see it, see alerts.detection.stages)."""
         ref = self.reference
-        if e.trip_id is None or ref is None or not ref.ready.is_set() or ref.schedule.has_trip(e.trip_id):
-            return None
+        if e.trip_id is None or ref is None or ref.schedule.has_trip(e.trip_id) or not ref.ready.is_set():
+            return None  # a known trip first: the answer for nearly every report, in one call
         if not len(ref.schedule):
             return None
         return f"unknown trip_id {e.trip_id!r}: not in stop_schedule"

@@ -73,14 +73,16 @@ class Stages:
         """The records each judging stage refuses (by id); dead-letters each refused record once."""
         refused: dict[str, set[int]] = {}
         judged = self._judged
+        judges = self._judges
         for d in batch:
-            reasons = []
-            for stage, judge in self._judges:
+            reasons = None  # a list once a stage refuses (most records: none does)
+            for stage, judge in judges:
                 reason = judge(d.event)
                 if reason:
                     refused.setdefault(stage.name, set()).add(id(d))
+                    reasons = reasons or []
                     reasons.append(f"{stage.name}: {reason}" if len(self.stages) > 1 else reason)
-            if not reasons:
+            if reasons is None:
                 continue
             r = d.record
             tp = (r.topic, r.partition)
