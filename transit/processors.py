@@ -26,7 +26,8 @@ class LiveVehicleTable:
     """
 
     def __init__(self, schedule: Schedule | None = None):
-        self.schedule = schedule if schedule is not None else Schedule()  # not `or`: an empty one, filled later, is falsy
+        # not `schedule or Schedule()`: the one runprocessors passes is empty (falsy) until loaded
+        self.schedule = schedule if schedule is not None else Schedule()
         self.progress = StopProgress()
         self._last: dict[str, dt.datetime] = {}
         self.stale_dropped = 0
@@ -73,7 +74,8 @@ class LiveVehicleProcessor:
         self.table = LiveVehicleTable(reference.schedule if reference else None)
         self.catch_up = catch_up
         self._behind: dict[tuple[str, int], int] | None = None  # per partition: its end when this member started
-        self._pending: dict[tuple[str, int], dict[str, tuple[VehicleLocation, int | None]]] = {}  # caught-up states not produced yet
+        # caught-up states not produced yet, per partition
+        self._pending: dict[tuple[str, int], dict[str, tuple[VehicleLocation, int | None]]] = {}
         self._fed = False
         self.caught_up_produced = 0
 

@@ -121,5 +121,6 @@ def vehicle_publisher(frames: Coalescer, *, interval: float,
     """Sends `{"type": "frame", "fields": [...], "vehicles": [[...], ...]}` to every live-map group
     every `interval` seconds (zoomed-out groups: the changes they can draw, see VehicleRouter)."""
     return MultiGroupPublisher(frames, name="live-vehicles", targets=VehicleRouter(ROW_FIELDS),
-                               header={"fields": list(ROW_FIELDS)}, key=ROW_FIELDS.index("vehicle_id"), handler="vehicles.frame", frame_type="frame",
-                               field="vehicles", interval=interval, loop=loop)
+                               header={"fields": list(ROW_FIELDS)}, key=ROW_FIELDS.index("vehicle_id"),
+                               handler="vehicles.frame", frame_type="frame", field="vehicles", interval=interval,
+                               loop=loop)

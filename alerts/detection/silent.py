@@ -47,8 +47,9 @@ class SilentDetector:
         else:
             if last.alert is not None:
                 gap = (e.timestamp - last.event.timestamp).total_seconds()
-                out.append(msgspec.structs.replace(last.alert, state="cleared", timestamp=utc(e.timestamp), silent_seconds=gap,
-                                           summary=f"{vehicle_id} reporting again after {gap:.0f} s of silence"))
+                out.append(msgspec.structs.replace(
+                    last.alert, state="cleared", timestamp=utc(e.timestamp), silent_seconds=gap,
+                    summary=f"{vehicle_id} reporting again after {gap:.0f} s of silence"))
                 last.alert = None
             last.event = e
         if vehicle_id not in self._timed and e.status == "in_service":

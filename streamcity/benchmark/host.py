@@ -925,7 +925,8 @@ def serve_processors(out, *, replay: bool = False, only: list[str] | None = None
     from streamcity.runtime import RoleThreads
 
     bus = get_bus()
-    role_list, workers = roles.processors(bus, only=only, catch_up=not replay)  # a replay produces every batch, as when live
+    # a replay produces every batch, as when live
+    role_list, workers = roles.processors(bus, only=only, catch_up=not replay)
     clocks = {}
     if replay:
         for w in workers:

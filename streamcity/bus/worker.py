@@ -120,7 +120,8 @@ class Worker:
                 try:
                     self.on_stop()
                 except Exception:
-                    logger.exception("%s: its last writes failed; what they held is read again after a restart", self.name)
+                    logger.exception("%s: its last writes failed; what they held is read again after a restart",
+                                     self.name)
             self.bus.flush()
             self._hold_back(consumer)
             consumer.close()  # commits what was stored

@@ -109,8 +109,8 @@ class Command(BaseCommand):
         subprocess.run([*manage, "migrate", "--no-input", "-v0"], env=env, check=True)
         log = tmp / "host.log"
         args = [*manage, "benchmark", "--serve", "--log", str(log), "--json", str(tmp / "result.json")]
-        for name in ("vehicles", "clients", "duration", "warmup", "taps", "bus", "seed", "replay_seconds", "view", "zoom", "web_processes",
-                     "processor_processes"):
+        for name in ("vehicles", "clients", "duration", "warmup", "taps", "bus", "seed", "replay_seconds", "view",
+                     "zoom", "web_processes", "processor_processes"):
             args += [f"--{name.replace('_', '-')}", str(options[name])]
         if options["one_process"]:
             args.append("--one-process")
@@ -147,7 +147,8 @@ class Command(BaseCommand):
         from streamcity.benchmark.host import Options, serve, serve_processors
 
         if options["role"] == "processors":
-            return serve_processors(self.stdout, replay=options["replay"], only=options["only"].split(",") if options["only"] else None)
+            only = options["only"].split(",") if options["only"] else None
+            return serve_processors(self.stdout, replay=options["replay"], only=only)
 
         opts = Options(vehicles=options["vehicles"], clients=options["clients"], duration=options["duration"],
                        warmup=options["warmup"], taps=options["taps"], bus=options["bus"], seed=options["seed"],
