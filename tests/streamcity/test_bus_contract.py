@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 import time
 
@@ -293,3 +294,32 @@ def test_next_offsets_are_the_offset_after_the_highest_of_each_partition():
     records = [r("a", 0, 5), r("a", 0, 6), r("a", 1, 3), r("a", 0, 2), r("b", 0, 9), r("a", 0, 7), r("a", 1, 1)]
     assert next_offsets(records) == {("a", 0): 8, ("a", 1): 4, ("b", 0): 10}
     assert next_offsets([]) == {}
+
+
+def test_a_consumer_catching_up_is_not_held_back_a_second_per_fetch(kafka_bootstrap, unique):
+    """librdkafka waits `fetch.queue.backoff.ms` (1,000 ms by default) before it fetches again for a
+    partition whose pre-fetch queue is over its threshold: a worker catching up on a backlog read
+    what one fetch brought, then waited. Here the settings' consumer configuration, fetches of about
+    one producer batch (100 records) and a threshold of one queued record: 50 fetches, over 20 s
+    with the default (the bound is there to fail it, not to time the bus), ~1 s with the setting."""
+    from django.conf import settings
+
+    from streamcity.bus.kafka import KafkaBus
+
+    bus = KafkaBus({"bootstrap.servers": kafka_bootstrap}, topic_prefix=f"test-{unique}-",
+                   producer_config={"batch.num.messages": 100},
+                   consumer_config={**settings.KAFKA_CONSUMER_CONFIG, "queued.min.messages": 1,
+                                    "max.partition.fetch.bytes": 10_000})
+    try:
+        bus.ensure_topics([TopicSpec("backlog", partitions=1)])
+        bus.produce_many("backlog", (("k", os.urandom(80)) for _ in range(5000)))  # lz4 cannot shrink them
+        bus.flush()
+        got = []
+        with bus.consumer("g-backlog", ["backlog"]) as c:
+            deadline = time.monotonic() + 20
+            while len(got) < 5000 and time.monotonic() < deadline:
+                got += c.consume(100, 0.5)
+                time.sleep(0.005)  # a worker handling its batch meanwhile: the pre-fetch queue fills
+        assert len(got) == 5000
+    finally:
+        bus.close()
