@@ -713,7 +713,8 @@ class Host:
         else:
             from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-            consumer = Consumer({**self.bus._config, "group.id": f"streamcity-bench-baseline-{uuid.uuid4().hex[:8]}",
+            consumer = Consumer({**self.bus._config, **self.bus._consumer_config,  # the workers' fetch settings
+                                 "group.id": f"streamcity-bench-baseline-{uuid.uuid4().hex[:8]}",
                                  "enable.auto.commit": False, "enable.partition.eof": False})
             schemas, tps = {}, []
             for name in inputs:
