@@ -56,6 +56,36 @@ def test_a_short_run_on_kafka_with_the_processors_in_two_processes(tmp_path, kaf
     assert all(seconds >= 0 for seconds in by_process.values()) and sum(by_process.values()) > 0  # 10 ms ticks
 
 
+
+@pytest.mark.kafka
+@pytest.mark.timeout(60)
+def test_the_baseline_process_reads_and_decodes_every_record_of_the_topics(kafka_bus):
+    """streamcity.benchmark.baseline as the benchmark runs it: the request on stdin, one JSON line out."""
+    import datetime as dt
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    from streamcity.bus import TopicSpec
+    from streamcity.schemas import RIDER_TAPPED_ON, VEHICLE_LOCATIONS, RiderTappedOn, VehicleLocation, encode
+
+    now = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.timezone.utc)
+    kafka_bus.ensure_topics([TopicSpec(VEHICLE_LOCATIONS.name, partitions=3), TopicSpec(RIDER_TAPPED_ON.name)])
+    kafka_bus.produce_many(VEHICLE_LOCATIONS.name, ((f"v{i % 7}", encode(VehicleLocation(
+        vehicle_id=f"v{i % 7}", vehicle_type="bus", latitude=52.0, longitude=4.0, timestamp=now))) for i in range(250)))
+    kafka_bus.produce_many(RIDER_TAPPED_ON.name, (("s1", encode(RiderTappedOn(
+        event_id=f"t{i}", rider_id="r1", stop_id="s1", latitude=52.0, longitude=4.0, timestamp=now))) for i in range(50)))
+    kafka_bus.flush()
+    names = (VEHICLE_LOCATIONS.name, RIDER_TAPPED_ON.name)
+    request = {"config": {**kafka_bus._config, **settings.KAFKA_CONSUMER_CONFIG, "group.id": "baseline-test"},
+               "topics": {kafka_bus.physical(n): n for n in names}, "records": 300, "seconds": 30}
+    done = subprocess.run([sys.executable, "-m", "streamcity.benchmark.baseline"], input=json.dumps(request),
+                          capture_output=True, text=True, timeout=60, cwd=str(settings.BASE_DIR))
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["records"] == 300 and answer["per_s"] > 0
+
 @pytest.mark.redis
 @pytest.mark.timeout(180)
 def test_a_short_run_with_a_web_process_of_its_own(tmp_path, redis_url, settings, monkeypatch):
