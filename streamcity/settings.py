@@ -117,7 +117,10 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # A server process takes the live map's frames on one channel (streamcity.fanout.LocalGroups):
+    # room for a tick's frame of every group it watches; the default capacity is 100 a channel (and
+    # channels 4.3's in-memory layer does not compile a per-channel `channel_capacity`).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 10_000}}}
 
 # -- event bus: in-process by default, Kafka with KAFKA_BOOTSTRAP_SERVERS ----------------------
 KAFKA_BOOTSTRAP_SERVERS = env.str("KAFKA_BOOTSTRAP_SERVERS", default="")

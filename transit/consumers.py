@@ -10,7 +10,7 @@ import msgspec
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from streamcity.fanout import MAX_FRAME_CHARS, chunked
+from streamcity.fanout import MAX_FRAME_CHARS, LocalGroups, chunked
 
 from .selectors import ROW_FIELDS, vehicle_snapshot_rows
 from .subscriptions import (
@@ -88,8 +88,9 @@ class LiveVehiclesConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         if self._flush is not None:
             self._flush.cancel()
+        groups = LocalGroups.of(self.channel_layer)
         for group in self.plan.groups if self.plan else ():
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await groups.leave(group, self)
 
     async def receive(self, text_data=None, bytes_data=None):
         try:
@@ -111,11 +112,12 @@ class LiveVehiclesConsumer(AsyncWebsocketConsumer):
         """Join the new groups before leaving the old ones and before reading the snapshot: no gap."""
         plan = subscription_plan(subscription)
         old = set(self.plan.groups) if self.plan else set()
+        groups = LocalGroups.of(self.channel_layer)  # one membership per group for the process's sockets
         for group in plan.groups:
             if group not in old:
-                await self.channel_layer.group_add(group, self.channel_name)
+                await groups.join(group, self)
         for group in old.difference(plan.groups):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await groups.leave(group, self)
         self.plan = plan
         await self._send_snapshot()
 
@@ -127,20 +129,15 @@ class LiveVehiclesConsumer(AsyncWebsocketConsumer):
         for message in snapshot_messages(plan.describe(), vehicles):
             await self.send(text_data=message)
 
-    async def dispatch(self, message):
-        # A frame touches no database: skip Channels' closing of old connections, a hop through the
-        # thread pool before every handler call (per frame per client, the most frequent message).
-        if message["type"] == "vehicles.frame":
-            await self.vehicles_frame(message)
-        else:
-            await super().dispatch(message)
-
-    async def vehicles_frame(self, event):
-        """A group's frame (encoded once per group per tick by the bridge). A client in several
-        groups (the tiles of its view) gets them as one message: the frames of one tick arrive
-        within milliseconds, and each WebSocket message costs the server a write and the browser
-        a parse."""
-        self._frames.append(event["text"])
+    async def frame_text(self, text: str):
+        """A group's frame (encoded once per group per tick by the bridge), from the process's
+        LocalGroups. A client of one group (the city, a route) gets it at once; a client in several
+        (the tiles of its view) gets them as one message: the frames of one tick arrive within
+        milliseconds, and each WebSocket message costs the server a write and the browser a parse."""
+        if self.plan is not None and len(self.plan.groups) == 1 and not self._frames:
+            await self._send_frames([text])
+            return
+        self._frames.append(text)
         if self._flush is None:
             self._flush = asyncio.get_running_loop().call_later(FRAME_BATCH_SECONDS, self._send_frames_soon)
 

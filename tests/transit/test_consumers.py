@@ -317,3 +317,100 @@ async def _two_tiles():
 
 def test_a_client_in_two_tiles_gets_their_frames_in_one_message():
     asyncio.run(_two_tiles())
+
+
+async def _one_membership_per_process():
+    from streamcity.fanout import LocalGroups
+
+    layer = channel_layers["default"]
+    first, second = connect(f"bbox={AMSTERDAM_BOX}"), connect(f"bbox={AMSTERDAM_BOX}")
+    for c in (first, second):
+        assert (await c.connect())[0]
+        await receive(c)  # the snapshot
+    groups = LocalGroups.of(layer)
+    shared = [g for g, members in groups.members.items() if len(members) == 2]  # the box's tiles
+    assert shared and all(set(layer.groups[g]) == {groups.channel} for g in shared)  # one membership each
+    group = shared[0]
+    frames = vehicle_frames()
+    frames.add([live("v", *AMSTERDAM, at=T0)])
+    await publish(frames)
+    for c in (first, second):
+        assert [v["vehicle_id"] for v in vehicles(await receive(c))] == ["v"]
+    await first.disconnect()
+    assert group in layer.groups and len(groups.members[group]) == 1
+    await second.disconnect()
+    assert group not in groups.members and group not in layer.groups
+
+
+def test_sockets_of_one_process_share_one_membership_per_group():
+    asyncio.run(_one_membership_per_process())
+
+
+async def _paced_hand_off():
+    from streamcity.fanout import LocalGroups
+
+    layer = channel_layers["default"]
+    groups = LocalGroups.of(layer)
+
+    class Member:
+        def __init__(self, fails=False):
+            self.got, self.fails = [], fails
+
+        async def frame_text(self, text):
+            if self.fails:
+                raise RuntimeError("socket gone")
+            self.got.append(text)
+
+    members = [Member(fails=(i == 3)) for i in range(2 * LocalGroups.PACE + 7)]  # three turns of the loop
+    group = "live.test.paced"
+    for m in members:
+        await groups.join(group, m)
+    for text in ("f1", "f2"):
+        await layer.group_send(group, {"type": "vehicles.frame", "text": text, "group": group})
+    healthy = [m for m in members if not m.fails]
+    deadline = time.monotonic() + 5
+    while any(len(m.got) < 2 for m in healthy) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert all(m.got == ["f1", "f2"] for m in healthy)  # in order, past the member that failed
+    assert groups.delivered == 2 * len(healthy)
+    for m in members:
+        await groups.leave(group, m)
+    assert group not in groups.members
+
+
+def test_a_frame_reaches_every_member_in_order_over_several_turns_of_the_loop():
+    asyncio.run(_paced_hand_off())
+
+
+async def _many_groups_in_one_tick():
+    from streamcity.fanout import LocalGroups
+
+    layer = channel_layers["default"]
+    groups = LocalGroups.of(layer)
+
+    class Member:
+        def __init__(self):
+            self.got = []
+
+        async def frame_text(self, text):
+            self.got.append(text)
+
+    names = [f"live.test.many.{i}" for i in range(300)]  # a tick of phones all over a city: frames for 300 tiles
+    members = {name: Member() for name in names}
+    for name, m in members.items():
+        await groups.join(name, m)
+    await asyncio.gather(*(layer.group_send(name, {"type": "vehicles.frame", "text": name, "group": name})
+                           for name in names))  # as the publisher sends a tick, before the process reads any
+    deadline = time.monotonic() + 5
+    while any(not m.got for m in members.values()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert {name: m.got for name, m in members.items()} == {name: [name] for name in names}
+    for name, m in members.items():
+        await groups.leave(name, m)
+
+
+def test_the_frames_of_a_tick_for_hundreds_of_groups_all_reach_the_process():
+    """One channel-layer membership per group per process: the process's one channel takes a tick's
+    frame of every group it watches before it reads any (the in-memory layer's default capacity of
+    100 messages a channel would drop the rest)."""
+    asyncio.run(_many_groups_in_one_tick())
