@@ -346,21 +346,23 @@ def test_sockets_of_one_process_share_one_membership_per_group():
     asyncio.run(_one_membership_per_process())
 
 
+class Member:
+    """A socket as LocalGroups sees it: what it was handed (or a failure, as a socket gone)."""
+
+    def __init__(self, fails=False):
+        self.got, self.fails = [], fails
+
+    async def frame_text(self, text):
+        if self.fails:
+            raise RuntimeError("socket gone")
+        self.got.append(text)
+
+
 async def _paced_hand_off():
     from streamcity.fanout import LocalGroups
 
     layer = channel_layers["default"]
     groups = LocalGroups.of(layer)
-
-    class Member:
-        def __init__(self, fails=False):
-            self.got, self.fails = [], fails
-
-        async def frame_text(self, text):
-            if self.fails:
-                raise RuntimeError("socket gone")
-            self.got.append(text)
-
     members = [Member(fails=(i == 3)) for i in range(2 * LocalGroups.PACE + 7)]  # three turns of the loop
     group = "live.test.paced"
     for m in members:
@@ -387,14 +389,6 @@ async def _many_groups_in_one_tick():
 
     layer = channel_layers["default"]
     groups = LocalGroups.of(layer)
-
-    class Member:
-        def __init__(self):
-            self.got = []
-
-        async def frame_text(self, text):
-            self.got.append(text)
-
     names = [f"live.test.many.{i}" for i in range(300)]  # a tick of phones all over a city: frames for 300 tiles
     members = {name: Member() for name in names}
     for name, m in members.items():
