@@ -75,7 +75,8 @@ def test_the_baseline_process_reads_and_decodes_every_record_of_the_topics(kafka
     kafka_bus.produce_many(VEHICLE_LOCATIONS.name, ((f"v{i % 7}", encode(VehicleLocation(
         vehicle_id=f"v{i % 7}", vehicle_type="bus", latitude=52.0, longitude=4.0, timestamp=now))) for i in range(250)))
     kafka_bus.produce_many(RIDER_TAPPED_ON.name, (("s1", encode(RiderTappedOn(
-        event_id=f"t{i}", rider_id="r1", stop_id="s1", latitude=52.0, longitude=4.0, timestamp=now))) for i in range(50)))
+        event_id=f"t{i}", rider_id="r1", stop_id="s1", latitude=52.0, longitude=4.0, timestamp=now)))
+        for i in range(50)))
     kafka_bus.flush()
     names = (VEHICLE_LOCATIONS.name, RIDER_TAPPED_ON.name)
     request = {"config": {**kafka_bus._config, **settings.KAFKA_CONSUMER_CONFIG, "group.id": "baseline-test"},
