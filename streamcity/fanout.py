@@ -78,7 +78,7 @@ class GroupPublisher:
                  interval: float, loop: asyncio.AbstractEventLoop | None = None):
         self.items = items
         self.group = group
-        self.handler = handler  # the consumer method, e.g. "vehicles.frame" -> vehicles_frame()
+        self.handler = handler  # the message type: the consumer method, e.g. "alerts.frame" -> alerts_frame()
         self.frame_type = frame_type
         self.field = field
         self.interval = interval

@@ -106,7 +106,8 @@ def test_a_batch_handed_again_record_by_record_is_taken_once(city_alerts):
     records = Stream(time_ordered(city())).records()
     bus = MemoryBus(partitions=3)
     handlers = processors(bus, reference(city()))
-    interleaved = sorted(records, key=lambda d: (d.record.offset // 7, d.record.partition, d.record.offset))  # runs of 7
+    # the partitions interleaved in runs of 7 records
+    interleaved = sorted(records, key=lambda d: (d.record.offset // 7, d.record.partition, d.record.offset))
     for h in handlers:
         mine = [d for d in interleaved if d.record.topic in {t.name for t in h.topics}]
         h(mine[:500])

@@ -217,7 +217,8 @@ def test_deviation_is_the_floor_of_the_worst_lateness_in_seconds_to_the_microsec
             nxt = ScheduledStop(4, "S4", "R", now + rng.choice(offsets) * usec + (nxt.arrival - at(0)))
         arrived = now - dt.timedelta(seconds=rng.randint(0, 400)) + rng.choice(offsets) * usec
         arrived_at = arrived if rng.random() < 0.7 else None
-        assert deviation(now, last, nxt, arrived_at) == by_floats(now, last, nxt, arrived_at), (now, last, nxt, arrived_at)
+        case = (now, last, nxt, arrived_at)
+        assert deviation(*case) == by_floats(*case), case
 
 
 def test_punctuality_bands():
