@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from streamcity.schemas import AlertEvent, TrafficIncident
+from streamcity.kernel.schemas import AlertEvent, TrafficIncident
 
 _COMMON = ("route_id", "trip_id", "vehicle_id", "stop_id", "latitude", "longitude")
 

@@ -10,9 +10,9 @@ import asyncio
 
 from django.db import InterfaceError, OperationalError, close_old_connections
 
-from streamcity.bus import Decoded, TransientError
-from streamcity.fanout import Coalescer, GroupPublisher
-from streamcity.schemas import ALERT_TOPICS, TRAFFIC_INCIDENTS
+from streamcity.kernel.bus import Decoded, TransientError
+from streamcity.kernel.fanout import Coalescer, GroupPublisher
+from streamcity.kernel.schemas import ALERT_TOPICS, TRAFFIC_INCIDENTS
 
 from .detections import detection_from_event
 from .selectors import alert_payload

@@ -16,7 +16,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from streamcity.schemas import (
+from streamcity.kernel.schemas import (
     RIDER_TAPPED_ON,
     STOP_SCHEDULE,
     TRAFFIC_INCIDENTS,

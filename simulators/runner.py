@@ -7,7 +7,7 @@ import threading
 import time
 from collections import deque
 
-from streamcity.bus import Bus
+from streamcity.kernel.bus import Bus
 
 from .engine import Simulation
 

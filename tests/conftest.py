@@ -61,7 +61,7 @@ def unique() -> str:
 @pytest.fixture
 def kafka_bus(kafka_bootstrap, unique):
     """A KafkaBus whose topics are private to this test (a unique topic prefix)."""
-    from streamcity.bus.kafka import KafkaBus
+    from streamcity.kernel.bus.kafka import KafkaBus
 
     bus = KafkaBus({"bootstrap.servers": kafka_bootstrap}, topic_prefix=f"test-{unique}-")
     yield bus
@@ -70,7 +70,7 @@ def kafka_bus(kafka_bootstrap, unique):
 
 @pytest.fixture
 def memory_bus():
-    from streamcity.bus.memory import MemoryBus
+    from streamcity.kernel.bus.memory import MemoryBus
 
     return MemoryBus(partitions=3)
 

@@ -10,7 +10,7 @@ import msgspec
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from streamcity.fanout import MAX_FRAME_CHARS, LocalGroups, chunked
+from streamcity.kernel.fanout import MAX_FRAME_CHARS, LocalGroups, chunked
 
 from .selectors import ROW_FIELDS, vehicle_snapshot_rows
 from .subscriptions import (

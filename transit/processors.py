@@ -3,7 +3,7 @@
 `LiveVehicleTable` is the pure rule (latest state per vehicle by event time, with its schedule
 deviation); `LiveVehicleProcessor` feeds it decoded batches and produces one record per changed
 vehicle per batch. The schedule comes from `stop_schedule` through the shared ReferenceData
-(alerts.detection.processors), loaded before the first batch is handled.
+, loaded before the first batch is handled.
 """
 
 from __future__ import annotations
@@ -11,17 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from alerts.detection.delay import measure
-from alerts.detection.processors import ReferenceData
-from alerts.detection.schedule import Schedule, StopProgress
-from streamcity.bus import Bus, Decoded, TransientError
-from streamcity.schemas import LIVE_VEHICLES, VEHICLE_LOCATIONS, LiveVehicle, VehicleLocation, encode_live
+from streamcity.kernel.bus import Bus, Decoded, TransientError
+from streamcity.kernel.schemas import LIVE_VEHICLES, VEHICLE_LOCATIONS, LiveVehicle, VehicleLocation, encode_live
+from transit.timetable import ReferenceData, Schedule, StopProgress, measure
 
 
 class LiveVehicleTable:
     """Latest state per vehicle. An event older than the one already held is ignored.
 
-    `delay_seconds` is the schedule deviation (alerts.detection.schedule.deviation): measured at
+    `delay_seconds` is the schedule deviation (transit.timetable.deviation): measured at
     the last stop served, from the first report past it; None while the trip has no schedule.
     """
 
@@ -53,7 +51,7 @@ class LiveVehicleTable:
 
 
 class LiveVehicleProcessor:
-    """Worker handler (or a stage of alerts.detection.stages.Stages): vehicle_locations batch ->
+    """Worker handler (or a stage of streamcity.kernel.stages.Stages): vehicle_locations batch ->
     live_vehicles records, one per changed vehicle per batch.
 
     Catching up: the records that were already in the topic when this member started (a restart
@@ -135,7 +133,7 @@ class LiveVehicleProcessor:
 
     def reject_reason(self, e) -> str | None:
         """A report of a trip that today's schedule does not know (judged for live_vehicles only:
-        the alert stages still see it, see alerts.detection.stages)."""
+        the alert stages still see it, see streamcity.kernel.stages)."""
         ref = self.reference
         if e.trip_id is None or ref is None or ref.schedule.has_trip(e.trip_id) or not ref.ready.is_set():
             return None  # a known trip first: the answer for nearly every report, in one call

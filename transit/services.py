@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from django.db import connection, transaction
 from django.utils import timezone
 
-from streamcity.schemas import LiveVehicle
+from streamcity.kernel.schemas import LiveVehicle
 
 from .models import VehicleState
 from .selectors import VEHICLE_FIELDS

@@ -3,7 +3,7 @@
 Each batch is upserted into VehicleState in one statement; changed vehicles collect in a
 coalescer, and a publisher sends, every tick, one frame to each live-map group (tiles, tiles per
 vehicle type, routes, the world: transit.subscriptions) carrying that group's changes since the
-last tick, encoded once per group (streamcity.fanout) — never one channel-layer send per event
+last tick, encoded once per group (streamcity.kernel.fanout) — never one channel-layer send per event
 or per client.
 """
 
@@ -18,14 +18,15 @@ import time
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
 
-from streamcity.bus import Bus, Decoded, TransientError, Worker
-from streamcity.bus.base import first_offsets
-from streamcity.fanout import Coalescer, MultiGroupPublisher
-from streamcity.schemas import LIVE_VEHICLES, LiveVehicle
+from streamcity.kernel.bus import Bus, Decoded, TransientError, Worker
+from streamcity.kernel.bus.base import first_offsets
+from streamcity.kernel.fanout import Coalescer, MultiGroupPublisher
+from streamcity.kernel.schemas import LIVE_VEHICLES, LiveVehicle
 
 from .selectors import ROW_FIELDS, vehicle_row
 from .services import vehicle_states_upsert
 from .subscriptions import VehicleRouter
+from .timetable import punctuality_setting
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def vehicle_publisher(frames: Coalescer, *, interval: float,
                       loop: asyncio.AbstractEventLoop | None = None) -> MultiGroupPublisher:
     """Sends `{"type": "frame", "fields": [...], "vehicles": [[...], ...]}` to every live-map group
     every `interval` seconds (zoomed-out groups: the changes they can draw, see VehicleRouter)."""
-    return MultiGroupPublisher(frames, name="live-vehicles", targets=VehicleRouter(ROW_FIELDS),
+    return MultiGroupPublisher(frames, name="live-vehicles", targets=VehicleRouter(ROW_FIELDS, punctuality=punctuality_setting()),
                                header={"fields": list(ROW_FIELDS)}, key=ROW_FIELDS.index("vehicle_id"),
                                handler="vehicles.frame", frame_type="frame", field="vehicles", interval=interval,
                                loop=loop)

@@ -1,6 +1,6 @@
 """Live map subscriptions: which Channels groups carry which vehicles.
 
-Plain Python (no database, no Kafka; leaving groups is tracked by streamcity.fanout.GroupTracker).
+Plain Python (no database, no Kafka; leaving groups is tracked by streamcity.kernel.fanout.GroupTracker).
 A frame is encoded once per group per tick, so the groups are fixed in advance and shared by every
 client:
 
@@ -37,8 +37,10 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from streamcity.fanout import GroupTracker
-from streamcity.schemas import VehicleType
+from streamcity.kernel.fanout import GroupTracker
+from streamcity.kernel.schemas import VehicleType
+
+from .timetable.punctuality import Punctuality
 
 PREFIX = "live"
 LEVELS = (13, 10, 7)  # tile zoom levels, finest first (z13 tiles are about 3 x 3 km at 52°N)
@@ -52,7 +54,6 @@ DETAIL_ZOOMS = (13, 12, 11, 10, 9)  # the detail classes: a move of DETAIL_PIXEL
 DETAIL_BY_LEVEL = {13: (13,), 10: (13, 12, 11, 10), 7: (11, 10, 9), None: DETAIL_ZOOMS}  # tile level (None: world)
 DETAIL_PIXELS = 1.0
 DETAIL_REFRESH_SECONDS = 10.0
-EARLY_SECONDS, LATE_SECONDS = -60, 180  # the map's punctuality classes (static/transit/live_map.js)
 MAX_ZOOM = 30
 
 BBox = tuple[float, float, float, float]  # west, south, east, north (degrees)
@@ -206,15 +207,6 @@ def _detail_groups(vtype: str | None, tiles: list[tuple[int, int, int]], detail:
     return groups
 
 
-def punctuality(delay_seconds: int | None) -> str:
-    """The map's colour class of a schedule deviation."""
-    if delay_seconds is None:
-        return "unknown"
-    if delay_seconds > LATE_SECONDS:
-        return "late"
-    return "early" if delay_seconds < EARLY_SECONDS else "on_time"
-
-
 class VehicleRouter:
     """The groups each vehicle goes to this tick: the publisher's `targets` for live-map rows
     (transit.selectors.vehicle_row). Every change goes to the full-detail groups; a detail class's
@@ -222,8 +214,11 @@ class VehicleRouter:
     (another tile, route or type) is sent there once more, in each class, when next sent."""
 
     def __init__(self, fields: Sequence[str], *, pixels: float = DETAIL_PIXELS,
-                 refresh: float = DETAIL_REFRESH_SECONDS, forget_after: float = 600.0):
-        """`fields`: the names of a row's positions (transit.selectors.ROW_FIELDS)."""
+                 refresh: float = DETAIL_REFRESH_SECONDS, forget_after: float = 600.0,
+                 punctuality: Punctuality = Punctuality()):
+        """`fields`: the names of a row's positions (transit.selectors.ROW_FIELDS); `punctuality`:
+        the classes a vehicle's colour on the map follows (a change of class is sent at every level)."""
+        self._punctuality = punctuality.classify
         self.refresh = refresh
         self.forget_after = forget_after
         # a move is due at zoom c when it is `pixels` long there: in degrees of longitude, and of
@@ -259,7 +254,7 @@ class VehicleRouter:
             targets = []
         if not self._watch_details:
             return targets
-        shown = (vtype, route_id, row[trip], row[st], row[nx], punctuality(delay))
+        shown = (vtype, route_id, row[trip], row[st], row[nx], self._punctuality(delay))
         inverse_cos = 1.0 / max(0.01, math.cos(math.radians(lat)))
         # each vehicle its own refresh period, 0.75 to 1.25 times `refresh`: vehicles first seen
         # together (a restart) and standing still are not all refreshed in the same tick forever

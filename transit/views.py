@@ -6,6 +6,7 @@ from django.views.decorators.http import require_GET
 
 from . import selectors
 from .subscriptions import SubscriptionError, subscription_from_query, subscription_parse
+from .timetable import punctuality_setting
 
 
 def _error(message: str, status: int = 400) -> JsonResponse:
@@ -16,6 +17,7 @@ def _error(message: str, status: int = 400) -> JsonResponse:
 def live_map(request):
     config = {
         "stale_seconds": settings.STREAMCITY_VEHICLE_STALE_SECONDS,
+        "punctuality": punctuality_setting().as_config(),
         "urls": {
             "socket": "/ws/live/",
             "network": reverse("transit:network-api"),

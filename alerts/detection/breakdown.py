@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from streamcity.schemas import BreakdownAlert, VehicleLocation, utc
+from streamcity.kernel.schemas import BreakdownAlert, VehicleLocation, utc
+from transit.timetable import Incidents, Progress, Schedule, distance_m
 
 from .config import DetectionConfig
 from .keys import alert_key
-from .schedule import Incidents, Progress, Schedule, distance_m
 
 MOVING_SPEED = 1.0  # m/s
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from streamcity.schemas import BunchingAlert, VehicleLocation, utc
+from streamcity.kernel.schemas import BunchingAlert, VehicleLocation, utc
+from transit.timetable import Schedule
 
 from .config import DetectionConfig
 from .keys import alert_key
-from .schedule import Schedule
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from streamcity.schemas import DelayAlert, VehicleLocation, utc
+from streamcity.kernel.schemas import DelayAlert, VehicleLocation, utc
+from transit.timetable import Progress, Schedule, measure
 
 from .config import DetectionConfig
 from .keys import alert_key, severity
-from .schedule import Progress, Schedule, deviation
 
 SEVERITY_STEPS = (2.0, 3.0, 6.0)  # multiples of the threshold: 10, 15, 30 min by default
 
@@ -28,21 +28,6 @@ class _Episode:
     route_id: str | None
     detected_at: dt.datetime
     last: DelayAlert
-
-
-def measure(e: VehicleLocation, progress: Progress, schedule: Schedule) -> int | None:
-    """The schedule deviation of `e` in seconds, or None when its trip has no schedule.
-    `progress`: the vehicle's after `e` (StopProgress.observe), which keeps the stops around it."""
-    version = schedule.version
-    if progress.version == version:
-        around = progress.around
-    else:
-        around = schedule.around(e.trip_id, e.stop_sequence)
-        if progress.trip_id == e.trip_id and progress.stop_sequence == e.stop_sequence:
-            progress.around, progress.version = around, version
-    if around is None:
-        return None
-    return deviation(e.timestamp, around[0], around[1], progress.arrived_at)
 
 
 class DelayDetector:

@@ -15,33 +15,27 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Hashable
 
-from streamcity.bus import Bus, Decoded, TransientError
-from streamcity.runtime import settle_heap
-from streamcity.schemas import (
+from streamcity.kernel.bus import Bus, Decoded, TransientError
+from streamcity.kernel.schemas import (
     ALERT_TOPICS,
     RIDER_TAPPED_ON,
-    STOP_SCHEDULE,
-    TRAFFIC_INCIDENTS,
     VEHICLE_LOCATIONS,
     AlertEvent,
     RiderTappedOn,
-    StopSchedule,
     VehicleLocation,
     encode,
 )
+from transit.timetable import ReferenceData, StopProgress
 
 from .breakdown import BreakdownDetector
 from .bunching import BunchingDetector
 from .clock import EventTimeBuffer, ReplayIndex
 from .config import DetectionConfig
 from .delay import DelayDetector
-from .schedule import Incidents, Schedule, StopProgress
 from .silent import SilentDetector
 from .surge import SurgeDetector
 
@@ -67,69 +61,6 @@ def detection_config() -> DetectionConfig:
         bunching_low=settings.STREAMCITY_BUNCHING_LOW,
         bunching_high=settings.STREAMCITY_BUNCHING_HIGH,
     )
-
-
-class ReferenceData:
-    """The schedule and the incidents, shared by the processors of one process."""
-
-    def __init__(self):
-        self.schedule = Schedule()
-        self.incidents = Incidents()
-        self.ready = threading.Event()
-
-
-class ReferenceFollower:
-    """Worker handler: stop_schedule and traffic_incidents -> ReferenceData, from the beginning."""
-
-    topics = (STOP_SCHEDULE, TRAFFIC_INCIDENTS)
-
-    def __init__(self, bus: Bus, data: ReferenceData):
-        self.bus = bus
-        self.data = data
-        # A group of its own on every start: the whole compacted schedule is read again.
-        self.group_id = f"streamcity-reference-{uuid.uuid4().hex[:12]}"
-        self._targets: dict[tuple[str, int], int] | None = None
-        self._seen: dict[tuple[str, int], int] = {}
-        self.schedule_rows = 0
-        self.incidents_seen = 0
-
-    def _start(self) -> None:
-        if self._targets is None:
-            try:
-                ends = {t.name: self.bus.end_offsets(t.name) for t in self.topics}
-            except Exception as exc:  # e.g. a topic whose leader is not elected yet: try again next poll
-                logger.warning("reference data: cannot read the end offsets yet (%s); retrying", exc)
-                return
-            self._targets = {(name, p): end for name, offsets in ends.items() for p, end in offsets.items() if end > 0}
-            self._check()
-
-    def _check(self) -> None:
-        if self._targets is None or self.data.ready.is_set():
-            return
-        if all(self._seen.get(tp, 0) >= end for tp, end in self._targets.items()):
-            logger.info("reference data loaded: %d scheduled stops, %d incident updates", self.schedule_rows, self.incidents_seen)
-            settle_heap()  # the timetable stays: out of the garbage collector's scans
-            self.data.ready.set()
-
-    def __call__(self, batch: list[Decoded]) -> None:
-        self._start()
-        for d in batch:
-            if isinstance(d.event, StopSchedule):
-                self.data.schedule.apply(d.event)
-                self.schedule_rows += 1
-            else:
-                self.data.incidents.apply(d.event)
-                self.incidents_seen += 1
-            tp = (d.record.topic, d.record.partition)
-            self._seen[tp] = max(self._seen.get(tp, 0), d.record.offset + 1)
-        self._check()
-
-    def tick(self) -> None:
-        self._start()
-
-    def status(self) -> str:
-        state = "ready" if self.data.ready.is_set() else "loading"
-        return f"{self.schedule_rows} scheduled stops, {self.incidents_seen} incident updates ({state})"
 
 
 class EventTimeProcessor:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from streamcity.schemas import SilentVehicleAlert, VehicleLocation, utc
+from streamcity.kernel.schemas import SilentVehicleAlert, VehicleLocation, utc
 
 from .keys import alert_key, key_time
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from streamcity.schemas import RiderTappedOn, SurgeAlert, utc
+from streamcity.kernel.schemas import RiderTappedOn, SurgeAlert, utc
 
 from .keys import alert_key, key_time, severity
 

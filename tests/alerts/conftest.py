@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 
 from alerts.services import operator_create
-from streamcity.schemas import BreakdownAlert, SurgeAlert, TrafficIncident
+from streamcity.kernel.schemas import BreakdownAlert, SurgeAlert, TrafficIncident
 
 T0 = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.timezone.utc)
 PASSWORD = "correct-horse-battery-42"

@@ -12,16 +12,16 @@ import zlib
 from dataclasses import dataclass
 
 from alerts.detection.config import DetectionConfig
-from alerts.detection.processors import BunchingProcessor, ReferenceData, SurgeProcessor, VehicleAlertProcessor
-from streamcity.bus import Decoded, Record
-from streamcity.schemas import (
+from alerts.detection.processors import BunchingProcessor, SurgeProcessor, VehicleAlertProcessor
+from streamcity.kernel.bus import Decoded, Record
+from streamcity.kernel.schemas import (
     ALERT_TOPICS,
     RIDER_TAPPED_ON,
-    TOPICS,
-    AlertEvent,
     STOP_SCHEDULE,
+    TOPICS,
     TRAFFIC_INCIDENTS,
     VEHICLE_LOCATIONS,
+    AlertEvent,
     Event,
     RiderTappedOn,
     StopSchedule,
@@ -30,6 +30,7 @@ from streamcity.schemas import (
     encode,
     event_key,
 )
+from transit.timetable import ReferenceData
 
 T0 = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.timezone.utc)
 STOPS = 12
@@ -243,7 +244,7 @@ def feed(handlers: list, records: list[Decoded], batch: int = 97) -> None:
 
 def alerts_on(bus, group: str = "reader") -> list[AlertEvent]:
     """Every alert record on the bus, decoded, in order per topic."""
-    from streamcity.schemas import decode
+    from streamcity.kernel.schemas import decode
 
     with bus.consumer(group, [t.name for t in ALERT_TOPICS]) as c:
         out = []

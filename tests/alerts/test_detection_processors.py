@@ -9,13 +9,21 @@ import time
 
 import pytest
 
-from streamcity.bus import Worker, topic_specs
-from streamcity.bus.memory import MemoryBus
-from streamcity.schemas import ALERT_TOPICS, TOPICS, RiderTappedOn, decode
+from streamcity.kernel.bus import Worker, topic_specs
+from streamcity.kernel.bus.memory import MemoryBus
+from streamcity.kernel.schemas import ALERT_TOPICS, TOPICS, RiderTappedOn, decode
 
 from .detection_scenarios import (
-    CONFIG, Stream, alerts_on, at, city, feed, final_states, full_schedule,
-    processors, reference,
+    CONFIG,
+    Stream,
+    alerts_on,
+    at,
+    city,
+    feed,
+    final_states,
+    full_schedule,
+    processors,
+    reference,
 )
 
 
@@ -155,11 +163,10 @@ def test_a_restarted_processor_rebuilds_its_state_and_loses_no_alert(city_alerts
 def start_workers(bus, config, until, timeout=90.0):
     """Run the processors as runprocessors does (surges in a Worker, the vehicle stages together in
     one, in one consumer group) until `until()` holds."""
-    from alerts.detection.processors import (
-        BunchingProcessor, ReferenceData, ReferenceFollower, SurgeProcessor, VehicleAlertProcessor,
-    )
-    from alerts.detection.stages import Stages
+    from alerts.detection.processors import BunchingProcessor, SurgeProcessor, VehicleAlertProcessor
+    from streamcity.kernel.stages import Stages
     from transit.processors import LiveVehicleProcessor
+    from transit.timetable import ReferenceData, ReferenceFollower
 
     ref = ReferenceData()
     follower = ReferenceFollower(bus, ref)

@@ -9,7 +9,7 @@ from alerts.detection.bunching import BunchingDetector
 from alerts.detection.clock import EventTimeBuffer, ReplayIndex
 from alerts.detection.config import DetectionConfig
 from alerts.detection.delay import DelayDetector
-from alerts.detection.schedule import (
+from transit.timetable import (
     Incidents, Progress, Schedule, ScheduledStop, StopProgress, deviation, punctuality,
 )
 from alerts.detection.silent import SilentDetector
@@ -132,7 +132,7 @@ def test_the_stops_around_a_report_follow_the_timetable_and_its_updates():
 
 def test_a_deviation_follows_the_timetable_when_it_changes_under_a_vehicle():
     """measure() keeps the stops around a vehicle on its progress; a timetable update is seen."""
-    from alerts.detection.delay import measure
+    from transit.timetable import measure
 
     sched = schedule()
     report = next(e for e in sorted(drive("D-V1", "D", 3, on_time(3)), key=lambda e: e.timestamp)

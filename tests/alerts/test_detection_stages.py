@@ -1,19 +1,28 @@
-"""The vehicle stages in one consumer group (alerts.detection.stages.Stages): each record decoded
+"""The vehicle stages in one consumer group (streamcity.kernel.stages.Stages): each record decoded
 once, every stage sees what it saw in a group of its own, commits held back by the stage that
 needs the most, unknown trips dead-lettered once and still seen by the alert stages."""
 
 import msgspec
 import pytest
 
-from alerts.detection.processors import BunchingProcessor, ReferenceData, VehicleAlertProcessor
-from alerts.detection.stages import Stages
-from streamcity.bus import TransientError
-from streamcity.bus.memory import MemoryBus
-from streamcity.schemas import LIVE_VEHICLES, VEHICLE_LOCATIONS, LiveVehicle, decode, dlq_topic
+from alerts.detection.processors import BunchingProcessor, VehicleAlertProcessor
+from streamcity.kernel.bus import TransientError
+from streamcity.kernel.bus.memory import MemoryBus
+from streamcity.kernel.schemas import LIVE_VEHICLES, VEHICLE_LOCATIONS, LiveVehicle, decode, dlq_topic
+from streamcity.kernel.stages import Stages
 from transit.processors import LiveVehicleProcessor
+from transit.timetable import ReferenceData
 
 from .detection_scenarios import (
-    CONFIG, Stream, alerts_on, at, broken_down, city, feed, processors, reference,
+    CONFIG,
+    Stream,
+    alerts_on,
+    at,
+    broken_down,
+    city,
+    feed,
+    processors,
+    reference,
 )
 
 VEHICLES = VEHICLE_LOCATIONS.name
@@ -210,26 +219,26 @@ def test_a_quiet_poll_produces_what_is_still_pending():
 
 
 def test_runprocessors_selects_stages_and_names_their_group(settings):
-    from streamcity import roles
+    from streamcity.kernel.registry import registry, worker_status
 
     bus = MemoryBus(partitions=3)
-    _, workers = roles.processors(bus)
+    _, workers = registry.processors(bus)
     by_name = {w.name: w for w in workers}
     assert set(by_name) == {"reference", "vehicles", "surges"}
     assert by_name["vehicles"].group_id == "streamcity-live-vehicles+vehicle-alerts+bunching"
     assert [s.name for s in by_name["vehicles"].handle.stages] == ["live-vehicles", "vehicle-alerts", "bunching"]
     assert by_name["vehicles"].retain is not None
-    _, workers = roles.processors(bus, only=["bunching", "vehicle-alerts"])
+    _, workers = registry.processors(bus, only=["bunching", "vehicle-alerts"])
     [w] = [w for w in workers if w.name != "reference"]
     assert (w.name, w.group_id) == ("vehicles", "streamcity-vehicle-alerts+bunching")
-    _, workers = roles.processors(bus, only=["live-vehicles"])
+    _, workers = registry.processors(bus, only=["live-vehicles"])
     [w] = [w for w in workers if w.name != "reference"]
     assert (w.name, w.group_id, w.retain) == ("live-vehicles", "streamcity-live-vehicles", None)
-    status = roles.worker_status(workers)
+    status = worker_status(workers)
     assert "live-vehicles 0 read, 0 dead-lettered, live-vehicles: 0 stale dropped" in status
     # the surges alone (runprocessors --only surges, a process of their own) still read the stops
     # served, to refuse a tap at a stop no trip serves
-    _, workers = roles.processors(bus, only=["surges"])
+    _, workers = registry.processors(bus, only=["surges"])
     by_name = {w.name: w for w in workers}
     assert set(by_name) == {"reference", "surges"}
     assert by_name["surges"].handle.reference is by_name["reference"].handle.data

@@ -7,8 +7,8 @@ import pytest
 
 from alerts.models import Alert, AlertChange
 from alerts.streams import TOPICS, AlertSink, alert_feed
-from streamcity.bus import TopicSpec, Worker
-from streamcity.schemas import encode, event_key, SURGE_ALERTS, BREAKDOWN_ALERTS, TRAFFIC_INCIDENTS
+from streamcity.kernel.bus import TopicSpec, Worker
+from streamcity.kernel.schemas import encode, event_key, SURGE_ALERTS, BREAKDOWN_ALERTS, TRAFFIC_INCIDENTS
 
 from .conftest import breakdown, incident, surge
 

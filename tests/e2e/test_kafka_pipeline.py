@@ -11,7 +11,7 @@ import sys
 import pytest
 import websockets
 
-from streamcity.bus.kafka import KafkaBus
+from streamcity.kernel.bus.kafka import KafkaBus
 from transit.models import VehicleState
 
 from .conftest import base_env, database_url, free_port, get_json, manage, wait_until

@@ -29,7 +29,7 @@ def test_filter_by_vehicle_type(city, chromium):
             f"""() => {{ const s = JSON.parse(document.getElementById('live-map').dataset.subscription || '{{}}');
                        return (s.vehicle_types || []).join() === '{keep}'; }}""", timeout=10_000
         )
-        page.wait_for_function(f"() => Number(document.getElementById('live-map').dataset.vehicleCount) > 0")
+        page.wait_for_function("() => Number(document.getElementById('live-map').dataset.vehicleCount) > 0")
         assert {v["vehicle_type"] for v in shown(page)} == {keep}
         assert int(page.inner_text("#vehicle-count")) == len(shown(page)) < sum(types.values())
         assert f"type={keep}" in page.url  # the address keeps the filter: a wall screen can be set up by URL

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from streamcity.bus.kafka import KafkaBus
-from streamcity.schemas import TRAFFIC_INCIDENTS, TrafficIncident, encode
+from streamcity.kernel.bus.kafka import KafkaBus
+from streamcity.kernel.schemas import TRAFFIC_INCIDENTS, TrafficIncident, encode
 
 from .conftest import base_env, free_port, manage
 from .test_browser import ARTIFACTS, CHROMIUM_ARGS

@@ -14,7 +14,7 @@ import pytest
 
 from alerts.detection import ksqldb
 from alerts.detection.keys import key_time
-from streamcity.schemas import ALERT_TOPICS, LIVE_VEHICLES, TOPICS, utc
+from streamcity.kernel.schemas import ALERT_TOPICS, LIVE_VEHICLES, TOPICS, utc
 
 from ..alerts.detection_scenarios import at
 

@@ -68,7 +68,7 @@ T0 = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.timezone.utc)
 
 def numbered_incident(i: int, run: str):
     """Incident number `i` of a run: one alert per incident, so the database can count them."""
-    from streamcity.schemas import TrafficIncident
+    from streamcity.kernel.schemas import TrafficIncident
 
     return TrafficIncident(
         incident_id=f"{run}-{i:06d}", type="heavy_traffic", latitude=52.3 + (i % 100) / 1000, longitude=4.9,

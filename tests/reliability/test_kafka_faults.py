@@ -16,9 +16,9 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from alerts.models import Alert, AlertChange
-from streamcity.bus import TopicSpec, Worker
-from streamcity.bus.kafka import KafkaBus
-from streamcity.schemas import TRAFFIC_INCIDENTS, encode
+from streamcity.kernel.bus import TopicSpec, Worker
+from streamcity.kernel.bus.kafka import KafkaBus
+from streamcity.kernel.schemas import TRAFFIC_INCIDENTS, encode
 
 from tests.e2e.conftest import base_env, database_url, manage, wait_until
 

@@ -17,9 +17,9 @@ import websockets
 from django.db import connection
 
 from alerts.models import Alert
-from streamcity.bus import TopicSpec
-from streamcity.bus.kafka import KafkaBus
-from streamcity.schemas import LIVE_VEHICLES, TRAFFIC_INCIDENTS, VEHICLE_LOCATIONS, LiveVehicle, encode
+from streamcity.kernel.bus import TopicSpec
+from streamcity.kernel.bus.kafka import KafkaBus
+from streamcity.kernel.schemas import LIVE_VEHICLES, TRAFFIC_INCIDENTS, VEHICLE_LOCATIONS, LiveVehicle, encode
 from transit.models import VehicleState
 
 from tests.e2e.conftest import base_env, database_url, free_port, manage, wait_until
@@ -231,13 +231,13 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_worker_carries_on(procs
 
 
 def test_unknown_stops_and_trips_are_dead_lettered_by_the_processors(procs, tmp_path, kafka_bootstrap, unique):
-    from streamcity.schemas import RIDER_TAPPED_ON, STOP_SCHEDULE, RiderTappedOn, StopSchedule, VehicleLocation, event_key
+    from streamcity.kernel.schemas import RIDER_TAPPED_ON, STOP_SCHEDULE, RiderTappedOn, StopSchedule, VehicleLocation, event_key
 
     prefix = f"ids-{unique}-"
     env = base_env(tmp_path, KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap, KAFKA_TOPIC_PREFIX=prefix, DATABASE_URL=database_url(),
                    STREAMCITY_PARTITIONS="2")
     bus = KafkaBus({"bootstrap.servers": kafka_bootstrap}, topic_prefix=prefix)
-    from streamcity.bus import topic_specs
+    from streamcity.kernel.bus import topic_specs
 
     bus.ensure_topics(topic_specs(2))
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)

@@ -5,8 +5,8 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-import streamcity.bus
-from streamcity.schemas import STOP_SCHEDULE, VEHICLE_LOCATIONS, StopSchedule, VehicleLocation, decode
+import streamcity.kernel.bus
+from streamcity.kernel.schemas import STOP_SCHEDULE, VEHICLE_LOCATIONS, StopSchedule, VehicleLocation, decode
 from transit.models import Feed
 
 from ..transit.gtfs_samples import write_feed
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def bus(memory_bus, monkeypatch, settings, tmp_path):
     """The process's bus is a fresh in-process one; var/ is private to the test."""
-    monkeypatch.setattr(streamcity.bus, "_bus", memory_bus)
+    monkeypatch.setattr(streamcity.kernel.bus, "_bus", memory_bus)
     settings.VAR_DIR = tmp_path / "var"
     return memory_bus
 

@@ -9,7 +9,7 @@ import statistics
 from collections import Counter
 
 from simulators.engine import Simulation, SurgeSpec
-from streamcity.schemas import STOP_SCHEDULE, event_key
+from streamcity.kernel.schemas import STOP_SCHEDULE, event_key
 
 from .conftest import CAIRNS_DAY, QUIET, WEEKDAY, run
 

@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from simulators.engine import Simulation
 from simulators.geo import haversine_m
 from simulators.vehicles import VMAX
-from streamcity.schemas import VehicleLocation, decode, encode
+from streamcity.kernel.schemas import VehicleLocation, decode, encode
 
 from .conftest import QUIET, WEEKDAY, run
 

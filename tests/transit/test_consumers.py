@@ -11,7 +11,7 @@ from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 
 from streamcity.asgi import application
-from streamcity.schemas import LiveVehicle
+from streamcity.kernel.schemas import LiveVehicle
 from transit.selectors import ROW_FIELDS, vehicle_row, vehicles_from_rows
 from transit.services import vehicle_states_upsert
 from transit.streams import vehicle_frames, vehicle_publisher
@@ -279,7 +279,7 @@ def test_only_groups_with_members_get_frames_through_redis(redis_url, settings):
 
 
 def test_the_frames_of_a_clients_groups_go_out_as_one_message():
-    from streamcity.fanout import MAX_FRAME_CHARS
+    from streamcity.kernel.fanout import MAX_FRAME_CHARS
     from transit.consumers import merge_frames
 
     def frame(*ids):
@@ -320,7 +320,7 @@ def test_a_client_in_two_tiles_gets_their_frames_in_one_message():
 
 
 async def _one_membership_per_process():
-    from streamcity.fanout import LocalGroups
+    from streamcity.kernel.fanout import LocalGroups
 
     layer = channel_layers["default"]
     first, second = connect(f"bbox={AMSTERDAM_BOX}"), connect(f"bbox={AMSTERDAM_BOX}")
@@ -359,7 +359,7 @@ class Member:
 
 
 async def _paced_hand_off():
-    from streamcity.fanout import LocalGroups
+    from streamcity.kernel.fanout import LocalGroups
 
     layer = channel_layers["default"]
     groups = LocalGroups.of(layer)
@@ -385,7 +385,7 @@ def test_a_frame_reaches_every_member_in_order_over_several_turns_of_the_loop():
 
 
 async def _many_groups_in_one_tick():
-    from streamcity.fanout import LocalGroups
+    from streamcity.kernel.fanout import LocalGroups
 
     layer = channel_layers["default"]
     groups = LocalGroups.of(layer)

@@ -1,6 +1,6 @@
 import datetime as dt
 
-from streamcity.schemas import VehicleLocation
+from streamcity.kernel.schemas import VehicleLocation
 from transit.processors import LiveVehicleTable
 
 T0 = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.timezone.utc)
@@ -27,7 +27,7 @@ def test_an_older_event_does_not_overwrite_a_newer_state():
 
 
 def test_live_vehicles_carry_the_schedule_deviation():
-    from alerts.detection.schedule import Schedule
+    from transit.timetable import Schedule
     from tests.alerts.detection_scenarios import drive, on_time, schedule
 
     sched = Schedule()
@@ -52,11 +52,11 @@ def test_without_a_schedule_the_deviation_is_unknown():
 def test_the_deviation_is_measured_against_a_timetable_loaded_after_start():
     """runprocessors builds live-vehicles before the reference reader has loaded stop_schedule
     (an empty Schedule then): the table must measure against that Schedule once it is filled."""
-    from alerts.detection.processors import ReferenceData
-    from streamcity.bus import Decoded
-    from streamcity.bus.base import Record
-    from streamcity.bus.memory import MemoryBus
-    from streamcity.schemas import LIVE_VEHICLES, VEHICLE_LOCATIONS, LiveVehicle, decode
+    from transit.timetable import ReferenceData
+    from streamcity.kernel.bus import Decoded
+    from streamcity.kernel.bus.base import Record
+    from streamcity.kernel.bus.memory import MemoryBus
+    from streamcity.kernel.schemas import LIVE_VEHICLES, VEHICLE_LOCATIONS, LiveVehicle, decode
     from tests.alerts.detection_scenarios import drive, on_time, schedule
     from transit.processors import LiveVehicleProcessor
 

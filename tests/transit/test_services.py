@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from streamcity.schemas import LiveVehicle
+from streamcity.kernel.schemas import LiveVehicle
 from transit.models import VehicleState
 from transit.selectors import vehicle_snapshot
 from transit.services import vehicle_states_upsert

@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
-from streamcity.bus import Decoded, TransientError, topic_specs
-from streamcity.bus.base import Record
-from streamcity.schemas import LIVE_VEHICLES, LiveVehicle, encode
+from streamcity.kernel.bus import Decoded, TransientError, topic_specs
+from streamcity.kernel.bus.base import Record
+from streamcity.kernel.schemas import LIVE_VEHICLES, LiveVehicle, encode
 from transit.models import VehicleState
 from transit.streams import VehicleBridge, bridge_worker, vehicle_frames
 

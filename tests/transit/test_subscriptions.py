@@ -3,10 +3,23 @@
 import pytest
 
 from transit.subscriptions import (
-    LEVELS, MAX_ROUTES, MAX_TILES, Subscription, SubscriptionError, route_group, subscription_from_query,
-    subscription_parse, subscription_plan, tile_bbox, tile_group, tile_of, tiles_covering, vehicle_groups,
+    LEVELS,
+    MAX_ROUTES,
+    MAX_TILES,
+    Subscription,
+    SubscriptionError,
+    route_group,
+    subscription_from_query,
+    subscription_parse,
+    subscription_plan,
+    tile_bbox,
+    tile_group,
+    tile_of,
+    tiles_covering,
+    vehicle_groups,
     world_group,
 )
+from transit.timetable import Punctuality
 
 DAM = (52.3731, 4.8926)  # Amsterdam, Dam square
 CITY = (4.85, 52.34, 4.95, 52.40)  # west, south, east, north
@@ -196,17 +209,25 @@ def test_a_vehicle_is_sent_to_a_level_of_detail_when_it_moved_a_pixel_there():
 
 
 def test_what_the_map_shows_of_a_vehicle_is_sent_at_once_and_everything_every_refresh():
-    route = router(refresh=10.0)
+    route = router(refresh=10.0, punctuality=Punctuality(early_seconds=60, late_seconds=180))
     route("v", row(), now=0.0)
     assert details_of(route("v", row(), now=1.0)) == {None}
     assert details_of(route("v", row(status="broken_down"), now=2.0)) == {None, 9, 10, 11, 12, 13}
     assert details_of(route("v", row(status="broken_down", next_stop="S3"), now=3.0)) == {None, 9, 10, 11, 12, 13}
     assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=200), now=4.0)) == {
-        None, 9, 10, 11, 12, 13}  # late now (the map's colour changes)
+        None, 9, 10, 11, 12, 13}  # late now, past the 180 s given (the map's colour changes)
     assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=250), now=5.0)) == {None}
     assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=250), now=4.0 + 7.4)) == {None}
     assert details_of(route("v", row(status="broken_down", next_stop="S3", delay=250), now=4.0 + 12.6)) == {
         None, 9, 10, 11, 12, 13}  # refreshed (every 7.5 to 12.5 s, by vehicle)
+
+
+def test_the_router_follows_the_punctuality_it_is_given():
+    """The colour classes come from one setting: the same delay is a change under 180 s, none under 300 s."""
+    for late, changed in ((180, {None, 9, 10, 11, 12, 13}), (300, {None})):
+        route = router(refresh=10.0, punctuality=Punctuality(early_seconds=60, late_seconds=late))
+        route("v", row(), now=0.0)
+        assert details_of(route("v", row(delay=200), now=1.0)) == changed
 
 
 def test_a_vehicle_leaving_a_tile_is_sent_there_once_more_in_each_level_of_detail():

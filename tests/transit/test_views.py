@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from streamcity.schemas import LiveVehicle
+from streamcity.kernel.schemas import LiveVehicle
 from transit.services import vehicle_states_upsert
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-# Basic GTFS route types and the vehicle type events carry (streamcity.schemas.VehicleType).
+# Basic GTFS route types and the vehicle type events carry (streamcity.kernel.schemas.VehicleType).
 VEHICLE_TYPES: dict[int, str] = {
     0: "tram",
     1: "subway",

@@ -2,9 +2,11 @@ import threading
 
 from django.core.management.base import BaseCommand
 
-from streamcity import roles
-from streamcity.bus import get_bus
-from streamcity.runtime import RoleThreads, stop_on_signals
+from simulators.options import add_arguments
+from simulators.roles import simulator_from_options
+from streamcity.kernel.bus import get_bus
+from streamcity.kernel.registry import ensure_topics
+from streamcity.kernel.runtime import RoleThreads, stop_on_signals
 
 
 class Command(BaseCommand):
@@ -14,12 +16,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        roles.add_simulator_arguments(parser)
+        add_arguments(parser)
 
     def handle(self, *args, **options):
         bus = get_bus()
-        roles.ensure_topics(bus)
-        role, runner = roles.simulator_from_options(bus, options)
+        ensure_topics(bus)
+        role, runner = simulator_from_options(bus, options)
         sim = runner.sim
         self.stdout.write(
             f"simulating {sim.network.name} from {sim.local_now:%a %Y-%m-%d %H:%M} ({sim.tz.key}) at x{sim.clock.speed:g}: "

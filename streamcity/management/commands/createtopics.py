@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from streamcity.bus import get_bus, topic_specs
+from streamcity.kernel.bus import get_bus, topic_specs
 
 
 class Command(BaseCommand):

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand
 
-from streamcity import roles
-from streamcity.bus import get_bus
-from streamcity.runtime import run_until_signalled
+from streamcity.kernel.bus import get_bus
+from streamcity.kernel.registry import ensure_topics, registry, worker_status
+from streamcity.kernel.runtime import run_until_signalled
 
 
 class Command(BaseCommand):
@@ -10,6 +10,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         bus = get_bus()
-        roles.ensure_topics(bus)
-        role_list, workers = roles.consumers(bus)
-        run_until_signalled(role_list, bus, lambda: roles.worker_status(workers), self.stdout)
+        ensure_topics(bus)
+        role_list, workers = registry.consumers(bus)
+        run_until_signalled(role_list, bus, lambda: worker_status(workers), self.stdout)

@@ -3,17 +3,14 @@ import logging
 import os
 import threading
 
-import daphne.server  # installs the asyncio Twisted reactor: must come before anything imports Twisted
-from channels.routing import get_default_application
-from daphne.endpoints import build_endpoint_description_strings
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from alerts.services import demo_operator_reset
-
-from streamcity import roles
-from streamcity.bus import get_bus
-from streamcity.runtime import RoleThreads
+from streamcity.kernel.bus import get_bus
+from streamcity.kernel.registry import ensure_topics, registry, worker_status
+from streamcity.kernel.runtime import RoleThreads
+from streamcity.server import asgi_server, server_loop  # noqa: I001 - first: installs Twisted's asyncio reactor
 
 
 class Command(BaseCommand):
@@ -22,7 +19,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        roles.add_simulator_arguments(parser)
+        registry.simulator_spec().add_arguments(parser)
         parser.add_argument("--no-simulator", action="store_true", help="run without the simulator")
         parser.add_argument(
             "--demo-operator", action=argparse.BooleanOptionalAction, default=None,
@@ -31,15 +28,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         bus = get_bus()
-        roles.ensure_topics(bus)
-        loop = daphne.server.twisted_loop  # the channel layer is used from the server's own loop
-        role_list, workers = roles.processors(bus)
-        consumer_roles, consumer_workers = roles.consumers(bus, loop=loop)
+        ensure_topics(bus)
+        loop = server_loop()  # the channel layer is used from the server's own loop
+        role_list, workers = registry.processors(bus)
+        consumer_roles, consumer_workers = registry.consumers(bus, loop=loop)
         role_list += consumer_roles
         workers += consumer_workers
         runner = None
         if not options["no_simulator"]:
-            sim_role, runner = roles.simulator_from_options(bus, options)
+            sim_role, runner = registry.simulator_spec().build(bus, options)
             role_list.insert(0, sim_role)
 
         login = None
@@ -52,7 +49,7 @@ class Command(BaseCommand):
 
         def status() -> str:
             parts = [runner.status()] if runner else []
-            return " | ".join(parts + [roles.worker_status(workers)])
+            return " | ".join(parts + [worker_status(workers)])
 
         def ready():
             for host, port in [(a[0], a[1]) for a in server.listening_addresses]:
@@ -64,15 +61,7 @@ class Command(BaseCommand):
                     )
             self.stdout.flush()
 
-        server = daphne.server.Server(
-            application=get_default_application(),
-            endpoints=build_endpoint_description_strings(host=options["host"], port=options["port"]),
-            signal_handlers=True,
-            ready_callable=ready,
-            verbosity=0,
-            ping_interval=settings.STREAMCITY_WS_PING_INTERVAL,
-            ping_timeout=settings.STREAMCITY_WS_PING_TIMEOUT,
-        )
+        server = asgi_server(options["host"], options["port"], ready=ready)
         threads.start()
 
         def watch():
