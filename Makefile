@@ -5,13 +5,24 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: demo test venv venv-dev migrate topics clean
+.PHONY: demo test check lint jstest venv venv-dev migrate topics clean
 
 demo: venv migrate ## start StreamCity embedded (no Kafka, Redis or PostgreSQL) on $(HOST):$(PORT)
 	$(PY) manage.py runstreamcity --host $(HOST) --port $(PORT)
 
 test: ## run the whole test suite; starts PostgreSQL, Redis, Kafka and Chromium as needed
 	bash tests/run.sh
+
+check: lint jstest ## the fast lane: lint, JS unit tests and every test that needs no service (SQLite, in-process bus)
+	env -u DATABASE_URL -u TEST_DATABASE_URL -u TEST_KAFKA_BOOTSTRAP_SERVERS -u TEST_REDIS_URL -u TEST_CHROMIUM \
+		STREAMCITY_REQUIRE_SERVICES=false $(PY) -m pytest -m "not services and not slow" -n 2 -q
+
+lint: venv-dev ## ruff and the import layers (import-linter)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+jstest: ## the live map's JavaScript unit tests (Node's test runner)
+	@if ls tests/js/*.test.mjs >/dev/null 2>&1; then node --test tests/js/; else echo "no JS unit tests"; fi
 
 venv: $(VENV)/.installed
 venv-dev: $(VENV)/.installed-dev

@@ -14,6 +14,19 @@ import pytest
 
 REQUIRE = os.environ.get("STREAMCITY_REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}
 
+# A test that uses one of these (or is marked kafka, redis, browser or e2e) is marked `services`:
+# `make check` runs the others (`pytest -m "not services and not slow"`).
+SERVICE_FIXTURES = {"kafka_bootstrap", "kafka_bus", "redis_url", "chromium_path", "postgres_required"}
+SERVICE_MARKS = ("kafka", "redis", "browser", "e2e")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())) or params.get("bus") == "kafka"
+                or any(item.get_closest_marker(m) for m in SERVICE_MARKS)):
+            item.add_marker(pytest.mark.services)
+
 
 def _service(var: str, what: str) -> str:
     value = os.environ.get(var, "")

@@ -7,6 +7,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 make -s venv-dev
+make -s lint jstest
 trap 'bash tests/services/services.sh down' EXIT
 bash tests/services/services.sh up
 set -a
