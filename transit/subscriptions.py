@@ -52,7 +52,7 @@ DETAIL_ZOOMS = (13, 12, 11, 10, 9)  # the detail classes: a move of DETAIL_PIXEL
 DETAIL_BY_LEVEL = {13: (13,), 10: (13, 12, 11, 10), 7: (11, 10, 9), None: DETAIL_ZOOMS}  # tile level (None: world)
 DETAIL_PIXELS = 1.0
 DETAIL_REFRESH_SECONDS = 10.0
-EARLY_SECONDS, LATE_SECONDS = -60, 180  # the map's punctuality classes (static/transit/live_map.js)
+EARLY_SECONDS, LATE_SECONDS = -60, 180  # the map's punctuality classes (served to the map: transit.views.live_map_config)
 MAX_ZOOM = 30
 
 BBox = tuple[float, float, float, float]  # west, south, east, north (degrees)

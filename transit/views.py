@@ -5,17 +5,26 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from . import selectors
-from .subscriptions import SubscriptionError, subscription_from_query, subscription_parse
+from .subscriptions import (
+    EARLY_SECONDS,
+    LATE_SECONDS,
+    SubscriptionError,
+    subscription_from_query,
+    subscription_parse,
+)
 
 
 def _error(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
-@require_GET
-def live_map(request):
-    config = {
+def live_map_config() -> dict:
+    """The live map's settings, rendered into its pages as json_script "live-map-config" (the public
+    map and /ops/); static/transit/map/livemap.js reads them. `punctuality` gives the thresholds of
+    the map's early / on time / late classes, the same as the server's (transit.subscriptions)."""
+    return {
         "stale_seconds": settings.STREAMCITY_VEHICLE_STALE_SECONDS,
+        "punctuality": {"early_seconds": -EARLY_SECONDS, "late_seconds": LATE_SECONDS},
         "urls": {
             "socket": "/ws/live/",
             "network": reverse("transit:network-api"),
@@ -24,7 +33,11 @@ def live_map(request):
             "search": reverse("transit:search-api"),
         },
     }
-    return render(request, "transit/live_map.html", {"live_map_config": config})
+
+
+@require_GET
+def live_map(request):
+    return render(request, "transit/live_map.html", {"live_map_config": live_map_config()})
 
 
 @require_GET
