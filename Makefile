@@ -5,13 +5,16 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: demo test venv venv-dev migrate topics clean
+.PHONY: demo test jstest venv venv-dev migrate topics clean
 
 demo: venv migrate ## start StreamCity embedded (no Kafka, Redis or PostgreSQL) on $(HOST):$(PORT)
 	$(PY) manage.py runstreamcity --host $(HOST) --port $(PORT)
 
 test: ## run the whole test suite; starts PostgreSQL, Redis, Kafka and Chromium as needed
 	bash tests/run.sh
+
+jstest: ## the live map's JavaScript unit tests (Node's own test runner, no npm packages)
+	node --test tests/js/
 
 venv: $(VENV)/.installed
 venv-dev: $(VENV)/.installed-dev

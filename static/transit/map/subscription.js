@@ -87,7 +87,7 @@ export function inArea(v, area) {
 }
 
 /**
- * Snapshots may come in parts (large ones do: msg.part of msg.parts, the first without `part`).
+ * Snapshots may come in parts (large ones do: part i of parts n, from 0; a whole one has neither).
  * add(msg) returns null for a part whose beginning this socket never saw, otherwise
  * {plan (the first part's subscription), vehicles (decoded), done, seen (the ids of every part so
  * far; at `done` the vehicles missing from it are gone)}.
