@@ -4,6 +4,8 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
+from transit.views import live_map_config
+
 from .models import Alert
 from .selectors import alert_payload, alerts_list
 from .services import AlertTransitionError, alert_acknowledge, alert_resolve, is_operator
@@ -19,7 +21,7 @@ def _operator_or_403(request):
 @login_required
 def ops_map(request):
     _operator_or_403(request)
-    return render(request, "alerts/ops_map.html")
+    return render(request, "alerts/ops_map.html", {"live_map_config": live_map_config()})
 
 
 def _json_refusal(request):

@@ -13,9 +13,11 @@ def _error(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
-@require_GET
-def live_map(request):
-    config = {
+def live_map_config() -> dict:
+    """The live map's settings, rendered into its pages as json_script "live-map-config" (the public
+    map and /ops/); static/transit/map/livemap.js reads them. `punctuality` gives the thresholds of
+    the map's early / on time / late classes, the same as the server's (transit.subscriptions)."""
+    return {
         "stale_seconds": settings.STREAMCITY_VEHICLE_STALE_SECONDS,
         "punctuality": punctuality_setting().as_config(),
         "urls": {
@@ -26,7 +28,11 @@ def live_map(request):
             "search": reverse("transit:search-api"),
         },
     }
-    return render(request, "transit/live_map.html", {"live_map_config": config})
+
+
+@require_GET
+def live_map(request):
+    return render(request, "transit/live_map.html", {"live_map_config": live_map_config()})
 
 
 @require_GET

@@ -51,6 +51,8 @@ def test_operator_acknowledges_and_resolves_from_the_page_with_csrf(operator, al
     client.post("/accounts/login/", {"username": "olga", "password": PASSWORD, "csrfmiddlewaretoken": token})
     page = client.get("/ops/")
     assert page.status_code == 200 and b'id="alert-list"' in page.content
+    assert b'<script type="module" src="/static/alerts/ops.js">' in page.content
+    assert page.context["live_map_config"]["punctuality"].keys() == {"early_seconds", "late_seconds"}
     pk = alerts["surge"].pk
     assert client.post(f"/api/alerts/{pk}/acknowledge/").status_code == 403  # no CSRF token
     token = client.cookies["csrftoken"].value

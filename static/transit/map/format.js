@@ -1,0 +1,66 @@
+// Pure formatting for the live map: HTML escaping, colours, names, times and delays.
+// No DOM and no Leaflet here: tests/js imports this module in Node.
+
+export const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#008080", "#f032e6", "#9a6324",
+                        "#800000", "#2f4f4f", "#000075", "#808000", "#c2185b", "#00838f", "#5d4037", "#283593"];
+
+const ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+/** Text made safe for HTML (element content and quoted attributes); null and undefined give "". */
+export function esc(s) {
+  return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ENTITIES[c]);
+}
+
+/** A stable colour from PALETTE for a route without a GTFS colour. */
+export function hashColour(s) {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0;
+  return PALETTE[Math.abs(h) % PALETTE.length];
+}
+
+/** Sorts "2" before "10" and ignores case. */
+export function naturalCompare(a, b) {
+  return String(a).localeCompare(String(b), undefined, { numeric: true, sensitivity: "base" });
+}
+
+/** Black or white text, whichever reads on the background `hex` ("#rrggbb" or "rrggbb"). */
+export function textColourFor(hex) {
+  const m = /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex || "");
+  if (!m) return "#fff";
+  const lum = 0.299 * parseInt(m[1], 16) + 0.587 * parseInt(m[2], 16) + 0.114 * parseInt(m[3], 16);
+  return lum > 160 ? "#111" : "#fff";
+}
+
+/** "3 min", "1 min 30 s", "45 s": a whole number of seconds, for labels. */
+export function durationText(seconds) {
+  const a = Math.abs(Math.round(seconds));
+  const m = Math.floor(a / 60), sec = a % 60;
+  if (!m) return sec + " s";
+  return m + " min" + (sec ? " " + sec + " s" : "");
+}
+
+/** A schedule deviation in seconds (positive: late) as words; under 30 s either way is "on time". */
+export function deviationText(s) {
+  if (s == null) return "no schedule";
+  const a = Math.abs(Math.round(s));
+  if (a < 30) return "on time";
+  return durationText(a) + (s > 0 ? " late" : " early");
+}
+
+/** How long ago, from an age in milliseconds: "12 s ago", "3 min 5 s ago", "2 h ago". */
+export function ageText(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return s + " s ago";
+  if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s ago";
+  return Math.floor(s / 3600) + " h ago";
+}
+
+/** How full a vehicle is: {label, level (a CSS class suffix), pct (null without a capacity)}. */
+export function crowding(v) {
+  if (!v.capacity) return { label: "unknown", level: "unknown", pct: null };
+  const pct = Math.round((100 * v.passenger_count) / v.capacity);
+  if (pct < 35) return { label: "many seats free", level: "low", pct };
+  if (pct < 70) return { label: "some seats free", level: "medium", pct };
+  if (pct < 95) return { label: "standing room", level: "high", pct };
+  return { label: "full", level: "full", pct };
+}

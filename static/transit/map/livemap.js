@@ -1,0 +1,303 @@
+// The live map: turns a Leaflet map (django-leaflet's callback) into StreamCity's live map and
+// wires the parts together — the vehicles (vehicles.js, motion.js), the socket (socket.js,
+// subscription.js), the network's lines and stops (network.js), popups (popups.js), the filter
+// panel and legend (controls.js), the URL state (filters.js) and punctuality (punctuality.js).
+//
+// Hooks kept for the operations page and the tests: container.streamcityLive (the api below),
+// container.streamcityMarkers (Map vehicle_id -> marker with getLatLng() and setStyle({color, weight})
+// for a ring), container.streamcityMap, #vehicle-count, #connection, and data-vehicle-count /
+// data-connected / data-connection / data-subscription / data-snapshots / data-frames /
+// data-popup / data-routes / data-stops on the map container.
+
+import { hashColour } from "./format.js";
+import { MAIN_TYPES, isShown, parseState, serialiseState } from "./filters.js";
+import { VehicleMarker } from "./motion.js";
+import { createNetwork } from "./network.js";
+import { createPopups } from "./popups.js";
+import { punctuality as punctualityOf } from "./punctuality.js";
+import { LiveSocket } from "./socket.js";
+import { SnapshotAssembler, decodeVehicles, wanted } from "./subscription.js";
+import { createControls } from "./controls.js";
+import { createVehicleLayer } from "./vehicles.js";
+
+const DEFAULTS = {
+  stale_seconds: 300,
+  urls: { socket: "/ws/live/", network: "/api/network/", stops: "/api/stops/", vehicle: "/api/vehicles/",
+          search: "/api/search/" },
+  panel: true,
+};
+const STALE_CHECK_MS = 5000;
+
+/** The page's live-map-config (json_script) over the defaults; its punctuality is required. */
+export function readConfig(doc) {
+  const el = doc.getElementById("live-map-config");
+  if (!el) throw new Error("live map: the page has no live-map-config (json_script)");
+  return { ...DEFAULTS, ...JSON.parse(el.textContent) };
+}
+
+export function getJSON(url) {
+  return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then((r) => {
+    if (!r.ok) throw new Error(r.status + " " + url);
+    return r.json();
+  });
+}
+
+function boxOf(bounds) {
+  return { west: bounds.getWest(), south: bounds.getSouth(), east: bounds.getEast(), north: bounds.getNorth() };
+}
+
+export function createLiveMap(map) {
+  const L = window.L;
+  const container = map.getContainer();
+  if (container.streamcityLive) return container.streamcityLive;
+  const cfg = readConfig(document);
+  const punctuality = punctualityOf(cfg.punctuality);
+  const stateOf = punctuality.stateOf;
+  const urlState = parseState(location.search);
+  const filters = urlState.filters;
+  const vehicles = new Map(); // vehicle_id -> VehicleMarker
+  const routes = new Map(); // route_id -> {route_id, short_name, long_name, vehicle_type, color, text_color, shapes}
+  const typesSeen = new Set(MAIN_TYPES);
+  const countEl = document.getElementById("vehicle-count");
+  const connEl = document.getElementById("connection");
+  const snapshots = new SnapshotAssembler();
+  let plan = null; // the server's view of our subscription (from the last snapshot)
+  let pendingOpen = null;
+
+  function routeColour(id) {
+    const r = id && routes.get(id);
+    if (r && r.color) return "#" + r.color.replace(/^#/, "");
+    return id ? hashColour(id) : "#546e7a";
+  }
+
+  function styleOf(m) {
+    const v = m.vehicle, state = stateOf(v), colours = punctuality.colours;
+    if (state === "out_of_service") return { fill: colours.out_of_service, badge: false, dim: true };
+    if (filters.colour === "state") return { fill: colours[state], badge: false, dim: false };
+    return { fill: routeColour(v.route_id), badge: state === "broken_down" && colours.broken_down, dim: false };
+  }
+
+  const layer = createVehicleLayer(vehicles, styleOf, stateOf).addTo(map);
+  const wall = window.matchMedia("(min-width: 1800px)");
+  const applyScale = () => layer.setScale(wall.matches ? 1.5 : 1);
+  if (wall.addEventListener) wall.addEventListener("change", applyScale);
+  applyScale();
+
+  // -- the vehicles ---------------------------------------------------------------------------
+
+  const shown = (v) => isShown(v, filters, plan && plan.area);
+
+  function remove(id) {
+    vehicles.delete(id);
+    if (layer.selected && layer.selected.vehicle.vehicle_id === id) popups.closeVehicle();
+  }
+
+  function upsert(v, now, fromSnapshot) {
+    const m = vehicles.get(v.vehicle_id);
+    if (!shown(v)) { if (m) remove(v.vehicle_id); return; }
+    if (!typesSeen.has(v.vehicle_type)) { typesSeen.add(v.vehicle_type); ui.types(); }
+    if (v.route_id && !routes.has(v.route_id)) {
+      routes.set(v.route_id, { route_id: v.route_id, short_name: v.route_id, long_name: "", vehicle_type: v.vehicle_type,
+                               color: "", text_color: "", shapes: [], seen: true });
+      ui.routesChanged();
+    }
+    if (!m) vehicles.set(v.vehicle_id, new VehicleMarker(layer, v, now));
+    else m.update(v, now, fromSnapshot);
+  }
+
+  // A snapshot may come in parts (large ones do): vehicles missing from every part are removed.
+  function snapshot(msg) {
+    const now = performance.now();
+    const part = snapshots.add(msg);
+    if (!part) return; // a part whose beginning this socket never saw
+    if (!msg.part) plan = part.plan;
+    part.vehicles.forEach((v) => upsert(v, now, true));
+    if (!part.done) return;
+    Array.from(vehicles.keys()).forEach((id) => { if (!part.seen.has(id)) remove(id); });
+    container.dataset.subscription = JSON.stringify(plan);
+    container.dataset.snapshots = String(Number(container.dataset.snapshots || 0) + 1);
+    layer.redraw();
+    updateCount();
+    if (pendingOpen && vehicles.has(pendingOpen)) { popups.openVehicle(pendingOpen); pendingOpen = null; }
+    popups.refresh();
+  }
+
+  function frame(msg) {
+    const now = performance.now();
+    for (const v of decodeVehicles(msg)) upsert(v, now, false);
+    layer.redraw();
+    updateCount();
+  }
+
+  function refilter() {
+    Array.from(vehicles.values()).forEach((m) => { if (!shown(m.vehicle)) remove(m.vehicle.vehicle_id); });
+    layer.restyle();
+    updateCount();
+    network.drawLines();
+    saveState();
+    socket.subscribe(true);
+  }
+
+  function setColour(mode, save) {
+    filters.colour = mode;
+    layer.restyle();
+    ui.legend();
+    if (save) saveState();
+  }
+
+  function dropStale() {
+    const limit = performance.now() - cfg.stale_seconds * 1000;
+    Array.from(vehicles.values()).forEach((m) => { if (m.received < limit) remove(m.vehicle.vehicle_id); });
+    updateCount();
+  }
+
+  let lastCount = -1;
+  function updateCount() {
+    if (vehicles.size === lastCount) return;
+    lastCount = vehicles.size;
+    container.dataset.vehicleCount = String(vehicles.size);
+    if (countEl) countEl.textContent = String(vehicles.size);
+  }
+
+  function saveState() {
+    const s = serialiseState(location.search, filters);
+    history.replaceState(null, "", location.pathname + (s ? "?" + s : "") + location.hash);
+  }
+
+  // -- the socket -----------------------------------------------------------------------------
+
+  function setConnection(state, text) {
+    container.dataset.connected = state === "on" ? "true" : "false";
+    container.dataset.connection = state;
+    if (connEl) {
+      connEl.textContent = text;
+      connEl.className = "conn " + (state === "on" ? "conn-on" : "conn-off");
+    }
+  }
+
+  const socket = new LiveSocket({
+    path: cfg.urls.socket,
+    subscription: () => wanted(boxOf(map.getBounds()), map.getZoom(), filters),
+    view: () => ({ box: boxOf(map.getBounds()), zoom: map.getZoom() }),
+    onMessage(msg) {
+      if (msg.type === "frame") frame(msg);
+      else if (msg.type === "snapshot") snapshot(msg);
+      else if (msg.type === "error" && window.console) console.warn("live map:", msg.error);
+    },
+    onState: setConnection,
+    onCounted(n) { container.dataset.frames = String(n); },
+  });
+
+  // -- popups, network, controls --------------------------------------------------------------
+
+  const popups = createPopups({
+    map, container, layer, vehicles, routes, routeColour, stateOf, getJSON, urls: cfg.urls,
+  });
+
+  const network = createNetwork({
+    map, container, routes, typesSeen, filters, routeColour, getJSON, urls: cfg.urls,
+    show: { lines: urlState.lines, stops: urlState.stops },
+    onRoutes() {
+      layer.restyle();
+      ui.types();
+      ui.routesChanged();
+    },
+  });
+
+  // The filter set objects are replaced (setTypes, toggles): the network reads them through `filters`.
+  const ui = createControls({
+    map, filters, routes, vehicles, typesSeen, network, punctuality, routeColour, getJSON, urls: cfg.urls,
+    panel: cfg.panel, panelState: urlState.panel, setColour, refilter,
+    showRoute: (id) => api.showRoute(id), findVehicle: (id) => api.findVehicle(id),
+  });
+
+  // -- clicks and the pointer -----------------------------------------------------------------
+
+  map.on("click", (e) => {
+    const m = layer.hit(e.containerPoint);
+    if (m) { popups.openVehicle(m.vehicle.vehicle_id); return; }
+    const s = network.hitStop(e.containerPoint);
+    if (s) popups.openStop(s);
+  });
+
+  let hoverPending = false;
+  map.on("mousemove", (e) => {
+    if (hoverPending) return;
+    hoverPending = true;
+    L.Util.requestAnimFrame(() => {
+      hoverPending = false;
+      const hot = !!(layer.hit(e.containerPoint) || network.hitStop(e.containerPoint));
+      container.classList.toggle("sc-pointer", hot);
+    });
+  });
+
+  // -- tiles: without tile access the map works on its plain background --------------------------
+
+  map.eachLayer((l) => {
+    if (!(l instanceof L.TileLayer)) return;
+    let failed = 0, loaded = 0;
+    l.on("tileerror", (e) => {
+      if (e.tile) e.tile.style.visibility = "hidden";
+      failed += 1;
+      if (failed >= 4 && !loaded) container.classList.add("sc-no-tiles");
+    });
+    l.on("tileload", () => { loaded += 1; container.classList.remove("sc-no-tiles"); });
+  });
+
+  // -- the api --------------------------------------------------------------------------------
+
+  const api = {
+    map,
+    layer,
+    vehicles,
+    filters,
+    punctuality,
+    openVehicle: popups.openVehicle,
+    setTypes(list) { filters.types = new Set(list || []); ui.types(); refilter(); },
+    setRoutes(list) { filters.routes = new Set(list || []); ui.routesChanged(); refilter(); },
+    setColour(mode) { setColour(mode, false); },
+    showRoute(id) {
+      filters.routes = new Set([id]);
+      ui.routesChanged();
+      refilter();
+      const r = routes.get(id);
+      const pts = r && r.shapes ? r.shapes.flat() : [];
+      if (pts.length) map.fitBounds(L.latLngBounds(pts), { padding: [30, 30] });
+    },
+    findVehicle(id) {
+      if (popups.openVehicle(id)) { map.panTo(vehicles.get(id).getLatLng()); return; }
+      getJSON(cfg.urls.vehicle + encodeURIComponent(id) + "/").then((data) => {
+        const v = data.vehicle;
+        pendingOpen = id;
+        if (filters.routes.size && !filters.routes.has(v.route_id)) filters.routes.clear();
+        if (filters.types.size && !filters.types.has(v.vehicle_type)) filters.types.clear();
+        ui.types();
+        map.setView([v.latitude, v.longitude], Math.max(map.getZoom(), 15));
+        refilter();
+      }).catch(() => { /* not found: nothing to show */ });
+    },
+    stats() {
+      return { draws: layer.draws, drawMs: layer.drawMs, messages: socket.messages, messageMs: socket.messageMs,
+               vehicles: vehicles.size, plan };
+    },
+    vehiclePoint(id) {
+      const m = vehicles.get(id);
+      return m ? map.latLngToContainerPoint(m.getLatLng()) : null;
+    },
+  };
+  container.streamcityLive = api;
+  container.streamcityMarkers = vehicles;
+  container.streamcityMap = map;
+  container.dataset.vehicleCount = "0";
+
+  map.on("moveend", () => socket.subscribe(false));
+  setInterval(dropStale, STALE_CHECK_MS);
+  window.addEventListener("online", () => socket.reconnectNow());
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) socket.reconnectNow(); });
+
+  updateCount();
+  network.load();
+  network.loadStops();
+  socket.connect();
+  return api;
+}
