@@ -108,3 +108,57 @@ def test_slugs_follow_github():
         "where-the-time-goes-measured-facts-behind-the-design"
     )
     assert slug("Two ways to run, one code path") == "two-ways-to-run-one-code-path"
+
+
+# -- code comments keep no timing figures: measured figures date, and belong in docs/benchmarks.md ----
+
+PRODUCT_PACKAGES = ("streamcity", "transit", "alerts", "simulators")
+_TIMING = re.compile(
+    r"\d[\d,.]*\s?µs"  # microseconds are always a measurement here
+    r"|~\s?\d[\d,.]*\s?(?:ms|s)\b"  # "about so many (milli)seconds"
+    r"|\d[\d,.]*\s?(?:records|events|rows|reports)/s\b"  # a throughput
+    r"|\d+(?:\.\d+)?\s?% of (?:the |a |it\b)(?:\w+ )?(?:process|pipeline|bridge|replay)\w*"  # a profile share
+    r"|see README, Benchmarks"
+)
+
+
+def comment_texts(source: str):
+    """(line, text) of every comment and docstring of a Python module."""
+    import ast
+    import io
+    import tokenize
+
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            yield tok.start[0], tok.string
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            value = first.value if isinstance(first, ast.Expr) else None
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                yield first.lineno, value.value
+
+
+def timing_figures(source: str) -> list[tuple[int, str]]:
+    return sorted((line, m.group(0)) for line, text in comment_texts(source) for m in _TIMING.finditer(text))
+
+
+def test_no_timing_figures_in_code_comments():
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {figure}"
+        for package in PRODUCT_PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for line, figure in timing_figures(path.read_text(encoding="utf-8"))
+    ]
+    assert found == [], "move measured figures to docs/benchmarks.md"
+
+
+def test_the_timing_check_tells_figures_from_settings():
+    source = '''"""Cost ~1 µs an event."""
+# reading ~140,000 records/s (~14 % of the vehicle processors); LiveVehicle.of was 16 % of the replay
+x = 1  # about 0.2 s (see README, Benchmarks)
+LATE = 300  # more than 5 min late; headway below 75 % of the scheduled headway; every 10 s
+'''
+    assert {f for _, f in timing_figures(source)} == {
+        "1 µs", "140,000 records/s", "14 % of the vehicle processors", "16 % of the replay", "see README, Benchmarks"
+    }
