@@ -99,7 +99,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "transaction_mode": "IMMEDIATE"}
     )
     DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
-    # Keep connections too: reopening one per bridge batch (WAL pragmas, functions) cost a fifth of the bridge.
+    # Keep connections too: reopening one per bridge batch (WAL pragmas, functions) was a large part of the bridge.
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
@@ -140,8 +140,8 @@ if env.str("KAFKA_SECURITY_PROTOCOL", default=""):
 # A consumer that dies without leaving its group holds its partitions until this timeout:
 # 10 s instead of librdkafka's 45 s, so a crashed worker's replacement takes over quickly.
 # A consumer whose pre-fetch queue has filled up waits fetch.queue.backoff.ms before it fetches
-# again: librdkafka's 1,000 ms made a consumer catching up on a backlog read ~140,000 records/s,
-# stalled for most of each second (librdkafka issue #2879); 10 ms keeps the queue fed.
+# again: librdkafka's default of a second left a consumer catching up on a backlog stalled for
+# most of each second (librdkafka issue #2879); 10 ms keeps the queue fed.
 KAFKA_CONSUMER_CONFIG = {
     "session.timeout.ms": env.int("KAFKA_SESSION_TIMEOUT_MS", default=10_000),
     "heartbeat.interval.ms": env.int("KAFKA_HEARTBEAT_INTERVAL_MS", default=2_000),

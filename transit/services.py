@@ -22,8 +22,8 @@ def vehicle_states_upsert(*, vehicles: Iterable[LiveVehicle]) -> int:
     if not latest:
         return 0
     # One prepared statement run for every row (executemany), not bulk_create(update_conflicts=True):
-    # the ORM compiles SQL for each value of each row, which cost the bridge ~100 µs a row, more than
-    # a core for a London-sized fleet (see README, Benchmarks).
+    # the ORM compiles SQL for each value of each row, which made the bridge too slow for a
+    # London-sized fleet (see docs/benchmarks.md).
     adapt = connection.ops.adapt_datetimefield_value
     now = adapt(timezone.now())
     plain = _plain_values
@@ -34,7 +34,7 @@ def vehicle_states_upsert(*, vehicles: Iterable[LiveVehicle]) -> int:
 
 
 _PLAIN_FIELDS = [f for f in VEHICLE_FIELDS if f != "timestamp"]
-_plain_values = operator.attrgetter(*_PLAIN_FIELDS)  # a tuple of them, in C (a generator cost 0.9 µs a row)
+_plain_values = operator.attrgetter(*_PLAIN_FIELDS)  # a tuple of them, in C (cheaper than a generator)
 _SQL: dict[str, str] = {}
 
 

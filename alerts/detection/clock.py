@@ -28,8 +28,8 @@ import msgspec
 
 class _Held(msgspec.Struct, order=True, gc=False):
     """A held event; compared field by field in C like a tuple (event time, order, arrival). Not
-    tracked by the garbage collector: a quarter of a million held tuples made the collections cost
-    ~1 µs an event."""
+    tracked by the garbage collector: hundreds of thousands are held at once, and the collections
+    scanning them were a cost on every event (docs/benchmarks.md)."""
 
     ts: dt.datetime
     order: str
@@ -60,8 +60,8 @@ class EventTimeBuffer:
         # Held events per source, each source's in event-time order: a source delivers nearly in
         # order, so an offer is an append (an insertion near the end when it is out of order) and a
         # release cuts a prefix of each source and sorts the few runs. One list for all sources cost
-        # a merge of every batch into the events of the sources ahead of it (~14 % of the vehicle
-        # processors when partitions were read tens of seconds apart, as in a replay).
+        # a merge of every batch into the events of the sources ahead of it (a large share of the
+        # vehicle processors when partitions were read tens of seconds apart, as in a replay).
         self._held_keys: set[Hashable] = set()
         self._sources: dict[Hashable, _Source] = {}
         self._started: float | None = None

@@ -126,11 +126,12 @@ class LocalGroups:
     """Group memberships of many sockets of one server process, held as ONE channel-layer
     membership per group: a frame reaches the process once (the Redis PubSub layer subscribes the
     process once per group either way) and is handed to each local member's `frame_text(text)`
-    without a channel-layer delivery, a deserialisation and a dispatch per member (a quarter of
-    the web process with 500 clients). The publisher names the group in its messages (`"group"`).
-    One instance per event loop and layer: `LocalGroups.of(layer)`. The members' `frame_text` are
-    awaited in turn, PACE of them between two turns of the event loop: 500 city-wide sockets are not
-    handed a 300 KB frame in one burst, and no task or timer is made per member and frame."""
+    without a channel-layer delivery, a deserialisation and a dispatch per member (a large share
+    of a web process with hundreds of clients, see docs/benchmarks.md). The publisher names the
+    group in its messages (`"group"`). One instance per event loop and layer: `LocalGroups.of(layer)`.
+    The members' `frame_text` are awaited in turn, PACE of them between two turns of the event
+    loop: 500 city-wide sockets are not handed a 300 KB frame in one burst, and no task or timer is
+    made per member and frame."""
 
     _instances: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> LocalGroups
     PACE = 50  # members handed a frame between two turns of the event loop

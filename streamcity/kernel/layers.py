@@ -2,9 +2,9 @@
 
 channels-redis hands a group message (one Redis publish) to every local member of the group as
 the same bytes, and each member's `receive()` deserialises its copy: for a live-map frame of
-~100 KB and 500 members, 500 decodes of the same bytes a tick (12 % of a web process at London
-scale, see README, Benchmarks). This layer remembers the last messages it decoded, by identity
-of the bytes object, and gives each member a shallow copy of the same decoded message.
+~100 KB and 500 members, 500 decodes of the same bytes a tick (a visible share of a web process
+at London scale, see docs/benchmarks.md). This layer remembers the last messages it decoded, by
+identity of the bytes object, and gives each member a shallow copy of the same decoded message.
 """
 
 from __future__ import annotations

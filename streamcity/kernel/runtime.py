@@ -39,8 +39,8 @@ def stop_on_signals(stop: threading.Event) -> None:
 def settle_heap() -> None:
     """Move what is alive now (Django, the settings, reference data just loaded) out of the
     garbage collector's way (gc.freeze): its full collections scan every tracked object and stop
-    every thread of the process meanwhile (0.25-0.4 s pauses in a pipeline process at London
-    scale, see README, Benchmarks). Called before the roles start, and once the timetable is in."""
+    every thread of the process meanwhile (long pauses in a pipeline process at London scale,
+    see docs/benchmarks.md). Called before the roles start, and once the timetable is in."""
     gc.collect()
     gc.freeze()
 

@@ -36,7 +36,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Fal
 
     Events hold scalars, strings and datetimes only, so they are not tracked by the garbage
     collector (gc=False): processors keep hundreds of thousands in their buffers, and full
-    collections scanning them paused every thread of the pipeline (see README, Benchmarks).
+    collections scanning them paused every thread of the pipeline (see docs/benchmarks.md).
     """
 
     v: int = SCHEMA_VERSION
@@ -259,8 +259,8 @@ def encode_live(report: VehicleLocation, delay_seconds: int | None, raw: bytes |
     """encode(LiveVehicle.of(report, delay_seconds=delay_seconds)), byte for byte.
 
     `raw`: the bytes `report` was decoded (and validated) from, if at hand: a JSON object, which
-    gets delay_seconds appended instead of the report being encoded again (~1.3 µs of ~1.5 a
-    report). Byte for byte the same when they were encoded here (the simulators'); from another
+    gets delay_seconds appended instead of the report being encoded again (most of the cost of
+    encoding it). Byte for byte the same when they were encoded here (the simulators'); from another
     producer, its formatting is kept and the record decodes to the same LiveVehicle."""
     if type(report) is LiveVehicle:
         return _encoder.encode(msgspec.structs.replace(report, delay_seconds=delay_seconds))

@@ -1,6 +1,6 @@
 """Short runs of `manage.py benchmark`: the figures are there and sane.
 
-No speed is asserted here (the targets are the benchmark's, measured and reported in the README).
+No speed is asserted here (the targets are the benchmark's, measured and reported in docs/benchmarks.md).
 """
 
 import json

@@ -20,7 +20,7 @@ class Record(msgspec.Struct, frozen=True, gc=False):
 
     Not tracked by the garbage collector (it holds no container that could make a cycle): the
     in-process bus keeps some hundred thousand of them, and full collections scanning them stopped
-    the whole pipeline for up to 0.85 s.
+    the whole pipeline (docs/benchmarks.md).
     """
 
     topic: str
