@@ -654,6 +654,9 @@ def _build(parsed: Parsed, sources: dict[str, Source], partitions: Mapping[str, 
         if parsed.kind == "TABLE" and not any(c.key for c in parsed.columns):
             raise _Refused("key-once", "a table needs a PRIMARY KEY column")
         present = set(non_null.get(topic, ()))
+        writer = next((s for s in sources.values() if s.topic == topic and s.query is not None), None)
+        if writer is not None:  # a query's output read again: its columns say what can be null
+            present |= {c.name for c in writer.columns if not c.nullable}
         columns = [Column(c.name, c.type, c.key, (not c.key or parsed.kind == "STREAM") and c.name not in present)
                    for c in parsed.columns]
         if not any(c.key for c in columns):
