@@ -570,6 +570,7 @@ class Source:
     partitions: int | None
     statement: object = None  # the ksqldb.Statement that created it
     query: Query | None = None
+    plan: Plan | None = None  # the query's clauses, columns qualified by their source's alias
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -581,6 +582,18 @@ class Source:
     @property
     def value(self) -> list[Column]:
         return [c for c in self.columns if not c.key]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A query's clauses with every column qualified (ksqlrun.py runs them)."""
+
+    where: object | None
+    group_by: tuple
+    partition_by: tuple
+    join_on: tuple | None  # (left side's expression, right side's expression)
+    window: tuple | None  # (type, size ms, grace ms or None)
+    properties: Mapping
 
 
 @dataclass(frozen=True)
@@ -664,7 +677,8 @@ def _build(parsed: Parsed, sources: dict[str, Source], partitions: Mapping[str, 
         declared = parsed.properties.get("PARTITIONS") or partitions.get(topic) or next(
             (s.partitions for s in sources.values() if s.topic == topic and s.query is not None), None)
         return Source(parsed.kind, parsed.name, columns, topic, key_format, value_format,
-                      bool(parsed.properties.get("WINDOW_TYPE")), declared)
+                      bool(parsed.properties.get("WINDOW_TYPE")), declared,
+                      plan=Plan(None, (), (), None, None, parsed.properties))
     return _QueryPlan(parsed, sources).build(topic or parsed.name, key_format, value_format)
 
 
@@ -737,6 +751,7 @@ class _QueryPlan:
 
     def build(self, topic: str, key_format: str, value_format: str) -> Source:
         q, parsed = self.q, self.parsed
+        self.join_sides = None
         left = self.source(q.source)
         sides = [(q.alias, left, q.join is not None and q.join.kind in ("RIGHT", "FULL"))]
         right = None
@@ -790,8 +805,11 @@ class _QueryPlan:
         if not any(c.key for c in columns):
             key_format = "NONE"
         partitions = parsed.properties.get("PARTITIONS") or (right.partitions if right else left.partitions)
+        plan = Plan(scope.normal(q.where) if q.where is not None else None,
+                    tuple(scope.normal(e) for e in q.group_by), tuple(scope.normal(e) for e in q.partition_by),
+                    self.join_sides, q.window, parsed.properties)
         return Source(parsed.kind, parsed.name, columns, topic, key_format, value_format,
-                      windowed=q.window is not None, partitions=partitions, query=q)
+                      windowed=q.window is not None, partitions=partitions, query=q, plan=plan)
 
     def functions(self, expr, aggregate: bool):
         for e in walk(expr):
@@ -854,6 +872,7 @@ class _QueryPlan:
                            f"{right.partitions}: the join's sources must have as many")
         if left.key_format != right.key_format and left.key_format != "NONE" and _is_key_of([lhs], left, q.alias):
             raise _Refused("co-partition", f"key formats differ: {left.key_format} and {right.key_format}")
+        self.join_sides = (lhs, rhs)
         if q.join.kind == "FULL":
             return []
         return [e for e in (lhs, rhs) if isinstance(e, Col)]
@@ -883,7 +902,8 @@ class _QueryPlan:
                 return "BOOLEAN", ln or rn
             if lt not in _NUMERIC_RANK or rt not in _NUMERIC_RANK:
                 raise _Refused("functions", f"arithmetic on {lt} and {rt}: {expr}")
-            return max(lt, rt, key=_NUMERIC_RANK.get), ln or rn or expr.op in ("/", "%")
+            by_zero = expr.op in ("/", "%") and not (isinstance(expr.right, Lit) and expr.right.value)
+            return max(lt, rt, key=_NUMERIC_RANK.get), ln or rn or by_zero  # x / 0 is NULL
         if isinstance(expr, Case):
             typed = [self.type_of(v) for _, v in expr.whens]
             typed.append(self.type_of(expr.default) if expr.default is not None else ("NULL", True))
