@@ -848,7 +848,6 @@ class _QueryPlan:
         if not (isinstance(on, BinOp) and on.op == "="):
             raise _Refused("co-partition", f"join criteria {on}: ksqlDB joins on one equality")
         lhs, rhs = scope.normal(on.left), scope.normal(on.right)
-        sides = {q.alias: left, q.join.alias: right}
         owner = [{c.qualifier for c in walk(e) if isinstance(c, Col)} for e in (lhs, rhs)]
         if owner[0] == {q.join.alias} and owner[1] == {q.alias}:
             lhs, rhs = rhs, lhs
@@ -981,25 +980,3 @@ def _is_key_of(exprs: list, source: Source, alias: str | None) -> bool:
     """Whether `exprs` are exactly the key columns of `source`: keying by them needs no repartition."""
     names = [e.name for e in exprs if isinstance(e, Col) and e.qualifier in (None, alias)]
     return len(names) == len(exprs) and names == [c.name for c in source.key]
-
-
-def source_of(result: Result, source: Source, expr) -> tuple[Source, str] | None:
-    """The declared source and column a projected expression passes through unchanged (through
-    AS_VALUE, LATEST_BY_OFFSET, EARLIEST_BY_OFFSET, MIN, MAX and queries), or None."""
-    while True:
-        while isinstance(expr, Func) and expr.name in ("AS_VALUE", "LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET",
-                                                       "MIN", "MAX") and expr.args:
-            expr = expr.args[0]
-        if not isinstance(expr, Col) or expr.name in PSEUDO_COLUMNS:
-            return None
-        q = source.query
-        if q is None:
-            return (source, expr.name) if source.column(expr.name) else None
-        name = q.source if expr.qualifier in (None, q.alias) else q.join.source
-        upstream = result.sources[name]
-        column = upstream.column(expr.name)
-        if column is None:
-            return None
-        if upstream.query is None:
-            return upstream, expr.name
-        source, expr = upstream, column.expr
