@@ -864,8 +864,9 @@ class _QueryPlan:
             if repartitioned and side.windowed:
                 raise _Refused("windowed-repartition", f"joining {side.name} on {expr} repartitions a windowed source")
         if left.partitions is None or right.partitions is None:
-            raise _Refused("co-partition", f"partition count of {left.topic if left.partitions is None else right.topic}"
-                           " is unknown: declare PARTITIONS or pass the topic's count")
+            unknown = left.topic if left.partitions is None else right.topic
+            raise _Refused("co-partition", f"partition count of {unknown} is unknown: declare PARTITIONS or pass "
+                           "the topic's count")
         if left.partitions != right.partitions:
             raise _Refused("co-partition", f"{left.name} has {left.partitions} partitions, {right.name} "
                            f"{right.partitions}: the join's sources must have as many")

@@ -85,7 +85,8 @@ def test_join_key_must_be_projected_as_the_plain_column(sources_sql):
 
 def test_a_join_on_two_columns_accepts_either_side_as_the_key():
     texts = ["CREATE STREAM a (`k` VARCHAR KEY, `x` INT) WITH (KAFKA_TOPIC='a', VALUE_FORMAT='JSON', PARTITIONS=2);",
-             "CREATE TABLE b (`k` VARCHAR PRIMARY KEY, `y` INT) WITH (KAFKA_TOPIC='b', VALUE_FORMAT='JSON', PARTITIONS=2);"]
+             "CREATE TABLE b (`k` VARCHAR PRIMARY KEY, `y` INT) "
+             "WITH (KAFKA_TOPIC='b', VALUE_FORMAT='JSON', PARTITIONS=2);"]
     good = "CREATE STREAM c AS SELECT a.`k` AS `k`, b.`y` FROM a JOIN b ON a.`k` = b.`k` EMIT CHANGES;"
     assert problems([*texts, good]) == []
     bad = "CREATE STREAM c AS SELECT a.`x`, b.`y` FROM a JOIN b ON a.`k` = b.`k` EMIT CHANGES;"
@@ -135,8 +136,8 @@ WINDOWED_CHANGES = """CREATE STREAM IF NOT EXISTS sc_surge_changes (
     `stop_id` VARCHAR KEY, `tap_count` BIGINT, `window_start_ms` BIGINT
 ) WITH (KAFKA_TOPIC = 'pfx.counts', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON',
         WINDOW_TYPE = 'TUMBLING', WINDOW_SIZE = '300 SECONDS');"""
-SURGE_ALERTS = """CREATE STREAM IF NOT EXISTS sc_surge_alerts WITH (KAFKA_TOPIC = 'pfx.surge_alerts', VALUE_FORMAT = 'JSON')
-AS SELECT
+SURGE_ALERTS = """CREATE STREAM IF NOT EXISTS sc_surge_alerts
+WITH (KAFKA_TOPIC = 'pfx.surge_alerts', VALUE_FORMAT = 'JSON') AS SELECT
     CONCAT('surge:', `stop_id`, ':', TIMESTAMPTOSTRING(`window_start_ms`, 'yyyy-MM-dd''T''HH:mm:ss''Z''', 'UTC'))
         AS `record_key`,
     `tap_count` AS `tap_count`

@@ -20,7 +20,8 @@ from streamcity.schemas import TOPICS, utc
 from ..alerts.detection_scenarios import at
 
 PREFIX = "pfx."
-VARIABLES = {"prefix": PREFIX, "grace_seconds": 30, "surge_window_seconds": 300, "surge_threshold": 60, "late_seconds": 300}
+VARIABLES = {"prefix": PREFIX, "grace_seconds": 30, "surge_window_seconds": 300, "surge_threshold": 60,
+             "late_seconds": 300}
 TS_FORMAT = "yyyy-MM-dd''T''HH:mm:ss[.SSSSSS]X"
 
 
@@ -109,7 +110,8 @@ def test_the_timestamp_format_parses_what_msgspec_writes(tmp_path):
         ".format(Instant.ofEpochMilli(Long.parseLong(\"1795767900000\"))));\n"
         "}}\n"
     )
-    out = subprocess.run(["java", str(src), *stamps], capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    out = subprocess.run(["java", str(src), *stamps], capture_output=True, text=True, timeout=120,
+                         check=True).stdout.split()
     assert [int(x) for x in out[:2]] == [int(utc(at(1.123)).timestamp() * 1000), int(at(60).timestamp() * 1000)]
     assert out[2] == key_time(at(1500))  # the alert key's time, as ksqlDB writes it
 
@@ -120,7 +122,8 @@ def encode_ts(ts):
 
 def test_the_statement_splitter_respects_quotes_and_comments():
     text = "-- a comment; with a semicolon\nCREATE STREAM a (`x;y` VARCHAR) WITH (F='it''s; fine');\nDROP STREAM b;"
-    assert ksqldb.split_statements(text) == ["CREATE STREAM a (`x;y` VARCHAR) WITH (F='it''s; fine');", "DROP STREAM b;"]
+    assert ksqldb.split_statements(text) == ["CREATE STREAM a (`x;y` VARCHAR) WITH (F='it''s; fine');",
+                                             "DROP STREAM b;"]
     with pytest.raises(ValueError, match="without a closing semicolon"):
         ksqldb.split_statements("CREATE STREAM a")
 
