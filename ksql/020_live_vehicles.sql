@@ -1,13 +1,22 @@
 -- Part 2: every report joined with the scheduled arrival of the last stop it served (a stream-table
--- join on an expression: ksqlDB repartitions by it), and the live_vehicles table built from it.
--- delay_seconds here is measured at each report against the last stop served: exact while the
--- vehicle is at the stop, higher by the running time since then between stops. The built-in
--- processor measures from the first report past the stop (see README).
+-- join on an expression: ksqlDB repartitions the reports by it), and the live_vehicles table built
+-- from it. delay_seconds here is measured at each report against the last stop served: exact while
+-- the vehicle is at the stop, higher by the running time since then between stops. The built-in
+-- processor measures from the first report past the stop (see docs/ksqldb.md).
+--
+-- Time: a report's time is its `timestamp` (event time, see 010). A stream-table join looks the key
+-- up in the table as of the report: Kafka Streams takes the records of the reports and of the
+-- schedule in the order of their Kafka timestamps, so a report finds a schedule row only if the
+-- row's record timestamp is not after the report's. The simulator stamps each schedule row with the
+-- simulated time it publishes it at (before the first report of its trip), not the wall clock.
+--
+-- The result key must be the table's key column selected as such (ksqlDB 0.29 refuses the same
+-- CONCAT expression under that name): s.`schedule_key`, which the join sets for every report.
 
 CREATE STREAM IF NOT EXISTS sc_vehicle_progress WITH (
     KAFKA_TOPIC = '${prefix}streamcity_ksql_vehicle_progress', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON'
 ) AS SELECT
-    CONCAT(COALESCE(v.`trip_id`, '-'), ':', COALESCE(CAST(v.`stop_sequence` AS VARCHAR), '-')) AS `schedule_key`,
+    s.`schedule_key` AS `schedule_key`,
     v.`vehicle_id` AS `vehicle_id`,
     v.`vehicle_type` AS `vehicle_type`,
     v.`route_id` AS `route_id`,

@@ -3,11 +3,17 @@
 -- key the built-in processor uses ("surge:<stop>:<window start, UTC to the second>"). Every
 -- further tap re-sends that alert with the new count (an update, not a new alert). ksqlDB sends
 -- no "cleared": the built-in processor does, when the following window closes.
+--
+-- The counts table is windowed (its key is stop and window), and ksqlDB 0.29 refuses to repartition
+-- a windowed source. So the table carries the stop and the window bounds in its value too, and its
+-- changelog is read again as a stream of values only (no key columns: the windowed key is ignored),
+-- which the alerts stream then keys by the alert key.
 
 CREATE TABLE IF NOT EXISTS sc_surge_counts WITH (
     KAFKA_TOPIC = '${prefix}streamcity_ksql_surge_counts', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON'
 ) AS SELECT
-    `stop_id`,
+    `stop_id` AS `stop_key`,
+    AS_VALUE(`stop_id`) AS `stop_id`,
     COUNT(*) AS `tap_count`,
     LATEST_BY_OFFSET(`latitude`) AS `latitude`,
     LATEST_BY_OFFSET(`longitude`) AS `longitude`,
@@ -19,9 +25,9 @@ WINDOW TUMBLING (SIZE ${surge_window_seconds} SECONDS, GRACE PERIOD ${grace_seco
 GROUP BY `stop_id`
 EMIT CHANGES;
 
--- The table's changelog read as a stream (its key is windowed).
+-- The table's changelog read as a stream of its values (without the windowed key).
 CREATE STREAM IF NOT EXISTS sc_surge_changes (
-    `stop_id` VARCHAR KEY,
+    `stop_id` VARCHAR,
     `tap_count` BIGINT,
     `latitude` DOUBLE,
     `longitude` DOUBLE,
@@ -29,15 +35,14 @@ CREATE STREAM IF NOT EXISTS sc_surge_changes (
     `window_start_ms` BIGINT,
     `window_end_ms` BIGINT
 ) WITH (
-    KAFKA_TOPIC = '${prefix}streamcity_ksql_surge_counts', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON',
-    WINDOW_TYPE = 'TUMBLING', WINDOW_SIZE = '${surge_window_seconds} SECONDS'
+    KAFKA_TOPIC = '${prefix}streamcity_ksql_surge_counts', VALUE_FORMAT = 'JSON'
 );
 
 CREATE STREAM IF NOT EXISTS sc_surge_alerts WITH (
     KAFKA_TOPIC = '${prefix}surge_alerts', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON'
 ) AS SELECT
     CONCAT('surge:', `stop_id`, ':', TIMESTAMPTOSTRING(`window_start_ms`, 'yyyy-MM-dd''T''HH:mm:ss''Z''', 'UTC')) AS `record_key`,
-    CONCAT('surge:', `stop_id`, ':', TIMESTAMPTOSTRING(`window_start_ms`, 'yyyy-MM-dd''T''HH:mm:ss''Z''', 'UTC')) AS `alert_key`,
+    AS_VALUE(CONCAT('surge:', `stop_id`, ':', TIMESTAMPTOSTRING(`window_start_ms`, 'yyyy-MM-dd''T''HH:mm:ss''Z''', 'UTC'))) AS `alert_key`,
     'open' AS `state`,
     CASE
         WHEN `tap_count` >= 3 * ${surge_threshold} THEN 5

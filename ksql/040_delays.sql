@@ -38,7 +38,7 @@ CREATE STREAM IF NOT EXISTS sc_delay_alerts WITH (
     KAFKA_TOPIC = '${prefix}delay_alerts', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON'
 ) AS SELECT
     CONCAT('delay:', `trip_id`, ':', `vehicle_id`) AS `record_key`,
-    CONCAT('delay:', `trip_id`, ':', `vehicle_id`) AS `alert_key`,
+    AS_VALUE(CONCAT('delay:', `trip_id`, ':', `vehicle_id`)) AS `alert_key`,
     'open' AS `state`,
     CASE
         WHEN `arrived_ms` - `scheduled_ms` >= 6000 * ${late_seconds} THEN 5

@@ -35,7 +35,7 @@ CREATE STREAM IF NOT EXISTS sc_breakdown_alerts WITH (
     KAFKA_TOPIC = '${prefix}breakdown_alerts', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON'
 ) AS SELECT
     CONCAT('breakdown:', `vehicle_id`, ':', `episode`) AS `record_key`,
-    CONCAT('breakdown:', `vehicle_id`, ':', `episode`) AS `alert_key`,
+    AS_VALUE(CONCAT('breakdown:', `vehicle_id`, ':', `episode`)) AS `alert_key`,
     'open' AS `state`,
     4 AS `severity`,
     `route_id` AS `route_id`,

@@ -13,6 +13,7 @@ import heapq
 import logging
 import math
 import random
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -83,6 +84,8 @@ class Tick:
     taps: list[RiderTappedOn] = field(default_factory=list)
     incidents: list[TrafficIncident] = field(default_factory=list)
     schedule: list[StopSchedule] = field(default_factory=list)
+    # simulated time (ms) each schedule row became due, one per row: its Kafka record timestamp
+    schedule_at: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.vehicles) + len(self.taps) + len(self.incidents) + len(self.schedule)
@@ -364,7 +367,9 @@ class Simulation:
             for old in [d for d in self.days if d < next_date - dt.timedelta(days=2)]:
                 del self.days[old]
         while self._schedule_due and self._schedule_due[0][0] <= t1:
-            out.schedule.extend(heapq.heappop(self._schedule_due)[2])
+            due, _, rows = heapq.heappop(self._schedule_due)
+            out.schedule.extend(rows)
+            out.schedule_at.extend([int(round(max(due, t0) * 1000))] * len(rows))
         self._set_road(t0)
         hour, weekend = self._local_hour(t0)
         station_taps = self.demand.arrivals(t0, t1, hour, weekend)
@@ -422,10 +427,17 @@ class Simulation:
     # -- publishing -------------------------------------------------------------------------------
 
     @staticmethod
-    def publish(bus, tick: Tick) -> int:
-        """Produce a tick's events to their topics; returns how many."""
-        for e in tick.schedule:
-            bus.produce(STOP_SCHEDULE.name, event_key(STOP_SCHEDULE, e), encode(e))
+    def publish(bus, tick: Tick, *, now_ms: int | None = None) -> int:
+        """Produce a tick's events to their topics; returns how many.
+
+        A schedule row's Kafka timestamp is the simulated time it became due: at or before the first
+        report of its trip (whose event time is later), after the last report of the previous run of
+        that trip id. ksqlDB's stream-table join takes records in timestamp order, so reports find the
+        row of their own run (docs/ksqldb.md). It is never later than the wall clock (`now_ms`): Kafka
+        4 brokers refuse timestamps over an hour ahead, and simulated time may run ahead."""
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        for e, at in zip(tick.schedule, tick.schedule_at, strict=True):
+            bus.produce(STOP_SCHEDULE.name, event_key(STOP_SCHEDULE, e), encode(e), timestamp_ms=min(at, now_ms))
         for e in tick.incidents:
             bus.produce(TRAFFIC_INCIDENTS.name, e.incident_id, encode(e))
         for e in tick.taps:

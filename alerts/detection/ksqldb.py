@@ -109,6 +109,43 @@ def statements(variables: dict[str, object], directory: Path = SCRIPTS_DIR) -> l
     return out
 
 
+def topic_facts(prefix: str, partitions: int) -> tuple[dict[str, int], dict[str, set[str]]]:
+    """Per physical topic of the schema module: its partition count, and the fields every record of
+    it has (msgspec writes every field; those whose type admits no None are never null)."""
+    import msgspec
+
+    from streamcity.kernel.schemas import TOPICS
+
+    counts, non_null = {}, {}
+    for topic in TOPICS.values():
+        counts[prefix + topic.name] = partitions
+        fields = msgspec.inspect.type_info(topic.schema).fields
+        non_null[prefix + topic.name] = {
+            f.name for f in fields
+            if not (isinstance(f.type, msgspec.inspect.UnionType)
+                    and any(isinstance(t, msgspec.inspect.NoneType) for t in f.type.types))
+        }
+    return counts, non_null
+
+
+def check_scripts(stmts: list[Statement], variables: dict[str, object] | None = None):
+    """The checker's result (ksqlcheck.Result) for `stmts`, with the topics `createtopics` makes."""
+    from django.conf import settings
+
+    from . import ksqlcheck
+
+    prefix = (variables or {}).get("prefix", settings.KAFKA_TOPIC_PREFIX)
+    counts, non_null = topic_facts(str(prefix), settings.STREAMCITY_PARTITIONS)
+    return ksqlcheck.check(stmts, counts, non_null)
+
+
+def refuse_problems(result) -> None:
+    """Raise KsqlError listing the checker's problems, if any."""
+    if result.problems:
+        lines = "\n".join(f"  {p}" for p in result.problems)
+        raise KsqlError(f"the scripts break {len(result.problems)} ksqlDB 0.29 rule(s); nothing was sent:\n{lines}")
+
+
 class KsqlClient:
     """POST /ksql and GET /info against one ksqlDB server (basic auth for Confluent Cloud)."""
 

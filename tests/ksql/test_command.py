@@ -49,7 +49,8 @@ class FakeKsql:
                     return self._send(400, {"@type": "statement_error", "error_code": 40001,
                                             "message": "Invalid join condition", "statementText": text})
                 if text == "SHOW STREAMS;":
-                    return self._send(200, [{"@type": "streams", "streams": [{"name": o.upper()} for o in outer.objects]}])
+                    streams = [{"name": o.upper()} for o in outer.objects]
+                    return self._send(200, [{"@type": "streams", "streams": streams}])
                 if text in ("SHOW TABLES;", "SHOW QUERIES;"):
                     return self._send(200, [{"@type": text[5:-1].lower(), "tables": [], "queries": []}])
                 self._send(200, [{"@type": "currentStatus", "statementText": text,
@@ -114,7 +115,8 @@ def test_status_reports_what_is_missing(settings, expected, capsys):
         with pytest.raises(CommandError, match="missing"):
             call_command("ksql", "status")
     out = capsys.readouterr().out
-    assert "ksqlDB 0.29.0" in out and "stream sc_vehicle_locations: present" in out and "table sc_live_vehicles: MISSING" in out
+    assert "ksqlDB 0.29.0" in out and "stream sc_vehicle_locations: present" in out
+    assert "table sc_live_vehicles: MISSING" in out
     assert server.requests[0][:2] == ("GET", "/info")
 
 

@@ -1,27 +1,46 @@
+from pathlib import Path
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from alerts.detection import ksqldb
+from alerts.detection import ksqlcheck, ksqldb
 
 
 class Command(BaseCommand):
     help = (
-        "Apply the ksqlDB scripts in ksql/ in order (apply), show what of them runs (status), or drop "
-        "their streams and tables (drop), against the ksqlDB REST API at KSQLDB_URL."
+        "Check the ksqlDB scripts in ksql/ against ksqlDB 0.29's planner rules (check, no server), apply "
+        "them in order (apply: checks first), show what of them runs (status), or drop their streams and "
+        "tables (drop), against the ksqlDB REST API at KSQLDB_URL."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("action", choices=["apply", "status", "drop"])
+        parser.add_argument("action", choices=["check", "apply", "status", "drop"])
         parser.add_argument("--url", default="", help="ksqlDB server (default: KSQLDB_URL)")
         parser.add_argument("--print", action="store_true", dest="print_only",
                             help="print the statements with their variables filled in; contact no server")
+        parser.add_argument("--scripts", default="", help="directory of the scripts (default: ksql/)")
 
-    def handle(self, *args, action, url, print_only, **options):
-        stmts = ksqldb.statements(ksqldb.script_variables())
+    def handle(self, *args, action, url, print_only, scripts, **options):
+        variables = ksqldb.script_variables()
+        try:
+            stmts = ksqldb.statements(variables, Path(scripts)) if scripts else ksqldb.statements(variables)
+        except (KeyError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+        if not stmts:
+            raise CommandError(f"no statements in {scripts or ksqldb.SCRIPTS_DIR}")
         if print_only:
             for s in stmts:
                 self.stdout.write(f"-- {s}\n{s.text}\n")
             return
+        if action in ("check", "apply"):
+            try:
+                ksqldb.refuse_problems(ksqldb.check_scripts(stmts, variables))
+            except ksqldb.KsqlError as exc:
+                raise CommandError(str(exc)) from None
+            if action == "check":
+                self.stdout.write(self.style.SUCCESS(
+                    f"{len(stmts)} statements pass the ksqlDB 0.29 checks ({', '.join(ksqlcheck.CHECKS)})"))
+                return
         url = url or settings.KSQLDB_URL
         if not url:
             raise CommandError("no ksqlDB server: set KSQLDB_URL (or pass --url)")

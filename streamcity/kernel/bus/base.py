@@ -95,8 +95,10 @@ class Bus(abc.ABC):
     """Produce records and create consumers."""
 
     @abc.abstractmethod
-    def produce(self, topic: str, key: str | None, value: bytes | None, headers: Headers = ()) -> None:
-        """Queue a record for `topic`. Records with one key keep their order."""
+    def produce(self, topic: str, key: str | None, value: bytes | None, headers: Headers = (),
+                timestamp_ms: int | None = None) -> None:
+        """Queue a record for `topic`. Records with one key keep their order. `timestamp_ms`: the
+        record's timestamp (default: now), for readers that order by it (ksqlDB's joins)."""
 
     def produce_many(self, topic: str, records: Iterable[tuple[str | None, bytes | None]]) -> None:
         """Queue (key, value) records for `topic`, in order: `produce` for each, with the per-call

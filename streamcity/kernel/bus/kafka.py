@@ -47,6 +47,10 @@ class KafkaBus(Bus):
                             **self._config,
                             "enable.idempotence": True,
                             "acks": "all",
+                            # the Java client's partitioner: a key lands in the partition Kafka Streams
+                            # (ksqlDB) puts it in, so stop_schedule is co-partitioned with the reports
+                            # ksqlDB repartitions by the same key for its join (docs/ksqldb.md)
+                            "partitioner": "murmur2_random",
                             "linger.ms": 10,
                             "compression.type": "lz4",
                             "queue.buffering.max.messages": 500_000,
@@ -65,8 +69,12 @@ class KafkaBus(Bus):
             self._stats["failed"] += 1
             logger.error("delivery to %s failed: %s", msg.topic(), err)
 
-    def produce(self, topic: str, key: str | None, value: bytes | None, headers: Headers = ()) -> None:
-        self._send(topic, ((key, value),), {"headers": list(headers)} if headers else _NO_KWARGS)
+    def produce(self, topic: str, key: str | None, value: bytes | None, headers: Headers = (),
+                timestamp_ms: int | None = None) -> None:
+        kwargs = {"headers": list(headers)} if headers else _NO_KWARGS
+        if timestamp_ms is not None:
+            kwargs = {**kwargs, "timestamp": timestamp_ms}
+        self._send(topic, ((key, value),), kwargs)
 
     def produce_many(self, topic: str, records) -> None:
         self._send(topic, records, _NO_KWARGS)

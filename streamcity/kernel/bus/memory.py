@@ -84,14 +84,15 @@ class MemoryBus(Bus):
         return t
 
     # -- producing --------------------------------------------------------------
-    def produce(self, topic: str, key: str | None, value: bytes | None, headers: Headers = ()) -> None:
-        self._append(topic, ((key, value),), tuple(headers))
+    def produce(self, topic: str, key: str | None, value: bytes | None, headers: Headers = (),
+                timestamp_ms: int | None = None) -> None:
+        self._append(topic, ((key, value),), tuple(headers), timestamp_ms)
 
     def produce_many(self, topic: str, records) -> None:
         self._append(topic, records, ())
 
-    def _append(self, topic: str, records, headers: tuple) -> None:
-        ts = int(time.time() * 1000)
+    def _append(self, topic: str, records, headers: tuple, timestamp_ms: int | None = None) -> None:
+        ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
         with self._cond:
             t = self._topic(topic)
             n = len(t.partitions)
