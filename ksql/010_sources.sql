@@ -1,5 +1,5 @@
 -- StreamCity on ksqlDB 0.29 / Confluent Cloud, part 1: streams and tables over StreamCity's topics.
--- Column names are quoted so they keep the lower case of streamcity/schemas.py. Event time is the
+-- Column names are quoted so they keep the lower case of streamcity/kernel/schemas.py. Event time is the
 -- `timestamp` field: ISO 8601 UTC as msgspec writes it, "2026-11-27T08:30:00.123000Z" (the fraction
 -- is left out when it is zero, hence the optional section). ${prefix} is KAFKA_TOPIC_PREFIX.
 

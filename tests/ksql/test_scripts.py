@@ -2,7 +2,7 @@
 
 The planner rules are checked by the checker (test_check.py), what the scripts write by the schema
 contract (test_contract.py); here: every statement is idempotent, names only topics of
-streamcity/schemas.py (or its own internal ones), and declares the source columns and the event time
+streamcity/kernel/schemas.py (or its own internal ones), and declares the source columns and the event time
 the producers write.
 """
 
