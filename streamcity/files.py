@@ -31,6 +31,12 @@ def private_file_create(path: Path, text: str) -> None:
         f.write(text)
 
 
+def private_file(path: Path) -> Path:
+    """Tighten an existing file of ours to 0600 (one an earlier version wrote with the umask's mode)."""
+    _tighten(Path(path), FILE_MODE)
+    return Path(path)
+
+
 def private_sqlite(path: Path, var_dir: Path) -> None:
     """Before SQLite opens `path`: its folder exists (var/ private), the file and its companions are 0600."""
     path = Path(path)

@@ -39,13 +39,13 @@ def _secret_key() -> str:
             "DJANGO_SECRET_KEY must be set in production; for the local demo set STREAMCITY_DEMO=true "
             "(`make demo` does)"
         )
-    from streamcity.files import private_dir, private_file_create
+    from streamcity.files import private_dir, private_file, private_file_create
 
     private_dir(VAR_DIR)
     path = VAR_DIR / "secret_key"
     if not path.exists():
         private_file_create(path, secrets.token_urlsafe(50))
-    return path.read_text().strip()
+    return private_file(path).read_text().strip()
 
 
 SECRET_KEY = _secret_key()
