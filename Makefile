@@ -7,6 +7,8 @@ PORT   ?= 8000
 
 .PHONY: demo test check lint jstest venv venv-dev migrate topics clean
 
+# The local demo: DEBUG off, plain http on 127.0.0.1, a secret key generated in var/ (STREAMCITY_DEMO).
+demo: export STREAMCITY_DEMO ?= true
 demo: venv migrate ## start StreamCity embedded (no Kafka, Redis or PostgreSQL) on $(HOST):$(PORT)
 	$(PY) manage.py runstreamcity --host $(HOST) --port $(PORT)
 

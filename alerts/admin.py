@@ -175,3 +175,6 @@ class SurgeAlertAdmin(AlertAdmin):
 class BreakdownAlertAdmin(AlertAdmin):
     kind_filter = Alert.Kind.BREAKDOWN
     list_filter = ["status", "severity", "route_id", "detected_at"]
+
+
+from . import user_admin  # noqa: E402,F401  (operator accounts: Django's UserAdmin with least privilege)

@@ -17,25 +17,35 @@ env = environ.Env()
 if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
     env.read_env(str(BASE_DIR / ".env"))
 
-# Runtime files (SQLite database, the generated dev secret key, collected static files).
+# Runtime files (SQLite database, the generated demo secret key, collected static files): private to
+# the account that runs StreamCity (0700; its files 0600: the database holds password hashes and sessions).
 VAR_DIR = Path(env.str("STREAMCITY_VAR_DIR", default=str(BASE_DIR / "var")))
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Secure by default: DEBUG only when asked for in so many words.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# The local demo (`make demo`): plain http on 127.0.0.1, a secret key generated in var/. Everything
+# else (no STREAMCITY_DEMO) is production: DJANGO_SECRET_KEY required, https only, secure cookies.
+STREAMCITY_DEMO = env.bool("STREAMCITY_DEMO", default=False)
+LOCAL = DEBUG or STREAMCITY_DEMO
 
 
 def _secret_key() -> str:
-    """SECRET_KEY from the environment; in DEBUG a random key kept in var/ (never in the repo)."""
+    """SECRET_KEY from the environment; for the demo (or DEBUG) a random key kept in var/ (never in the repo)."""
     key = env.str("DJANGO_SECRET_KEY", default="")
     if key:
         return key
-    if not DEBUG:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
+    if not LOCAL:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set in production; for the local demo set STREAMCITY_DEMO=true "
+            "(`make demo` does)"
+        )
+    from streamcity.files import private_dir, private_file, private_file_create
+
+    private_dir(VAR_DIR)
     path = VAR_DIR / "secret_key"
     if not path.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+        private_file_create(path, secrets.token_urlsafe(50))
+    return private_file(path).read_text().strip()
 
 
 SECRET_KEY = _secret_key()
@@ -62,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "streamcity.security.RequestValidationMiddleware",  # NUL, control characters, over-long values: 400
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -94,6 +105,10 @@ TEMPLATES = [
 # -- database: SQLite file by default, PostgreSQL with DATABASE_URL ---------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'streamcity.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        from streamcity.files import private_sqlite
+
+        private_sqlite(Path(DATABASES["default"]["NAME"]), VAR_DIR)
     # WAL lets the web server read while the bridge writes; IMMEDIATE avoids lock upgrades.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "transaction_mode": "IMMEDIATE"}
@@ -181,6 +196,17 @@ STREAMCITY_GTFS = env.str("STREAMCITY_GTFS", default="")
 # HH:MM the simulated clock starts at when --start is not given (default: now in the feed's time zone).
 STREAMCITY_SIM_START = env.str("STREAMCITY_SIM_START", default="")
 
+# GTFS imports (transit.gtfs.reader), refused with an error naming the file beyond these bounds:
+# uncompressed bytes of one file and of the whole feed, the compression ratio of a zip member (text
+# compresses 5-15x; a zip bomb ~1000x), and for a URL the bytes and the seconds of the whole download.
+# Downloads never go to loopback, private or link-local addresses (nor redirect there) unless
+# `importgtfs --allow-private-network` is given.
+STREAMCITY_GTFS_MAX_FILE_BYTES = env.int("STREAMCITY_GTFS_MAX_FILE_BYTES", default=1 << 30)
+STREAMCITY_GTFS_MAX_TOTAL_BYTES = env.int("STREAMCITY_GTFS_MAX_TOTAL_BYTES", default=2 << 30)
+STREAMCITY_GTFS_MAX_RATIO = env.float("STREAMCITY_GTFS_MAX_RATIO", default=100.0)
+STREAMCITY_GTFS_MAX_DOWNLOAD_BYTES = env.int("STREAMCITY_GTFS_MAX_DOWNLOAD_BYTES", default=512 << 20)
+STREAMCITY_GTFS_DOWNLOAD_SECONDS = env.float("STREAMCITY_GTFS_DOWNLOAD_SECONDS", default=300.0)
+
 # -- live map ---------------------------------------------------------------------------------
 # Seconds between two frames sent to the browsers; every change in between rides in one frame.
 STREAMCITY_FRAME_INTERVAL = env.float("STREAMCITY_FRAME_INTERVAL", default=0.25)
@@ -219,10 +245,11 @@ LEAFLET_CONFIG = {
 
 # -- static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"
-# In DEBUG, files are served straight from the finders; production collects them into STATIC_ROOT.
-STATIC_ROOT = env.str("DJANGO_STATIC_ROOT", default="" if DEBUG else str(VAR_DIR / "static")) or None
+# Production collects them into STATIC_ROOT (`manage.py collectstatic`), served by WhiteNoise. DEBUG
+# and the demo serve them straight from the app folders through WhiteNoise too (no collectstatic step).
+STATIC_ROOT = env.str("DJANGO_STATIC_ROOT", default="" if LOCAL else str(VAR_DIR / "static")) or None
 STATICFILES_DIRS = [BASE_DIR / "static"]
-WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_USE_FINDERS = LOCAL
 
 # -- auth and security --------------------------------------------------------------------------
 LOGIN_URL = "/accounts/login/"
@@ -232,28 +259,43 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out logins before checking passwords
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Brute-force protection (django-axes): after AXES_FAILURE_LIMIT failures for one username from
-# one address, further attempts are refused for AXES_COOLOFF_TIME hours with a clear page (429).
+# Brute-force protection (django-axes): a username is locked after AXES_FAILURE_LIMIT failures from
+# any address, and an address after AXES_FAILURE_LIMIT failures whatever the usernames, for
+# AXES_COOLOFF_TIME hours, with a clear page (429). A supervisor unlocks an operator from the users
+# page (action "Unlock the selected accounts").
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+# Behind reverse proxies: how many there are in front of Daphne, each appending to X-Forwarded-For
+# (nginx: proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for). 0: X-Forwarded-For is ignored.
+# AXES_PROXY_COUNT is the older name of the same setting.
+STREAMCITY_TRUSTED_PROXIES = env.int("STREAMCITY_TRUSTED_PROXIES", default=env.int("AXES_PROXY_COUNT", default=0))
+AXES_CLIENT_IP_CALLABLE = "streamcity.security.client_ip"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+# https only, unless local (the demo on http://127.0.0.1, DEBUG). Each can still be set on its own.
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not LOCAL)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = not DEBUG
-SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0 if LOCAL else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=not LOCAL)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=not LOCAL)
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=not LOCAL)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("DJANGO_BEHIND_PROXY", default=False) else None
+
+# Error pages and mails: every URL that can carry credentials masked (streamcity.security.SettingsFilter).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "streamcity.security.SettingsFilter"
+# Request validation (streamcity.security.RequestValidationMiddleware): longer is refused with a 400.
+STREAMCITY_MAX_PATH_LENGTH = env.int("STREAMCITY_MAX_PATH_LENGTH", default=1024)
+STREAMCITY_MAX_SEGMENT_LENGTH = env.int("STREAMCITY_MAX_SEGMENT_LENGTH", default=255)
+STREAMCITY_MAX_QUERY_LENGTH = env.int("STREAMCITY_MAX_QUERY_LENGTH", default=8192)
+STREAMCITY_MAX_QUERY_VALUE_LENGTH = env.int("STREAMCITY_MAX_QUERY_VALUE_LENGTH", default=1024)
 
 # -- notifications of new alerts (off unless configured) ------------------------------------------
 # Email recipients per alert kind: "surge=a@x;b@y,breakdown=c@z,*=ops@x" (* = every other kind).

@@ -135,7 +135,7 @@ def test_import_from_an_http_url(tmp_path):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        summary = feed_import(source=f"http://127.0.0.1:{server.server_port}/city.zip")
+        summary = feed_import(source=f"http://127.0.0.1:{server.server_port}/city.zip", allow_private_network=True)
     finally:
         server.shutdown()
         server.server_close()

@@ -18,6 +18,8 @@ from django.utils import timezone
 from transit.models import Agency, Calendar, CalendarDate, Feed, Frequency, Route, Shape, Stop, StopTime, Trip
 
 from .parse import Progress, parse_feed
+from streamcity.security import redact_url
+
 from .reader import FeedSource, GtfsError
 from .tables import GtfsFeed
 
@@ -45,7 +47,8 @@ def feed_name_clean(name: str) -> str:
 
 
 def feed_import(
-    *, source: str | Path, name: str | None = None, progress: Progress | None = None, if_changed: bool = False
+    *, source: str | Path, name: str | None = None, progress: Progress | None = None, if_changed: bool = False,
+    allow_private_network: bool = False,
 ) -> ImportSummary:
     """Import the feed at `source` (folder, .zip or URL) as `name` (default: from the path).
 
@@ -53,7 +56,8 @@ def feed_import(
     fingerprint is kept as it is. Raises GtfsError naming file, row and column on a broken feed.
     """
     started = time.perf_counter()
-    with FeedSource(source) as src:
+    shown = redact_url(str(source))
+    with FeedSource(source, allow_private_network=allow_private_network) as src:
         name = feed_name_clean(name or src.default_name)
         fingerprint = src.fingerprint()
         existing = Feed.objects.filter(name=name).first()
@@ -61,7 +65,7 @@ def feed_import(
             return ImportSummary(existing, existing.counts, time.perf_counter() - started, skipped=True)
         parsed = parse_feed(src, progress=progress)
     try:
-        feed = _write(parsed, name=name, source=str(source), fingerprint=fingerprint, progress=progress, started=started)
+        feed = _write(parsed, name=name, source=shown, fingerprint=fingerprint, progress=progress, started=started)
     except IntegrityError:
         # Another process imported the same feed name at the same moment: keep theirs if identical.
         existing = Feed.objects.filter(name=name).first()
@@ -71,7 +75,7 @@ def feed_import(
     seconds = time.perf_counter() - started
     Feed.objects.filter(pk=feed.pk).update(import_seconds=seconds)
     feed.import_seconds = seconds
-    logger.info("imported GTFS feed %s from %s in %.2fs: %s", name, source, seconds, feed.counts)
+    logger.info("imported GTFS feed %s from %s in %.2fs: %s", name, shown, seconds, feed.counts)
     return ImportSummary(feed, feed.counts, seconds, replaced=existing is not None, warnings=parsed.warnings)
 
 

@@ -2,6 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from streamcity.security import redact_url
 from transit.gtfs.reader import GtfsError
 from transit.gtfs.services import feed_import
 
@@ -13,8 +14,12 @@ class Command(BaseCommand):
         parser.add_argument("path", help="GTFS folder, .zip file or http(s) URL")
         parser.add_argument("--name", help="feed name (default: the folder's or zip's name); same name = replace")
         parser.add_argument("--if-changed", action="store_true", help="do nothing when the same feed is imported")
+        parser.add_argument(
+            "--allow-private-network", action="store_true",
+            help="let a URL (or a redirect) reach loopback, private or link-local addresses (refused by default)",
+        )
 
-    def handle(self, *args, path, name, if_changed, **options):
+    def handle(self, *args, path, name, if_changed, allow_private_network, **options):
         tty = self.stdout.isatty()
         started = time.perf_counter()
         last = [0.0]
@@ -27,9 +32,10 @@ class Command(BaseCommand):
                 self.stdout.flush()
 
         try:
-            summary = feed_import(source=path, name=name, progress=progress, if_changed=if_changed)
+            summary = feed_import(source=path, name=name, progress=progress, if_changed=if_changed,
+                                  allow_private_network=allow_private_network)
         except GtfsError as exc:
-            raise CommandError(f"cannot import {path}: {exc} (nothing was changed)") from None
+            raise CommandError(f"cannot import {redact_url(path)}: {exc} (nothing was changed)") from None
         finally:
             if tty:
                 self.stdout.write("\r\033[K", ending="")
