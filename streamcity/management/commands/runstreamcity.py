@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from alerts.services import demo_operator_reset
 
 from streamcity import roles
+from streamcity.asgi_server import Server
 from streamcity.bus import get_bus
 from streamcity.runtime import RoleThreads
 
@@ -64,7 +65,7 @@ class Command(BaseCommand):
                     )
             self.stdout.flush()
 
-        server = daphne.server.Server(
+        server = Server(
             application=get_default_application(),
             endpoints=build_endpoint_description_strings(host=options["host"], port=options["port"]),
             signal_handlers=True,
