@@ -6,8 +6,9 @@ import asyncio
 import json
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+
+from streamcity.kernel.sockets import BoundedWebsocketConsumer
 
 from .selectors import open_alert_payloads
 from .services import is_operator, session_is_valid
@@ -16,11 +17,13 @@ from .streams import OPS_GROUP, user_group
 CLOSE_SESSION_ENDED = 4401
 
 
-class OpsAlertsConsumer(AsyncWebsocketConsumer):
+class OpsAlertsConsumer(BoundedWebsocketConsumer):
     """Authenticated operators only: a snapshot of open alerts, then every change.
 
     The socket is closed when its operator logs out (a message to the operator's own group) and,
     as a backstop, when a periodic check finds the session gone or the account no longer an operator.
+    Bounded as the live map's socket (streamcity.kernel.sockets): a message budget, checked messages, no
+    backlog for a client that does not read (it gets a fresh snapshot once its buffer has drained).
     """
 
     groups_joined: list[str] = []
@@ -31,6 +34,7 @@ class OpsAlertsConsumer(AsyncWebsocketConsumer):
         if not await database_sync_to_async(is_operator)(user):
             await self.close(code=4403)
             return
+        self.bound_socket()
         self.groups_joined = [OPS_GROUP, user_group(user.pk)]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -57,16 +61,17 @@ class OpsAlertsConsumer(AsyncWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 
-    async def receive(self, text_data=None, bytes_data=None):
-        try:
-            message = json.loads(text_data or "{}")
-        except ValueError:
-            return
-        if isinstance(message, dict) and message.get("type") == "resync":
+    async def receive_message(self, message: dict):
+        if message.get("type") == "resync":
             await self._snapshot()
+        else:
+            await self.send_error(f"unknown message type {str(message.get('type'))[:40]!r}; known: resync")
+
+    async def send_latest(self):
+        await self._snapshot()
 
     async def alerts_frame(self, event):
-        await self.send(text_data=event["text"])
+        await self.send_state(event["text"])
 
     async def session_ended(self, event):
         await self.close(code=CLOSE_SESSION_ENDED)

@@ -33,7 +33,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from streamcity.server import asgi_server, server_loop  # noqa: I001 - first: installs Twisted's asyncio reactor
+from streamcity.server import asgi_server, server_loop  # first: it installs Twisted's asyncio reactor
 
 logger = logging.getLogger(__name__)
 

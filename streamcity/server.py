@@ -1,6 +1,8 @@
-"""The ASGI server (Daphne) every command that serves pages builds: `runstreamcity` and the
-benchmarks. Importing this module installs Twisted's asyncio reactor (daphne.server does it on
-import), so import it before anything else imports Twisted."""
+"""The ASGI server every command that serves pages builds: `runstreamcity` and the benchmarks.
+
+It is Daphne with outbound flow control for WebSockets (streamcity.asgi_server.Server). Importing
+this module installs Twisted's asyncio reactor (daphne.server does it on import), so import it
+before anything else imports Twisted."""
 
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ def asgi_server(host: str, port: int, *, ready: Callable[[], None] | None = None
     from channels.routing import get_default_application
     from daphne.endpoints import build_endpoint_description_strings
 
-    return daphne.server.Server(
+    from streamcity.asgi_server import Server
+
+    return Server(
         application=get_default_application(),
         endpoints=build_endpoint_description_strings(host=host, port=port),
         signal_handlers=signal_handlers,

@@ -323,3 +323,19 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
     },
 }
+
+# -- Hostile input (issue 17: poison records, bounded sockets; docs/security-input.md) ------------
+# A handler that fails on this many records in a row, handling none in between, is a bug: its
+# worker stops (and with it the process's roles) instead of dead-lettering the whole stream.
+STREAMCITY_WORKER_MAX_CONSECUTIVE_FAILURES = env.int("STREAMCITY_WORKER_MAX_CONSECUTIVE_FAILURES", default=100)
+# Client messages on a WebSocket: a token bucket per socket; past it, an error frame and a close.
+STREAMCITY_WS_MESSAGE_BURST = env.int("STREAMCITY_WS_MESSAGE_BURST", default=20)
+STREAMCITY_WS_MESSAGES_PER_SECOND = env.float("STREAMCITY_WS_MESSAGES_PER_SECOND", default=1.0)
+# A client message longer or deeper than this gets an error frame and is not parsed.
+STREAMCITY_WS_MAX_MESSAGE_CHARS = env.int("STREAMCITY_WS_MAX_MESSAGE_CHARS", default=64 * 1024)
+STREAMCITY_WS_MAX_MESSAGE_DEPTH = env.int("STREAMCITY_WS_MAX_MESSAGE_DEPTH", default=8)
+# Outbound: bytes a socket's send buffer may hold before frames are withheld (the client then gets
+# the latest state once it has drained), and how long it may stay over that before it is closed.
+# Needs the server of streamcity.asgi_server (runstreamcity, `python -m streamcity.asgi_server`).
+STREAMCITY_WS_SEND_BUFFER_BYTES = env.int("STREAMCITY_WS_SEND_BUFFER_BYTES", default=256 * 1024)
+STREAMCITY_WS_STALL_SECONDS = env.float("STREAMCITY_WS_STALL_SECONDS", default=30)

@@ -8,9 +8,9 @@ import logging
 
 import msgspec
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from streamcity.kernel.fanout import MAX_FRAME_CHARS, LocalGroups, chunked
+from streamcity.kernel.sockets import BoundedWebsocketConsumer
 
 from .selectors import ROW_FIELDS, vehicle_snapshot_rows
 from .subscriptions import (
@@ -61,7 +61,7 @@ def snapshot_messages(subscription: dict, vehicles: list[list], limit: int = MAX
     return messages
 
 
-class LiveVehiclesConsumer(AsyncWebsocketConsumer):
+class LiveVehiclesConsumer(BoundedWebsocketConsumer):
     """`/ws/live/`: a snapshot on connect, then the frames of the groups covering the subscription.
 
     The subscription comes from the URL (`?bbox=w,s,e,n&route=..&type=..&zoom=..`, default: everything)
@@ -69,6 +69,11 @@ class LiveVehiclesConsumer(AsyncWebsocketConsumer):
     "zoom": z}` (a zoomed-out map gets the changes it can draw: transit.subscriptions);
     each (re)subscription is answered with a fresh snapshot of what it covers. `{"type": "resync"}`
     asks for a new snapshot of the current subscription.
+
+    Bounded (streamcity.kernel.sockets): a budget of client messages (past it: an error frame, then the
+    socket is closed), an error frame for a message too large, too deep or not a JSON object, and
+    no frames queued while the socket's send buffer is over its bound; once it has drained, the
+    client gets a fresh snapshot (the latest state) instead of the frames it missed.
     """
 
     plan: Plan | None = None
@@ -77,6 +82,7 @@ class LiveVehiclesConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         self._frames = []
+        self.bound_socket()
         await self.accept()
         try:
             subscription = subscription_from_query(self.scope.get("query_string", b""))
@@ -92,20 +98,23 @@ class LiveVehiclesConsumer(AsyncWebsocketConsumer):
         for group in self.plan.groups if self.plan else ():
             await groups.leave(group, self)
 
-    async def receive(self, text_data=None, bytes_data=None):
-        try:
-            message = json.loads(text_data or "{}")
-        except ValueError:
-            return
-        kind = message.get("type") if isinstance(message, dict) else None
+    async def receive_message(self, message: dict):
+        kind = message.get("type")
         if kind == "subscribe":
             try:
                 subscription = subscription_parse(message)
             except SubscriptionError as exc:
-                await self.send(text_data=_dumps({"type": "error", "error": str(exc)}))
+                await self.send_error(str(exc))
                 return
             await self._subscribe(subscription)
-        elif kind == "resync" and self.plan is not None:
+        elif kind == "resync":
+            if self.plan is not None:
+                await self._send_snapshot()
+        else:
+            await self.send_error(f"unknown message type {str(kind)[:40]!r}; known: subscribe, resync")
+
+    async def send_latest(self):
+        if self.plan is not None:
             await self._send_snapshot()
 
     async def _subscribe(self, subscription: Subscription):
@@ -133,7 +142,12 @@ class LiveVehiclesConsumer(AsyncWebsocketConsumer):
         """A group's frame (encoded once per group per tick by the bridge), from the process's
         LocalGroups. A client of one group (the city, a route) gets it at once; a client in several
         (the tiles of its view) gets them as one message: the frames of one tick arrive within
-        milliseconds, and each WebSocket message costs the server a write and the browser a parse."""
+        milliseconds, and each WebSocket message costs the server a write and the browser a parse.
+        While the socket's send buffer is over its bound, frames are withheld (send_latest follows)."""
+        if self.over_bound():
+            self.behind = True
+            self.withheld += 1
+            return
         if self.plan is not None and len(self.plan.groups) == 1 and not self._frames:
             await self._send_frames([text])
             return
@@ -149,6 +163,6 @@ class LiveVehiclesConsumer(AsyncWebsocketConsumer):
     async def _send_frames(self, texts: list[str]):
         try:
             for text in merge_frames(texts):
-                await self.send(text_data=text)
+                await self.send_state(text)
         except Exception:  # the socket went away meanwhile: nothing to deliver to
             logger.debug("frames not sent", exc_info=True)

@@ -8,6 +8,7 @@ once per type; `decode()` validates types, required fields and ranges and raises
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, ClassVar, Literal
 
 import msgspec
@@ -20,6 +21,15 @@ Bearing = Annotated[float, msgspec.Meta(ge=0, le=360)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 Count = Annotated[int, msgspec.Meta(ge=0)]
 Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+# Every string of a payload is bounded (a record cannot carry a megabyte in a field we store or
+# show): an optional identifier as Identifier, free text at TEXT_LIMIT characters.
+OptionalId = Annotated[str, msgspec.Meta(max_length=128)] | None
+TEXT_LIMIT = 2000
+Text = Annotated[str, msgspec.Meta(max_length=TEXT_LIMIT)]
+# Nesting the decoder accepts: our payloads are flat objects; an unknown field (kept for forward
+# compatibility) may hold a structure, but not one deeper than this. Checked before decoding, so the
+# bound does not depend on how much of the interpreter's recursion limit the calling thread has left.
+MAX_JSON_DEPTH = 32
 
 VehicleType = Literal["bus", "tram", "rail", "ferry", "subway", "cable", "other"]
 VehicleStatus = Literal["in_service", "broken_down", "out_of_service"]
@@ -47,8 +57,8 @@ class VehicleLocation(Event, frozen=True, kw_only=True):
 
     vehicle_id: Identifier
     vehicle_type: VehicleType
-    route_id: str | None = None
-    trip_id: str | None = None
+    route_id: OptionalId = None
+    trip_id: OptionalId = None
     latitude: Latitude
     longitude: Longitude
     bearing: Bearing = 0.0
@@ -57,7 +67,7 @@ class VehicleLocation(Event, frozen=True, kw_only=True):
     capacity: Count = 0
     status: VehicleStatus = "in_service"
     stop_sequence: int | None = None  # last stop served on the trip
-    next_stop_id: str | None = None
+    next_stop_id: OptionalId = None
     timestamp: dt.datetime
 
 
@@ -67,8 +77,8 @@ class RiderTappedOn(Event, frozen=True, kw_only=True):
     event_id: Identifier
     rider_id: Identifier
     stop_id: Identifier
-    vehicle_id: str | None = None
-    route_id: str | None = None
+    vehicle_id: OptionalId = None
+    route_id: OptionalId = None
     latitude: Latitude
     longitude: Longitude
     timestamp: dt.datetime
@@ -83,7 +93,7 @@ class TrafficIncident(Event, frozen=True, kw_only=True):
     longitude: Longitude
     radius: NonNegative  # metres
     severity: Annotated[int, msgspec.Meta(ge=1, le=5)]
-    description: str = ""
+    description: Text = ""
     status: IncidentStatus = "active"
     timestamp: dt.datetime
 
@@ -94,7 +104,7 @@ class StopSchedule(Event, frozen=True, kw_only=True):
     trip_id: Identifier
     stop_sequence: int
     stop_id: Identifier
-    route_id: str | None = None
+    route_id: OptionalId = None
     scheduled_arrival: dt.datetime
     service_date: dt.date
 
@@ -125,13 +135,13 @@ class AlertEvent(Event, frozen=True, kw_only=True):
     alert_key: Identifier
     state: AlertState = "open"
     severity: Annotated[int, msgspec.Meta(ge=1, le=5)] = 3
-    route_id: str | None = None
-    trip_id: str | None = None
-    vehicle_id: str | None = None
-    stop_id: str | None = None
+    route_id: OptionalId = None
+    trip_id: OptionalId = None
+    vehicle_id: OptionalId = None
+    stop_id: OptionalId = None
     latitude: Latitude | None = None
     longitude: Longitude | None = None
-    summary: str = ""
+    summary: Text = ""
     detected_at: dt.datetime  # event time the episode began
     timestamp: dt.datetime  # event time of this update
 
@@ -171,7 +181,7 @@ class BunchingAlert(AlertEvent, frozen=True, kw_only=True):
     kind: ClassVar[str] = "bunching"
     vehicle_id: Identifier
     condition: Literal["bunching", "gap"]
-    leader_vehicle_id: str | None = None
+    leader_vehicle_id: OptionalId = None
     headway_seconds: NonNegative
     scheduled_headway_seconds: NonNegative
 
@@ -270,16 +280,45 @@ def encode_live(report: VehicleLocation, delay_seconds: int | None, raw: bytes |
     return _encoder.encode(report)[:-1] + tail
 
 
+_JSON_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def json_depth(data: bytes | str, limit: int | None = None) -> int:
+    """How deep the arrays and objects of a JSON text nest (brackets inside strings do not count).
+    Iterative, so any input is measured without recursion; malformed JSON gets a number too. With
+    `limit`, stops as soon as the depth is past it (and returns that depth)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    depth = deepest = 0
+    for match in _JSON_TOKENS.finditer(data):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if limit is not None and deepest > limit:
+                    break
+        elif token in (b"]", b"}"):
+            depth = max(0, depth - 1)
+    return deepest
+
+
 def decode(schema: type[Event], data: bytes | None) -> Event:
     """Decode and validate `data` as `schema`; raise SchemaError with the reason."""
     if data is None:
         raise SchemaError("empty value (tombstone) where a record was expected")
+    # A flat object has no "[" and no "{" after its first byte (two scans in C, ~0.1 µs a record);
+    # anything else is measured before msgspec recurses into it.
+    if (b"[" in data or data.rfind(b"{") > 0) and json_depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise SchemaError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep (the limit)")
     try:
         event = _decoder(schema).decode(data)
     except msgspec.ValidationError as exc:
         raise SchemaError(f"invalid {schema.__name__}: {exc}") from None
     except msgspec.DecodeError as exc:
         raise SchemaError(f"malformed JSON: {exc}") from None
+    except RecursionError:  # a backstop: json_depth bounds what reaches the decoder
+        raise SchemaError("JSON nested too deep for the decoder") from None
     if event.v != SCHEMA_VERSION:
         raise SchemaError(f"unknown schema version {event.v} (this build reads {SCHEMA_VERSION})")
     ts = getattr(event, "timestamp", None)

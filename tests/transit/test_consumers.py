@@ -177,6 +177,8 @@ async def _subscriptions():
         await paris.send_to(text_data=json.dumps({"type": "resync"}))
         assert [v["vehicle_id"] for v in vehicles(await receive(paris))] == ["tram-paris"]  # as in the database
         await paris.send_to(text_data="not json")
+        error = await receive(paris)  # a clear error (streamcity.kernel.sockets), and nothing else
+        assert error == {"type": "error", "error": "message is not valid JSON"}
         assert await paris.receive_nothing(timeout=0.2)
     finally:
         await amsterdam_trams.disconnect()

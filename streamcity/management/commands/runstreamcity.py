@@ -1,3 +1,5 @@
+from streamcity.server import asgi_server, server_loop  # first: it installs Twisted's asyncio reactor
+
 import argparse
 import logging
 import os
@@ -10,7 +12,6 @@ from alerts.services import demo_operator_reset
 from streamcity.kernel.bus import get_bus
 from streamcity.kernel.registry import ensure_topics, registry, worker_status
 from streamcity.kernel.runtime import RoleThreads
-from streamcity.server import asgi_server, server_loop  # noqa: I001 - first: installs Twisted's asyncio reactor
 
 
 class Command(BaseCommand):
