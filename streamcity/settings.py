@@ -39,7 +39,7 @@ def _secret_key() -> str:
             "DJANGO_SECRET_KEY must be set in production; for the local demo set STREAMCITY_DEMO=true "
             "(`make demo` does)"
         )
-    from streamcity.files import private_dir, private_file, private_file_create
+    from streamcity.kernel.files import private_dir, private_file, private_file_create
 
     private_dir(VAR_DIR)
     path = VAR_DIR / "secret_key"
@@ -72,7 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "streamcity.security.RequestValidationMiddleware",  # NUL, control characters, over-long values: 400
+    "streamcity.kernel.security.RequestValidationMiddleware",  # NUL, control characters, over-long values: 400
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -106,7 +106,7 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'streamcity.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     if DATABASES["default"]["NAME"] not in ("", ":memory:"):
-        from streamcity.files import private_sqlite
+        from streamcity.kernel.files import private_sqlite
 
         private_sqlite(Path(DATABASES["default"]["NAME"]), VAR_DIR)
     # WAL lets the web server read while the bridge writes; IMMEDIATE avoids lock upgrades.
@@ -273,7 +273,7 @@ AXES_VERBOSE = False
 # (nginx: proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for). 0: X-Forwarded-For is ignored.
 # AXES_PROXY_COUNT is the older name of the same setting.
 STREAMCITY_TRUSTED_PROXIES = env.int("STREAMCITY_TRUSTED_PROXIES", default=env.int("AXES_PROXY_COUNT", default=0))
-AXES_CLIENT_IP_CALLABLE = "streamcity.security.client_ip"
+AXES_CLIENT_IP_CALLABLE = "streamcity.kernel.security.client_ip"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -289,9 +289,9 @@ SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=not LOCAL)
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=not LOCAL)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("DJANGO_BEHIND_PROXY", default=False) else None
 
-# Error pages and mails: every URL that can carry credentials masked (streamcity.security.SettingsFilter).
-DEFAULT_EXCEPTION_REPORTER_FILTER = "streamcity.security.SettingsFilter"
-# Request validation (streamcity.security.RequestValidationMiddleware): longer is refused with a 400.
+# Error pages and mails: every URL that can carry credentials masked (streamcity.kernel.security.SettingsFilter).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "streamcity.kernel.security.SettingsFilter"
+# Request validation (streamcity.kernel.security.RequestValidationMiddleware): longer is refused with a 400.
 STREAMCITY_MAX_PATH_LENGTH = env.int("STREAMCITY_MAX_PATH_LENGTH", default=1024)
 STREAMCITY_MAX_SEGMENT_LENGTH = env.int("STREAMCITY_MAX_SEGMENT_LENGTH", default=255)
 STREAMCITY_MAX_QUERY_LENGTH = env.int("STREAMCITY_MAX_QUERY_LENGTH", default=8192)

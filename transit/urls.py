@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from streamcity.security import ExternalIdConverter
+from streamcity.kernel.security import ExternalIdConverter
 
 from . import views
 

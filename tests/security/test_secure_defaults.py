@@ -88,8 +88,9 @@ def test_the_embedded_demo_runs_debug_off_and_serves_its_static_files(embedded):
             return exc.code, exc.read(), dict(exc.headers)
 
     status, body, _ = get("/")
-    assert status == 200 and b"live_map.js" in body  # no redirect to https: the demo is plain http
-    for asset in ("/static/transit/live_map.js", "/static/transit/live_map.css", "/static/alerts/ops.js",
+    assert status == 200 and b"/static/transit/map/main.js" in body  # no redirect to https: the demo is plain http
+    for asset in ("/static/transit/map/main.js", "/static/transit/map/livemap.js", "/static/transit/live_map.css",
+                  "/static/alerts/ops.js",
                   "/static/streamcity.css", "/static/leaflet/leaflet.js", "/static/leaflet/leaflet.css"):
         assert get(asset)[0] == 200, asset
     status, body, _ = get("/no-such-page/")

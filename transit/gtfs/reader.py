@@ -3,7 +3,7 @@
 Feeds come from outside: every file is streamed with bounds on its size, the feed's size and a zip
 member's compression ratio; a URL is downloaded with bounds on its bytes and its total time, and
 never from loopback, private or link-local addresses (nor redirected there) unless allowed. URLs are
-logged and stored with their credentials masked (streamcity.security.redact_url).
+logged and stored with their credentials masked (streamcity.kernel.security.redact_url).
 
 Real feeds are messy: CRLF or LF line ends, a UTF-8 byte-order mark, columns in any order, extra
 columns, spaces around values, files inside a subfolder of the zip. All of that is read here;
@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
-from streamcity.security import redact_url
+from streamcity.kernel.security import redact_url
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from transit.models import Agency, Calendar, CalendarDate, Feed, Frequency, Route, Shape, Stop, StopTime, Trip
 
 from .parse import Progress, parse_feed
-from streamcity.security import redact_url
+from streamcity.kernel.security import redact_url
 
 from .reader import FeedSource, GtfsError
 from .tables import GtfsFeed

@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from streamcity.security import redact_url
+from streamcity.kernel.security import redact_url
 from transit.gtfs.reader import GtfsError
 from transit.gtfs.services import feed_import
 
