@@ -14,7 +14,7 @@ test: ## run the whole test suite; starts PostgreSQL, Redis, Kafka and Chromium 
 	bash tests/run.sh
 
 jstest: ## the live map's JavaScript unit tests (Node's own test runner, no npm packages)
-	node --test tests/js/
+	node --test tests/js/*.test.mjs
 
 venv: $(VENV)/.installed
 venv-dev: $(VENV)/.installed-dev
