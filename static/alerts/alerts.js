@@ -19,7 +19,8 @@ export function alertShape(a) {
   const latlng = [a.latitude, a.longitude];
   if (a.kind === "surge") {
     const taps = (a.detection && a.detection.tap_count) || 1;
-    return { shape: "circle", latlng, options: { radius: 60 + 12 * taps, color: colour, fillOpacity: 0.35, weight: 2 } };
+    const options = { radius: 60 + 12 * taps, color: colour, fillOpacity: 0.35, weight: 2 };
+    return { shape: "circle", latlng, options };
   }
   if (a.kind === "incident") {
     const r = (a.detection && a.detection.radius) || 150;

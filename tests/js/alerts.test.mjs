@@ -13,8 +13,10 @@ test("an alert without a position is not drawn", () => {
 
 test("a surge grows with its taps; an incident covers its radius; a vehicle alert is a ring", () => {
   const surge = alertShape({ kind: "surge", latitude: 52.3, longitude: 4.9, detection: { tap_count: 30 } });
-  assert.deepEqual(surge, { shape: "circle", latlng: [52.3, 4.9],
-                            options: { radius: 60 + 12 * 30, color: KIND_COLOURS.surge, fillOpacity: 0.35, weight: 2 } });
+  assert.deepEqual(surge, {
+    shape: "circle", latlng: [52.3, 4.9],
+    options: { radius: 60 + 12 * 30, color: KIND_COLOURS.surge, fillOpacity: 0.35, weight: 2 },
+  });
   assert.equal(alertShape({ kind: "surge", latitude: 0, longitude: 0 }).options.radius, 72, "one tap at least");
   const incident = alertShape({ kind: "incident", latitude: 1, longitude: 2, detection: { radius: 250 } });
   assert.deepEqual([incident.shape, incident.options.radius, incident.options.dashArray], ["circle", 250, "4 4"]);

@@ -63,7 +63,8 @@ test("ages read in seconds, minutes or hours", () => {
 
 test("crowding: the share of the capacity in four levels, unknown without a capacity", () => {
   assert.deepEqual(crowding({ passenger_count: 10, capacity: 0 }), { label: "unknown", level: "unknown", pct: null });
-  assert.deepEqual(crowding({ passenger_count: 34, capacity: 100 }), { label: "many seats free", level: "low", pct: 34 });
+  assert.deepEqual(crowding({ passenger_count: 34, capacity: 100 }),
+                   { label: "many seats free", level: "low", pct: 34 });
   assert.equal(crowding({ passenger_count: 35, capacity: 100 }).level, "medium");
   assert.equal(crowding({ passenger_count: 70, capacity: 100 }).level, "high");
   assert.equal(crowding({ passenger_count: 95, capacity: 100 }).level, "full");

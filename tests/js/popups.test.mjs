@@ -56,8 +56,8 @@ test("a stop's popup lists the next arrivals with their deviation", () => {
   const data = {
     now: "2026-12-04T08:00:00Z",
     arrivals: [
-      { route_id: "R1", route_short_name: "1", route_color: "ffeb3b", headsign: "Zuid", scheduled: "2026-12-04T08:04:00Z",
-        expected: "2026-12-04T08:05:00Z", delay_seconds: 60 },
+      { route_id: "R1", route_short_name: "1", route_color: "ffeb3b", headsign: "Zuid",
+        scheduled: "2026-12-04T08:04:00Z", expected: "2026-12-04T08:05:00Z", delay_seconds: 60 },
       { route_id: "R9", headsign: "Noord", scheduled: "2026-12-04T07:59:00Z", delay_seconds: null },
       { route_id: "R3", route_short_name: "3", headsign: "", scheduled: "2026-12-04T08:10:00Z", delay_seconds: 400 },
     ],

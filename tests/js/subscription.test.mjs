@@ -77,8 +77,8 @@ test("compact rows become vehicles with an ISO timestamp; objects pass through",
   const msg = { type: "frame", fields: ["vehicle_id", "latitude", "longitude", "timestamp_ms"],
                 vehicles: [["a", 52.1, 4.9, Date.parse("2026-12-04T08:00:01.500Z")], ["b", 52.2, 4.8, null]] };
   const [a, b] = decodeVehicles(msg);
-  assert.deepEqual(a, { vehicle_id: "a", latitude: 52.1, longitude: 4.9, timestamp_ms: Date.parse("2026-12-04T08:00:01.500Z"),
-                        timestamp: "2026-12-04T08:00:01.500Z" });
+  assert.deepEqual(a, { vehicle_id: "a", latitude: 52.1, longitude: 4.9,
+                        timestamp_ms: Date.parse("2026-12-04T08:00:01.500Z"), timestamp: "2026-12-04T08:00:01.500Z" });
   assert.equal(b.timestamp, undefined);
   const objects = [{ vehicle_id: "c" }];
   assert.equal(decodeVehicles({ vehicles: objects }), objects);
@@ -99,13 +99,15 @@ test("a snapshot in parts: every part's vehicles, the plan from the first, done 
   const fields = ["vehicle_id"];
   assert.equal(s.add({ type: "snapshot", part: 1, parts: 3, fields, vehicles: [["x"]] }), null,
                "a part whose beginning this socket never saw");
-  const first = s.add({ type: "snapshot", part: 0, parts: 3, subscription: { area: [1, 2, 3, 4] }, fields, vehicles: [["a"]] });
-  assert.deepEqual([first.done, first.plan, first.vehicles.map((v) => v.vehicle_id)], [false, { area: [1, 2, 3, 4] }, ["a"]]);
+  const area = [1, 2, 3, 4];
+  const first = s.add({ type: "snapshot", part: 0, parts: 3, subscription: { area }, fields, vehicles: [["a"]] });
+  assert.deepEqual([first.done, first.plan, first.vehicles.map((v) => v.vehicle_id)], [false, { area }, ["a"]]);
   assert.equal(s.add({ type: "snapshot", part: 1, parts: 3, fields, vehicles: [["b"]] }).done, false);
   const last = s.add({ type: "snapshot", part: 2, parts: 3, fields, vehicles: [["c"]] });
   assert.equal(last.done, true);
   assert.deepEqual([...last.seen].sort(), ["a", "b", "c"]);
-  assert.equal(s.add({ type: "snapshot", part: 2, parts: 3, fields, vehicles: [] }), null, "over: a new one must begin");
+  assert.equal(s.add({ type: "snapshot", part: 2, parts: 3, fields, vehicles: [] }), null,
+               "over: a new one must begin");
 });
 
 test("a snapshot in one message is done at once; a new one starts afresh", () => {

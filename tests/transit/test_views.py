@@ -1,6 +1,4 @@
 import datetime as dt
-import posixpath
-import re
 
 import pytest
 
@@ -33,29 +31,6 @@ def test_live_map_page_gives_the_map_its_punctuality_thresholds(client, settings
     assert config["punctuality"] == {"early_seconds": 90, "late_seconds": 240}
     html = client.get("/").content.decode()
     assert '<script id="live-map-config" type="application/json">' in html and '"late_seconds": 240' in html
-
-
-IMPORT = re.compile(r"""^(?:import\s+(?:[\w*{}\s,]+\s+from\s+)?|export\s+[\w*{}\s,]+\s+from\s+)["']([^"']+)["']""", re.M)
-
-
-def test_the_map_modules_and_everything_they_import_are_served_as_javascript(client):
-    """The browser resolves the modules' relative imports against their static URLs: each must be
-    served, with a JavaScript type (browsers refuse modules served as anything else)."""
-    todo, seen = ["/static/transit/map/main.js", "/static/alerts/ops.js"], set()
-    while todo:
-        url = todo.pop()
-        if url in seen:
-            continue
-        seen.add(url)
-        response = client.get(url)
-        assert response.status_code == 200, url
-        assert response["Content-Type"].startswith("text/javascript"), (url, response["Content-Type"])
-        source = b"".join(response.streaming_content).decode()
-        for spec in IMPORT.findall(source):
-            assert spec.startswith("."), f"{url} imports {spec!r}: only relative imports resolve under STATIC_URL"
-            todo.append(posixpath.normpath(posixpath.join(posixpath.dirname(url), spec)))
-    assert "/static/transit/map/vehicles.js" in seen and "/static/alerts/alerts.js" in seen
-    assert len(seen) >= 14
 
 
 def test_leaflet_assets_are_served(client):

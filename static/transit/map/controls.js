@@ -19,7 +19,8 @@ const PANEL_HTML =
   '<label><input type="radio" name="sc-colour" value="route"> route</label> ' +
   '<label><input type="radio" name="sc-colour" value="state"> punctuality</label></fieldset>' +
   '<fieldset class="sc-types"><legend>Vehicle types</legend><div class="sc-type-list"></div></fieldset>' +
-  '<fieldset class="sc-routes"><legend>Routes <button type="button" class="sc-link sc-all-routes">show all</button></legend>' +
+  '<fieldset class="sc-routes"><legend>Routes ' +
+  '<button type="button" class="sc-link sc-all-routes">show all</button></legend>' +
   '<input type="search" class="sc-route-filter" placeholder="Filter the list" aria-label="Filter the route list">' +
   '<ul class="sc-route-list"></ul></fieldset>' +
   '<fieldset class="sc-layers"><legend>Layers</legend>' +
@@ -46,7 +47,8 @@ export function createControls(ctx) {
     // folded on a phone and on narrow maps (the operations page's, beside its alert list)
     const collapsed = map.getSize().x < 1100 || ctx.panelState === "closed";
     div.innerHTML =
-      '<button type="button" class="sc-panel-toggle" aria-expanded="' + !collapsed + '" aria-controls="sc-panel-body">' +
+      '<button type="button" class="sc-panel-toggle" aria-expanded="' + !collapsed +
+      '" aria-controls="sc-panel-body">' +
       '<span aria-hidden="true">☰</span> Filters</button>' +
       '<div class="sc-panel-body" id="sc-panel-body"' + (collapsed ? " hidden" : "") + ">" + PANEL_HTML + "</div>";
     L.DomEvent.disableClickPropagation(div);
@@ -121,7 +123,8 @@ export function createControls(ctx) {
       li.innerHTML = '<label><input type="checkbox" name="sc-route" value="' + esc(r.route_id) + '"' +
         (filters.routes.has(r.route_id) ? " checked" : "") + '> <span class="sc-badge" style="background:' +
         esc(colour) + ";color:" + esc(r.text_color ? "#" + r.text_color : textColourFor(colour)) + '">' +
-        esc(r.short_name || r.route_id) + "</span> " + esc(r.long_name || TYPE_LABELS[r.vehicle_type] || "") + "</label>";
+        esc(r.short_name || r.route_id) + "</span> " + esc(r.long_name || TYPE_LABELS[r.vehicle_type] || "") +
+        "</label>";
       return li;
     }));
   }
@@ -135,7 +138,8 @@ export function createControls(ctx) {
         li.setAttribute("role", "option");
         li.dataset.kind = it.kind;
         li.dataset.id = it.id;
-        li.innerHTML = '<span class="sc-kind">' + (it.kind === "route" ? "route" : "vehicle") + "</span> " + esc(it.label);
+        li.innerHTML = '<span class="sc-kind">' + (it.kind === "route" ? "route" : "vehicle") + "</span> " +
+          esc(it.label);
         return li;
       }));
     }
@@ -184,7 +188,8 @@ export function createControls(ctx) {
     let html;
     if (filters.colour === "state") {
       html = punctuality.states.map((s) =>
-        '<div class="sc-legend-row"><span class="sc-swatch" style="background:' + s.colour + '"></span>' + esc(s.label) + "</div>"
+        '<div class="sc-legend-row"><span class="sc-swatch" style="background:' + s.colour + '"></span>' +
+        esc(s.label) + "</div>"
       ).join("");
     } else {
       html = '<div class="sc-legend-row sc-muted">Colour: the route (GTFS route colour)</div>' +
@@ -205,7 +210,8 @@ export function createControls(ctx) {
   legend.onAdd = function () {
     const div = el("div", "sc-legend leaflet-bar");
     const collapsed = window.matchMedia("(max-width: 700px)").matches;
-    div.innerHTML = '<button type="button" class="sc-legend-toggle" aria-expanded="' + !collapsed + '">Legend</button>' +
+    div.innerHTML =
+      '<button type="button" class="sc-legend-toggle" aria-expanded="' + !collapsed + '">Legend</button>' +
       '<div class="sc-legend-body"' + (collapsed ? " hidden" : "") + "></div>";
     legendBody = div.querySelector(".sc-legend-body");
     const toggle = div.querySelector(".sc-legend-toggle");

@@ -6,8 +6,8 @@ import { naturalCompare } from "./format.js";
 import { inArea } from "./subscription.js";
 
 export const TYPES = ["bus", "tram", "rail", "subway", "ferry", "cable", "other"];
-export const TYPE_LABELS = { bus: "Bus", tram: "Tram", rail: "Train", subway: "Metro", ferry: "Ferry", cable: "Cable car",
-                             other: "Other" };
+export const TYPE_LABELS = { bus: "Bus", tram: "Tram", rail: "Train", subway: "Metro", ferry: "Ferry",
+                             cable: "Cable car", other: "Other" };
 export const MAIN_TYPES = ["bus", "tram", "rail", "ferry"]; // listed in the filters before any is seen
 const SAVED = ["type", "route", "colour"];
 
@@ -66,6 +66,10 @@ function routeLabel(r) {
   return r.short_name || r.route_id;
 }
 
+function vehicleLabel(id, v) {
+  return id + " (" + (v.route_id || "no route") + ")";
+}
+
 /**
  * The route list for the filter text `query`: routes whose names or id contain it (and the
  * selected ones always), in natural order of their short names, at most `limit`.
@@ -96,7 +100,7 @@ export function searchLocal(routes, vehicles, q) {
   const vs = [];
   for (const [id, v] of vehicles) {
     if (vs.length >= 10) break;
-    if (id.toLowerCase().includes(q)) vs.push({ kind: "vehicle", id, label: id + " (" + (v.route_id || "no route") + ")" });
+    if (id.toLowerCase().includes(q)) vs.push({ kind: "vehicle", id, label: vehicleLabel(id, v) });
   }
   return found.slice(0, 6).map(({ kind, id, label }) => ({ kind, id, label })).concat(vs);
 }
@@ -112,7 +116,7 @@ export function searchMerge(items, data) {
   });
   (data.vehicles || []).forEach((v) => {
     if (!have.has("vehicle:" + v.vehicle_id)) {
-      out.push({ kind: "vehicle", id: v.vehicle_id, label: v.vehicle_id + " (" + (v.route_id || "no route") + ")" });
+      out.push({ kind: "vehicle", id: v.vehicle_id, label: vehicleLabel(v.vehicle_id, v) });
     }
   });
   return out;

@@ -97,8 +97,8 @@ export function createLiveMap(map) {
     if (!shown(v)) { if (m) remove(v.vehicle_id); return; }
     if (!typesSeen.has(v.vehicle_type)) { typesSeen.add(v.vehicle_type); ui.types(); }
     if (v.route_id && !routes.has(v.route_id)) {
-      routes.set(v.route_id, { route_id: v.route_id, short_name: v.route_id, long_name: "", vehicle_type: v.vehicle_type,
-                               color: "", text_color: "", shapes: [], seen: true });
+      routes.set(v.route_id, { route_id: v.route_id, short_name: v.route_id, long_name: "",
+                               vehicle_type: v.vehicle_type, color: "", text_color: "", shapes: [], seen: true });
       ui.routesChanged();
     }
     if (!m) vehicles.set(v.vehicle_id, new VehicleMarker(layer, v, now));

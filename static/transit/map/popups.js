@@ -48,12 +48,14 @@ export function stopHtml(stop, data, { routeColour, stateOf }) {
     (stop.code ? ' <span class="sc-muted">' + esc(stop.code) + "</span>" : "") + "</div>";
   if (!data) return html + '<p class="sc-muted">Loading next arrivals…</p></div>';
   if (!rows.length) return html + '<p class="sc-muted">No arrivals in the next hour.</p></div>';
-  html += '<table class="sc-arrivals"><thead><tr><th>Route</th><th>To</th><th>Due</th><th>Deviation</th></tr></thead><tbody>';
+  html += '<table class="sc-arrivals"><thead><tr><th>Route</th><th>To</th><th>Due</th><th>Deviation</th></tr></thead>' +
+    "<tbody>";
   rows.forEach((a) => {
     const colour = a.route_color ? "#" + a.route_color : routeColour(a.route_id);
     const due = new Date(a.expected || a.scheduled);
     const mins = Math.round((due - new Date(data.now)) / 60000);
-    html += '<tr class="sc-arrival"><td>' + badge(colour, textColourFor(colour), a.route_short_name || a.route_id) + "</td>" +
+    html += '<tr class="sc-arrival"><td>' + badge(colour, textColourFor(colour), a.route_short_name || a.route_id) +
+      "</td>" +
       "<td>" + esc(a.headsign || "") + "</td>" +
       '<td title="scheduled ' + esc(a.scheduled) + '">' + (mins <= 0 ? "now" : mins + " min") + "</td>" +
       '<td class="sc-state-' + stateOf({ delay_seconds: a.delay_seconds }) + '">' +

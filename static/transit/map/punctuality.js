@@ -17,7 +17,8 @@ const COLOURS = {
 function threshold(config, key) {
   const value = config[key];
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new Error(`live-map-config: punctuality.${key} must be a number of seconds >= 0, not ${JSON.stringify(value)}`);
+    const got = JSON.stringify(value);
+    throw new Error(`live-map-config: punctuality.${key} must be a number of seconds >= 0, not ${got}`);
   }
   return value;
 }

@@ -58,7 +58,8 @@ function layerClass() {
     },
 
     getEvents() {
-      return { zoomanim: this._onAnimZoom, zoomend: this._onZoomEnd, viewreset: this._onZoomEnd, resize: this._onResize };
+      return { zoomanim: this._onAnimZoom, zoomend: this._onZoomEnd, viewreset: this._onZoomEnd,
+               resize: this._onResize };
     },
 
     project(v) {
@@ -153,7 +154,8 @@ function layerClass() {
           return true;
         }
         const dx = lx - m.lx, dy = ly - m.ly;
-        if (dx * dx + dy * dy >= drift || angleBetween(m.heading(k), m.drawnHeading) >= Math.PI / ROTATIONS) return true;
+        if (dx * dx + dy * dy >= drift) return true;
+        if (angleBetween(m.heading(k), m.drawnHeading) >= Math.PI / ROTATIONS) return true;
       }
       return false;
     },
