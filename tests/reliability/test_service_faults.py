@@ -27,7 +27,7 @@ from tests.e2e.conftest import base_env, database_url, free_port, manage, wait_u
 from .conftest import numbered_incident
 from .test_kafka_faults import lag, persisted
 
-pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgres_required")]
+pytestmark = [pytest.mark.serial, pytest.mark.kafka, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgres_required")]
 
 
 def test_postgres_restart_mid_run_loses_nothing(procs, tmp_path, kafka_bootstrap, unique):
