@@ -24,7 +24,7 @@ from tests.e2e.conftest import base_env, database_url, manage, wait_until
 
 from .conftest import numbered_incident
 
-pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgres_required")]
+pytestmark = [pytest.mark.serial, pytest.mark.kafka, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgres_required")]
 
 
 def consumers_env(tmp_path, bootstrap, prefix):
