@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -178,6 +179,19 @@ class KsqlClient:
 
     def ksql(self, text: str, properties: dict[str, str] | None = None) -> list[dict]:
         return self._call("POST", "/ksql", {"ksql": text, "streamsProperties": dict(properties or {})}) or []
+
+
+def wait_for(client: KsqlClient, seconds: float, *, interval: float = 2.0) -> dict:
+    """The server's info once it answers /info, polling for up to `seconds`; KsqlError after."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return client.info().get("KsqlServerInfo", {})
+        except KsqlError as exc:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise KsqlError(f"{exc} (waited {seconds:g} s)") from None
+            time.sleep(min(interval, remaining))
 
 
 def _result_message(results: list[dict]) -> str:
