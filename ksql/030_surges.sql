@@ -35,7 +35,7 @@ CREATE STREAM IF NOT EXISTS sc_surge_changes (
     `window_start_ms` BIGINT,
     `window_end_ms` BIGINT
 ) WITH (
-    KAFKA_TOPIC = '${prefix}streamcity_ksql_surge_counts', VALUE_FORMAT = 'JSON'
+    KAFKA_TOPIC = '${prefix}streamcity_ksql_surge_counts', KEY_FORMAT = 'NONE', VALUE_FORMAT = 'JSON'
 );
 
 CREATE STREAM IF NOT EXISTS sc_surge_alerts WITH (

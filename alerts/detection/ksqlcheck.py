@@ -672,6 +672,8 @@ def _build(parsed: Parsed, sources: dict[str, Source], partitions: Mapping[str, 
             present |= {c.name for c in writer.columns if not c.nullable}
         columns = [Column(c.name, c.type, c.key, (not c.key or parsed.kind == "STREAM") and c.name not in present)
                    for c in parsed.columns]
+        if key_format == "NONE" and any(c.key for c in columns):
+            raise _Refused("grammar", "KEY_FORMAT 'NONE' with key columns")
         if not any(c.key for c in columns):
             key_format = "NONE"
         declared = parsed.properties.get("PARTITIONS") or partitions.get(topic) or next(

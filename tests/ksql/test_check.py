@@ -259,3 +259,8 @@ def test_the_parser_reads_quoted_names_case_and_escaped_quotes():
     parsed = ksqlcheck.parse("CREATE STREAM Low (`MiXed` VARCHAR KEY, plain INT) WITH (KAFKA_TOPIC='it''s');")
     assert parsed.name == "LOW" and [c.name for c in parsed.columns] == ["MiXed", "PLAIN"]
     assert parsed.properties["KAFKA_TOPIC"] == "it's"
+
+
+def test_a_none_key_format_with_key_columns_is_refused():
+    text = "CREATE STREAM s (`k` VARCHAR KEY, `v` INT) WITH (KAFKA_TOPIC='t', KEY_FORMAT='NONE', VALUE_FORMAT='JSON');"
+    assert "NONE" in only(problems([text]), "grammar")
