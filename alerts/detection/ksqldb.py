@@ -21,7 +21,8 @@ from pathlib import Path
 SCRIPTS_DIR = Path(__file__).resolve().parent.parent.parent / "ksql"
 STREAMS_PROPERTIES = {"ksql.streams.auto.offset.reset": "earliest"}  # new queries read the topics from the start
 _VARIABLE = re.compile(r"\$\{([a-z_]+)\}")
-_CREATE = re.compile(r"^CREATE\s+(?:OR\s+REPLACE\s+)?(STREAM|TABLE)\s+(?:IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)", re.I)
+_CREATE = re.compile(
+    r"^CREATE\s+(?:OR\s+REPLACE\s+)?(STREAM|TABLE)\s+(?:IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)", re.I)
 
 
 class KsqlError(Exception):
@@ -249,7 +250,8 @@ def status(client: KsqlClient, stmts: list[Statement], report: Callable[[str], N
     for r in client.ksql("SHOW QUERIES;"):
         for q in r.get("queries", []):
             for sink in q.get("sinks", []):
-                queries.setdefault(sink.upper(), []).append(f"{q.get('id')} {q.get('state') or q.get('queryType', '')}".strip())
+                state = q.get("state") or q.get("queryType", "")
+                queries.setdefault(sink.upper(), []).append(f"{q.get('id')} {state}".strip())
     missing = []
     for s in stmts:
         if s.created is None:
