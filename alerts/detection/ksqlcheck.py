@@ -13,6 +13,8 @@ reports the rules a ksqlDB 0.29 server would refuse a statement for:
   projection selects it as such (the same expression under the key's name does not count).
 - ``key-once``: the result key (GROUP BY, PARTITION BY or join key expression, or the source key)
   is in the projection exactly once; a copy in the value goes through AS_VALUE().
+- ``group-by``: in an aggregating query every column outside an aggregate is (part of) a GROUP BY
+  expression.
 - ``windowed-repartition``: no PARTITION BY, GROUP BY or join that repartitions a windowed source.
 - ``co-partition``: a stream-table join joins on the table's PRIMARY KEY, with join expressions of
   one type, over topics with one partition count.
@@ -54,7 +56,8 @@ MAX MIN STDDEV_SAMP STDDEV_SAMPLE SUM TOPK TOPKDISTINCT
 TABLE_FUNCTIONS = frozenset({"CUBE_EXPLODE", "EXPLODE"})
 KSQLDB_FUNCTIONS = SCALAR_FUNCTIONS | AGGREGATE_FUNCTIONS | TABLE_FUNCTIONS
 
-CHECKS = ("grammar", "references", "functions", "join-key", "key-once", "windowed-repartition", "co-partition")
+CHECKS = ("grammar", "references", "functions", "join-key", "key-once", "group-by", "windowed-repartition",
+          "co-partition")
 
 SQL_TYPES = {"VARCHAR": "VARCHAR", "STRING": "VARCHAR", "INT": "INT", "INTEGER": "INT", "BIGINT": "BIGINT",
              "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN"}
@@ -146,19 +149,23 @@ class IsNull:
         return f"{self.expr} IS {'NOT ' if self.negated else ''}NULL"
 
 
+def children(expr) -> tuple:
+    """The expressions directly inside `expr`."""
+    if isinstance(expr, Func):
+        return expr.args
+    if isinstance(expr, Cast | Unary | IsNull):
+        return (expr.expr,)
+    if isinstance(expr, BinOp):
+        return (expr.left, expr.right)
+    if isinstance(expr, Case):
+        return tuple(e for pair in expr.whens for e in pair) + ((expr.default,) if expr.default is not None else ())
+    return ()
+
+
 def walk(expr):
     """`expr` and every expression inside it."""
     yield expr
-    children = ()
-    if isinstance(expr, Func):
-        children = expr.args
-    elif isinstance(expr, Cast | Unary | IsNull):
-        children = (expr.expr,)
-    elif isinstance(expr, BinOp):
-        children = (expr.left, expr.right)
-    elif isinstance(expr, Case):
-        children = [e for pair in expr.whens for e in pair] + ([expr.default] if expr.default is not None else [])
-    for child in children:
+    for child in children(expr):
         yield from walk(child)
 
 
@@ -776,6 +783,13 @@ class _QueryPlan:
                               if isinstance(c, IsNull) and c.negated and isinstance(c.expr, Col)}
         key_exprs, key_rule = self.key_expressions(left, right)
         items = [(scope.normal(i.expr), i) for i in q.items]
+        if aggregate:
+            loose = [str(e) for e, _ in items if not _grouped(e, key_exprs)]
+            if q.having is not None and not _grouped(scope.normal(q.having), key_exprs):
+                loose.append(f"HAVING {q.having}")
+            if loose:
+                raise _Refused("group-by", "non-aggregate SELECT expression(s) not part of GROUP BY: "
+                               + ", ".join(loose))
         columns: list[Column] = []
         seen_key: dict[object, list[str]] = {}
         for n, (expr, item) in enumerate(items):
@@ -977,6 +991,17 @@ def _conjuncts(expr):
         yield from _conjuncts(expr.right)
     else:
         yield expr
+
+
+def _grouped(expr, group_by: list) -> bool:
+    """Whether every column `expr` names outside an aggregate is inside one of the GROUP BY expressions."""
+    if expr in group_by or isinstance(expr, Lit):
+        return True
+    if isinstance(expr, Func) and expr.name in AGGREGATE_FUNCTIONS:
+        return True
+    if isinstance(expr, Col):
+        return expr.qualifier is None and expr.name in WINDOW_BOUNDS
+    return all(_grouped(child, group_by) for child in children(expr))
 
 
 def _is_key_of(exprs: list, source: Source, alias: str | None) -> bool:

@@ -264,3 +264,24 @@ def test_the_parser_reads_quoted_names_case_and_escaped_quotes():
 def test_a_none_key_format_with_key_columns_is_refused():
     text = "CREATE STREAM s (`k` VARCHAR KEY, `v` INT) WITH (KAFKA_TOPIC='t', KEY_FORMAT='NONE', VALUE_FORMAT='JSON');"
     assert "NONE" in only(problems([text]), "grammar")
+
+
+# -- group-by ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("item", [
+    "`latitude`",  # a column neither grouped nor aggregated
+    "`speed` * MAX(`speed`) AS `x`",  # half aggregated (ksqlDB's group-by.json: f1 * SUM(f2))
+    "ROWTIME AS `t`",
+    "AS_VALUE(`route_id`) AS `r`",  # as group-by.json's AS_VALUE(col1) under GROUP BY col1['foo']
+])
+def test_non_aggregate_columns_must_be_grouped(sources_sql, item):
+    text = (f"CREATE TABLE t AS SELECT `vehicle_id`, {item}, COUNT(*) AS `n` FROM sc_vehicle_locations "
+            "GROUP BY `vehicle_id` EMIT CHANGES;")
+    assert "not part of GROUP BY" in only(problems([*sources_sql, text]), "group-by")
+
+
+def test_grouped_columns_window_bounds_and_aggregates_may_be_selected(sources_sql):
+    text = ("CREATE TABLE t AS SELECT `vehicle_id` AS `k`, AS_VALUE(`vehicle_id`) AS `vehicle_id`, "
+            "CONCAT(`vehicle_id`, '!') AS `shout`, WINDOWSTART AS `ws`, MAX(`speed`) * 2 AS `top` "
+            "FROM sc_vehicle_locations WINDOW TUMBLING (SIZE 60 SECONDS) GROUP BY `vehicle_id` EMIT CHANGES;")
+    assert problems([*sources_sql, text]) == []
