@@ -2,6 +2,8 @@
 ksqlDB 0.29 it checks, fed a statement ksqlDB refuses (the broken forms of issue 18 where there is
 one), and the scripts in ksql/ passing them all."""
 
+import re
+
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -285,3 +287,25 @@ def test_grouped_columns_window_bounds_and_aggregates_may_be_selected(sources_sq
             "CONCAT(`vehicle_id`, '!') AS `shout`, WINDOWSTART AS `ws`, MAX(`speed`) * 2 AS `top` "
             "FROM sc_vehicle_locations WINDOW TUMBLING (SIZE 60 SECONDS) GROUP BY `vehicle_id` EMIT CHANGES;")
     assert problems([*sources_sql, text]) == []
+
+
+def test_the_scripts_as_issue_18_found_them_break_the_four_rules_it_names(stmts):
+    """The fixes undone on today's scripts: the checker finds the four rejections of issue 18."""
+    texts = []
+    for s in stmts:
+        text = s.text.replace("s.`schedule_key` AS `schedule_key`", JOIN_KEY_EXPRESSION + " AS `schedule_key`")
+        text = re.sub(r"AS_VALUE\((CONCAT\(.*?\))\) AS `alert_key`", r"\1 AS `alert_key`", text, flags=re.S)
+        text = text.replace("    `stop_id` VARCHAR,\n    `tap_count` BIGINT",
+                            "    `stop_id` VARCHAR KEY,\n    `tap_count` BIGINT")
+        text = text.replace("KEY_FORMAT = 'NONE', VALUE_FORMAT = 'JSON'",
+                            "KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON', WINDOW_TYPE = 'TUMBLING', "
+                            "WINDOW_SIZE = '300 SECONDS'")
+        texts.append(text)
+    found = [(p.check, p.statement.split("\n")[0]) for p in problems(texts) if p.check != "references"]
+    assert found == [("join-key", "CREATE STREAM IF NOT EXISTS sc_vehicle_progress WITH ("),
+                     ("windowed-repartition", "CREATE STREAM IF NOT EXISTS sc_surge_alerts WITH ("),
+                     ("key-once", "CREATE STREAM IF NOT EXISTS sc_delay_alerts WITH ("),
+                     ("key-once", "CREATE STREAM IF NOT EXISTS sc_breakdown_alerts WITH (")]
+
+
+JOIN_KEY_EXPRESSION = "CONCAT(COALESCE(v.`trip_id`, '-'), ':', COALESCE(CAST(v.`stop_sequence` AS VARCHAR), '-'))"
