@@ -681,6 +681,7 @@ def _build(parsed: Parsed, sources: dict[str, Source], partitions: Mapping[str, 
                    for c in parsed.columns]
         if key_format == "NONE" and any(c.key for c in columns):
             raise _Refused("grammar", "KEY_FORMAT 'NONE' with key columns")
+        _one_kafka_key(key_format, [c for c in columns if c.key])
         if not any(c.key for c in columns):
             key_format = "NONE"
         declared = parsed.properties.get("PARTITIONS") or partitions.get(topic) or next(
@@ -820,6 +821,7 @@ class _QueryPlan:
             raise _Refused("grammar", "a table from a stream needs GROUP BY")
         if not any(c.key for c in columns):
             key_format = "NONE"
+        _one_kafka_key(key_format, [c for c in columns if c.key])
         partitions = parsed.properties.get("PARTITIONS") or (right.partitions if right else left.partitions)
         plan = Plan(scope.normal(q.where) if q.where is not None else None,
                     tuple(scope.normal(e) for e in q.group_by), tuple(scope.normal(e) for e in q.partition_by),
@@ -983,6 +985,12 @@ class _QueryPlan:
             need(tuple(_NUMERIC_RANK))
             return args[0]
         raise _Refused("functions", f"{name} is a ksqlDB function this checker has no type for: add it")
+
+
+def _one_kafka_key(key_format: str, keys: list[Column]) -> None:
+    if key_format in ("KAFKA", "DELIMITED") and len(keys) > 1:
+        raise _Refused("key-once", f"the {key_format} key format takes one key column, not "
+                       f"{', '.join(c.name for c in keys)}: use KEY_FORMAT 'JSON'")
 
 
 def _conjuncts(expr):

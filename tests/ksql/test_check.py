@@ -309,3 +309,13 @@ def test_the_scripts_as_issue_18_found_them_break_the_four_rules_it_names(stmts)
 
 
 JOIN_KEY_EXPRESSION = "CONCAT(COALESCE(v.`trip_id`, '-'), ':', COALESCE(CAST(v.`stop_sequence` AS VARCHAR), '-'))"
+
+
+def test_several_key_columns_need_a_key_format_that_holds_them(sources_sql):
+    declared = ("CREATE STREAM s (`a` VARCHAR KEY, `b` VARCHAR KEY, `v` INT) "
+                "WITH (KAFKA_TOPIC='t', KEY_FORMAT='KAFKA', VALUE_FORMAT='JSON');")
+    assert "takes one key column" in only(problems([declared]), "key-once")
+    grouped = ("CREATE TABLE t WITH (KEY_FORMAT='KAFKA') AS SELECT `vehicle_id`, `trip_id`, COUNT(*) AS `n` "
+               "FROM sc_vehicle_locations GROUP BY `vehicle_id`, `trip_id` EMIT CHANGES;")
+    assert "use KEY_FORMAT 'JSON'" in only(problems([*sources_sql, grouped]), "key-once")
+    assert problems([*sources_sql, grouped.replace("'KAFKA'", "'JSON'")]) == []
