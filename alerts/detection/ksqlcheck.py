@@ -1,24 +1,29 @@
 """A static checker of the ksqlDB scripts: the planner rules of ksqlDB 0.29 that matter here.
 
-`check(statements, partitions)` parses every statement (the subset of ksqlDB's grammar the scripts
+`check(statements, partitions, non_null)` parses every statement (the subset of ksqlDB's grammar the scripts
 use: CREATE STREAM/TABLE with columns, CREATE ... AS SELECT with one JOIN, WINDOW, WHERE,
 GROUP BY, PARTITION BY), builds the catalog of streams and tables statement by statement, and
 reports the rules a ksqlDB 0.29 server would refuse a statement for:
 
+- ``grammar``: a statement outside that subset; KEY_FORMAT 'NONE' with key columns.
 - ``references``: every stream or table named in FROM or JOIN was created by an earlier statement;
   every column named exists in its source.
 - ``functions``: only functions ksqlDB 0.29 has (KSQLDB_FUNCTIONS, from its function reference),
-  aggregates only in an aggregating query.
+  aggregates only in an aggregating query, arguments of types the function takes.
 - ``join-key``: a join's result key is one of the join criteria that is a plain column, and the
   projection selects it as such (the same expression under the key's name does not count).
 - ``key-once``: the result key (GROUP BY, PARTITION BY or join key expression, or the source key)
-  is in the projection exactly once; a copy in the value goes through AS_VALUE().
+  is in the projection exactly once; a copy in the value goes through AS_VALUE(). A table has a
+  PRIMARY KEY; several key columns need a key format that holds them (JSON).
 - ``group-by``: in an aggregating query every column outside an aggregate is (part of) a GROUP BY
   expression.
-- ``windowed-repartition``: no PARTITION BY, GROUP BY or join that repartitions a windowed source.
+- ``windowed-repartition``: no PARTITION BY, GROUP BY or join that repartitions a windowed source;
+  no persistent query reads a windowed table.
 - ``co-partition``: a stream-table join joins on the table's PRIMARY KEY, with join expressions of
   one type, over topics with one partition count.
 
+Each rule follows ksqlDB 0.29's planner and its query-validation tests (joins.json,
+partition-by.json, group-by.json, windowed-source.json, as_value.json); the code is this project's.
 It also derives each query's output schema (`Source.columns`: name, SQL type, key or not,
 nullable or not, the expression), which the schema contract test maps to JSON types.
 What it cannot know without a server (topics that exist, their data, serde errors at run time)
