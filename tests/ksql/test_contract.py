@@ -12,11 +12,13 @@ written twice by hand:
 
 import datetime as dt
 import json
+import shutil
+import subprocess
 
 import msgspec
 import pytest
 
-from alerts.detection import ksqldb, ksqlrun
+from alerts.detection import ksqlcheck, ksqldb, ksqlrun
 from alerts.detection.keys import alert_key, key_time
 from alerts.models import Alert
 from alerts.streams import AlertSink, alert_feed
@@ -113,8 +115,6 @@ def test_the_contract_check_sees_a_wrong_type_and_a_nullable_required_field(resu
 
 
 def checked_texts(texts):
-    from alerts.detection import ksqlcheck
-
     counts, non_null = ksqldb.topic_facts(PREFIX, 6)
     found = ksqlcheck.check(texts, counts, non_null)
     assert found.problems == []
@@ -228,3 +228,35 @@ def test_the_bridge_writes_the_live_vehicles_the_scripts_write(emitted):
     for vehicle_id, event in last.items():
         assert (rows[vehicle_id].delay_seconds, rows[vehicle_id].timestamp, rows[vehicle_id].stop_sequence) == \
             (event.delay_seconds, event.timestamp, event.stop_sequence)
+
+
+@pytest.mark.skipif(not shutil.which("java"), reason="no Java to compare the model's java.time patterns with")
+def test_the_models_time_patterns_agree_with_java_time(result, tmp_path):
+    """Every TIMESTAMPTOSTRING / STRINGTOTIMESTAMP pattern of the scripts, formatted and parsed by
+    java.time (what ksqlDB uses) and by ksqlrun, on instants with and without milliseconds."""
+    calls = {(f.name, f.args[1].value) for s in result.sources.values() for c in s.columns if c.expr is not None
+             for f in ksqlcheck.walk(c.expr) if isinstance(f, ksqlcheck.Func)
+             and f.name in ("TIMESTAMPTOSTRING", "STRINGTOTIMESTAMP")}
+    formats = sorted(p for name, p in calls if name == "TIMESTAMPTOSTRING")
+    parses = sorted(p for name, p in calls if name == "STRINGTOTIMESTAMP")
+    assert formats and parses
+    instants = [1795767900000, 1795767901123, 1795589400007]
+    texts = ["2026-11-27T08:25:00Z", "2026-11-27T08:25:01.123000Z", "2026-11-25T06:50:00.007000Z"]  # msgspec's
+    src = tmp_path / "Patterns.java"
+    src.write_text(
+        "import java.time.*; import java.time.format.*;\n"
+        "public class Patterns { public static void main(String[] a) {\n"
+        "  int nf = Integer.parseInt(a[0]), np = Integer.parseInt(a[1]), ni = Integer.parseInt(a[2]);\n"
+        "  for (int f = 0; f < nf; f++) for (int i = 0; i < ni; i++) System.out.println("
+        "DateTimeFormatter.ofPattern(a[3 + f]).withZone(ZoneId.of(\"UTC\"))"
+        ".format(Instant.ofEpochMilli(Long.parseLong(a[3 + nf + np + i]))));\n"
+        "  for (int p = 0; p < np; p++) for (int i = 0; i < ni; i++) System.out.println("
+        "ZonedDateTime.parse(a[3 + nf + np + ni + i], DateTimeFormatter.ofPattern(a[3 + nf + p]).withZone(ZoneOffset.UTC))"
+        ".toInstant().toEpochMilli());\n"
+        "}}\n")
+    args = [str(len(formats)), str(len(parses)), str(len(instants)), *formats, *parses, *map(str, instants), *texts]
+    out = subprocess.run(["java", str(src), *args], capture_output=True, text=True, timeout=120,
+                         check=True).stdout.split("\n")
+    model = [ksqlrun.format_timestamp(ms, p, "UTC") for p in formats for ms in instants]
+    model += [str(ksqlrun.parse_timestamp(t, p, "UTC")) for p in parses for t in texts]
+    assert out[:len(model)] == model
