@@ -251,7 +251,8 @@ def test_the_models_time_patterns_agree_with_java_time(result, tmp_path):
         "DateTimeFormatter.ofPattern(a[3 + f]).withZone(ZoneId.of(\"UTC\"))"
         ".format(Instant.ofEpochMilli(Long.parseLong(a[3 + nf + np + i]))));\n"
         "  for (int p = 0; p < np; p++) for (int i = 0; i < ni; i++) System.out.println("
-        "ZonedDateTime.parse(a[3 + nf + np + ni + i], DateTimeFormatter.ofPattern(a[3 + nf + p]).withZone(ZoneOffset.UTC))"
+        "ZonedDateTime.parse(a[3 + nf + np + ni + i],"
+        " DateTimeFormatter.ofPattern(a[3 + nf + p]).withZone(ZoneOffset.UTC))"
         ".toInstant().toEpochMilli());\n"
         "}}\n")
     args = [str(len(formats)), str(len(parses)), str(len(instants)), *formats, *parses, *map(str, instants), *texts]
