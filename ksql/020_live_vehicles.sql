@@ -34,7 +34,8 @@ CREATE STREAM IF NOT EXISTS sc_vehicle_progress WITH (
     v.ROWTIME AS `reported_ms`,
     s.`stop_id` AS `scheduled_stop_id`,
     STRINGTOTIMESTAMP(s.`scheduled_arrival`, 'yyyy-MM-dd''T''HH:mm:ss[.SSSSSS]X') AS `scheduled_ms`,
-    CAST((v.ROWTIME - STRINGTOTIMESTAMP(s.`scheduled_arrival`, 'yyyy-MM-dd''T''HH:mm:ss[.SSSSSS]X')) / 1000 AS INT) AS `delay_seconds`
+    CAST((v.ROWTIME - STRINGTOTIMESTAMP(s.`scheduled_arrival`, 'yyyy-MM-dd''T''HH:mm:ss[.SSSSSS]X')) / 1000 AS INT)
+        AS `delay_seconds`
 FROM sc_vehicle_locations v
 LEFT JOIN sc_stop_schedule s
     ON CONCAT(COALESCE(v.`trip_id`, '-'), ':', COALESCE(CAST(v.`stop_sequence` AS VARCHAR), '-')) = s.`schedule_key`

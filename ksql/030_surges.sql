@@ -6,8 +6,8 @@
 --
 -- The counts table is windowed (its key is stop and window), and ksqlDB 0.29 refuses to repartition
 -- a windowed source. So the table carries the stop and the window bounds in its value too, and its
--- changelog is read again as a stream of values only (no key columns: the windowed key is ignored),
--- which the alerts stream then keys by the alert key.
+-- changelog is read again as a stream of values only (KEY_FORMAT 'NONE': the windowed key is not
+-- read), which the alerts stream then keys by the alert key.
 
 CREATE TABLE IF NOT EXISTS sc_surge_counts WITH (
     KAFKA_TOPIC = '${prefix}streamcity_ksql_surge_counts', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON'
@@ -35,14 +35,16 @@ CREATE STREAM IF NOT EXISTS sc_surge_changes (
     `window_start_ms` BIGINT,
     `window_end_ms` BIGINT
 ) WITH (
-    KAFKA_TOPIC = '${prefix}streamcity_ksql_surge_counts', VALUE_FORMAT = 'JSON'
+    KAFKA_TOPIC = '${prefix}streamcity_ksql_surge_counts', KEY_FORMAT = 'NONE', VALUE_FORMAT = 'JSON'
 );
 
 CREATE STREAM IF NOT EXISTS sc_surge_alerts WITH (
     KAFKA_TOPIC = '${prefix}surge_alerts', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON'
 ) AS SELECT
-    CONCAT('surge:', `stop_id`, ':', TIMESTAMPTOSTRING(`window_start_ms`, 'yyyy-MM-dd''T''HH:mm:ss''Z''', 'UTC')) AS `record_key`,
-    AS_VALUE(CONCAT('surge:', `stop_id`, ':', TIMESTAMPTOSTRING(`window_start_ms`, 'yyyy-MM-dd''T''HH:mm:ss''Z''', 'UTC'))) AS `alert_key`,
+    CONCAT('surge:', `stop_id`, ':', TIMESTAMPTOSTRING(`window_start_ms`, 'yyyy-MM-dd''T''HH:mm:ss''Z''', 'UTC'))
+        AS `record_key`,
+    AS_VALUE(CONCAT('surge:', `stop_id`, ':',
+                    TIMESTAMPTOSTRING(`window_start_ms`, 'yyyy-MM-dd''T''HH:mm:ss''Z''', 'UTC'))) AS `alert_key`,
     'open' AS `state`,
     CASE
         WHEN `tap_count` >= 3 * ${surge_threshold} THEN 5
@@ -62,5 +64,6 @@ CREATE STREAM IF NOT EXISTS sc_surge_alerts WITH (
     ${surge_threshold} AS `threshold`
 FROM sc_surge_changes
 WHERE `tap_count` >= ${surge_threshold}
-PARTITION BY CONCAT('surge:', `stop_id`, ':', TIMESTAMPTOSTRING(`window_start_ms`, 'yyyy-MM-dd''T''HH:mm:ss''Z''', 'UTC'))
+PARTITION BY CONCAT('surge:', `stop_id`, ':',
+                    TIMESTAMPTOSTRING(`window_start_ms`, 'yyyy-MM-dd''T''HH:mm:ss''Z''', 'UTC'))
 EMIT CHANGES;

@@ -1,22 +1,29 @@
 """A static checker of the ksqlDB scripts: the planner rules of ksqlDB 0.29 that matter here.
 
-`check(statements, partitions)` parses every statement (the subset of ksqlDB's grammar the scripts
+`check(statements, partitions, non_null)` parses every statement (the subset of ksqlDB's grammar the scripts
 use: CREATE STREAM/TABLE with columns, CREATE ... AS SELECT with one JOIN, WINDOW, WHERE,
 GROUP BY, PARTITION BY), builds the catalog of streams and tables statement by statement, and
 reports the rules a ksqlDB 0.29 server would refuse a statement for:
 
+- ``grammar``: a statement outside that subset; KEY_FORMAT 'NONE' with key columns.
 - ``references``: every stream or table named in FROM or JOIN was created by an earlier statement;
   every column named exists in its source.
 - ``functions``: only functions ksqlDB 0.29 has (KSQLDB_FUNCTIONS, from its function reference),
-  aggregates only in an aggregating query.
+  aggregates only in an aggregating query, arguments of types the function takes.
 - ``join-key``: a join's result key is one of the join criteria that is a plain column, and the
   projection selects it as such (the same expression under the key's name does not count).
 - ``key-once``: the result key (GROUP BY, PARTITION BY or join key expression, or the source key)
-  is in the projection exactly once; a copy in the value goes through AS_VALUE().
-- ``windowed-repartition``: no PARTITION BY, GROUP BY or join that repartitions a windowed source.
+  is in the projection exactly once; a copy in the value goes through AS_VALUE(). A table has a
+  PRIMARY KEY; several key columns need a key format that holds them (JSON).
+- ``group-by``: in an aggregating query every column outside an aggregate is (part of) a GROUP BY
+  expression.
+- ``windowed-repartition``: no PARTITION BY, GROUP BY or join that repartitions a windowed source;
+  no persistent query reads a windowed table.
 - ``co-partition``: a stream-table join joins on the table's PRIMARY KEY, with join expressions of
   one type, over topics with one partition count.
 
+Each rule follows ksqlDB 0.29's planner and its query-validation tests (joins.json,
+partition-by.json, group-by.json, windowed-source.json, as_value.json); the code is this project's.
 It also derives each query's output schema (`Source.columns`: name, SQL type, key or not,
 nullable or not, the expression), which the schema contract test maps to JSON types.
 What it cannot know without a server (topics that exist, their data, serde errors at run time)
@@ -54,7 +61,8 @@ MAX MIN STDDEV_SAMP STDDEV_SAMPLE SUM TOPK TOPKDISTINCT
 TABLE_FUNCTIONS = frozenset({"CUBE_EXPLODE", "EXPLODE"})
 KSQLDB_FUNCTIONS = SCALAR_FUNCTIONS | AGGREGATE_FUNCTIONS | TABLE_FUNCTIONS
 
-CHECKS = ("grammar", "references", "functions", "join-key", "key-once", "windowed-repartition", "co-partition")
+CHECKS = ("grammar", "references", "functions", "join-key", "key-once", "group-by", "windowed-repartition",
+          "co-partition")
 
 SQL_TYPES = {"VARCHAR": "VARCHAR", "STRING": "VARCHAR", "INT": "INT", "INTEGER": "INT", "BIGINT": "BIGINT",
              "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN"}
@@ -146,19 +154,23 @@ class IsNull:
         return f"{self.expr} IS {'NOT ' if self.negated else ''}NULL"
 
 
+def children(expr) -> tuple:
+    """The expressions directly inside `expr`."""
+    if isinstance(expr, Func):
+        return expr.args
+    if isinstance(expr, Cast | Unary | IsNull):
+        return (expr.expr,)
+    if isinstance(expr, BinOp):
+        return (expr.left, expr.right)
+    if isinstance(expr, Case):
+        return tuple(e for pair in expr.whens for e in pair) + ((expr.default,) if expr.default is not None else ())
+    return ()
+
+
 def walk(expr):
     """`expr` and every expression inside it."""
     yield expr
-    children = ()
-    if isinstance(expr, Func):
-        children = expr.args
-    elif isinstance(expr, Cast | Unary | IsNull):
-        children = (expr.expr,)
-    elif isinstance(expr, BinOp):
-        children = (expr.left, expr.right)
-    elif isinstance(expr, Case):
-        children = [e for pair in expr.whens for e in pair] + ([expr.default] if expr.default is not None else [])
-    for child in children:
+    for child in children(expr):
         yield from walk(child)
 
 
@@ -672,6 +684,9 @@ def _build(parsed: Parsed, sources: dict[str, Source], partitions: Mapping[str, 
             present |= {c.name for c in writer.columns if not c.nullable}
         columns = [Column(c.name, c.type, c.key, (not c.key or parsed.kind == "STREAM") and c.name not in present)
                    for c in parsed.columns]
+        if key_format == "NONE" and any(c.key for c in columns):
+            raise _Refused("grammar", "KEY_FORMAT 'NONE' with key columns")
+        _one_kafka_key(key_format, [c for c in columns if c.key])
         if not any(c.key for c in columns):
             key_format = "NONE"
         declared = parsed.properties.get("PARTITIONS") or partitions.get(topic) or next(
@@ -774,6 +789,13 @@ class _QueryPlan:
                               if isinstance(c, IsNull) and c.negated and isinstance(c.expr, Col)}
         key_exprs, key_rule = self.key_expressions(left, right)
         items = [(scope.normal(i.expr), i) for i in q.items]
+        if aggregate:
+            loose = [str(e) for e, _ in items if not _grouped(e, key_exprs)]
+            if q.having is not None and not _grouped(scope.normal(q.having), key_exprs):
+                loose.append(f"HAVING {q.having}")
+            if loose:
+                raise _Refused("group-by", "non-aggregate SELECT expression(s) not part of GROUP BY: "
+                               + ", ".join(loose))
         columns: list[Column] = []
         seen_key: dict[object, list[str]] = {}
         for n, (expr, item) in enumerate(items):
@@ -804,6 +826,7 @@ class _QueryPlan:
             raise _Refused("grammar", "a table from a stream needs GROUP BY")
         if not any(c.key for c in columns):
             key_format = "NONE"
+        _one_kafka_key(key_format, [c for c in columns if c.key])
         partitions = parsed.properties.get("PARTITIONS") or (right.partitions if right else left.partitions)
         plan = Plan(scope.normal(q.where) if q.where is not None else None,
                     tuple(scope.normal(e) for e in q.group_by), tuple(scope.normal(e) for e in q.partition_by),
@@ -969,12 +992,29 @@ class _QueryPlan:
         raise _Refused("functions", f"{name} is a ksqlDB function this checker has no type for: add it")
 
 
+def _one_kafka_key(key_format: str, keys: list[Column]) -> None:
+    if key_format in ("KAFKA", "DELIMITED") and len(keys) > 1:
+        raise _Refused("key-once", f"the {key_format} key format takes one key column, not "
+                       f"{', '.join(c.name for c in keys)}: use KEY_FORMAT 'JSON'")
+
+
 def _conjuncts(expr):
     if isinstance(expr, BinOp) and expr.op == "AND":
         yield from _conjuncts(expr.left)
         yield from _conjuncts(expr.right)
     else:
         yield expr
+
+
+def _grouped(expr, group_by: list) -> bool:
+    """Whether every column `expr` names outside an aggregate is inside one of the GROUP BY expressions."""
+    if expr in group_by or isinstance(expr, Lit):
+        return True
+    if isinstance(expr, Func) and expr.name in AGGREGATE_FUNCTIONS:
+        return True
+    if isinstance(expr, Col):
+        return expr.qualifier is None and expr.name in WINDOW_BOUNDS
+    return all(_grouped(child, group_by) for child in children(expr))
 
 
 def _is_key_of(exprs: list, source: Source, alias: str | None) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -20,7 +21,8 @@ from pathlib import Path
 SCRIPTS_DIR = Path(__file__).resolve().parent.parent.parent / "ksql"
 STREAMS_PROPERTIES = {"ksql.streams.auto.offset.reset": "earliest"}  # new queries read the topics from the start
 _VARIABLE = re.compile(r"\$\{([a-z_]+)\}")
-_CREATE = re.compile(r"^CREATE\s+(?:OR\s+REPLACE\s+)?(STREAM|TABLE)\s+(?:IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)", re.I)
+_CREATE = re.compile(
+    r"^CREATE\s+(?:OR\s+REPLACE\s+)?(STREAM|TABLE)\s+(?:IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)", re.I)
 
 
 class KsqlError(Exception):
@@ -180,6 +182,19 @@ class KsqlClient:
         return self._call("POST", "/ksql", {"ksql": text, "streamsProperties": dict(properties or {})}) or []
 
 
+def wait_for(client: KsqlClient, seconds: float, *, interval: float = 2.0) -> dict:
+    """The server's info once it answers /info, polling for up to `seconds`; KsqlError after."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return client.info().get("KsqlServerInfo", {})
+        except KsqlError as exc:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise KsqlError(f"{exc} (waited {seconds:g} s)") from None
+            time.sleep(min(interval, remaining))
+
+
 def _result_message(results: list[dict]) -> str:
     for r in results:
         status = r.get("commandStatus") or {}
@@ -235,7 +250,8 @@ def status(client: KsqlClient, stmts: list[Statement], report: Callable[[str], N
     for r in client.ksql("SHOW QUERIES;"):
         for q in r.get("queries", []):
             for sink in q.get("sinks", []):
-                queries.setdefault(sink.upper(), []).append(f"{q.get('id')} {q.get('state') or q.get('queryType', '')}".strip())
+                state = q.get("state") or q.get("queryType", "")
+                queries.setdefault(sink.upper(), []).append(f"{q.get('id')} {state}".strip())
     missing = []
     for s in stmts:
         if s.created is None:

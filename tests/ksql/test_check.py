@@ -2,6 +2,8 @@
 ksqlDB 0.29 it checks, fed a statement ksqlDB refuses (the broken forms of issue 18 where there is
 one), and the scripts in ksql/ passing them all."""
 
+import re
+
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -259,3 +261,61 @@ def test_the_parser_reads_quoted_names_case_and_escaped_quotes():
     parsed = ksqlcheck.parse("CREATE STREAM Low (`MiXed` VARCHAR KEY, plain INT) WITH (KAFKA_TOPIC='it''s');")
     assert parsed.name == "LOW" and [c.name for c in parsed.columns] == ["MiXed", "PLAIN"]
     assert parsed.properties["KAFKA_TOPIC"] == "it's"
+
+
+def test_a_none_key_format_with_key_columns_is_refused():
+    text = "CREATE STREAM s (`k` VARCHAR KEY, `v` INT) WITH (KAFKA_TOPIC='t', KEY_FORMAT='NONE', VALUE_FORMAT='JSON');"
+    assert "NONE" in only(problems([text]), "grammar")
+
+
+# -- group-by ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("item", [
+    "`latitude`",  # a column neither grouped nor aggregated
+    "`speed` * MAX(`speed`) AS `x`",  # half aggregated (ksqlDB's group-by.json: f1 * SUM(f2))
+    "ROWTIME AS `t`",
+    "AS_VALUE(`route_id`) AS `r`",  # as group-by.json's AS_VALUE(col1) under GROUP BY col1['foo']
+])
+def test_non_aggregate_columns_must_be_grouped(sources_sql, item):
+    text = (f"CREATE TABLE t AS SELECT `vehicle_id`, {item}, COUNT(*) AS `n` FROM sc_vehicle_locations "
+            "GROUP BY `vehicle_id` EMIT CHANGES;")
+    assert "not part of GROUP BY" in only(problems([*sources_sql, text]), "group-by")
+
+
+def test_grouped_columns_window_bounds_and_aggregates_may_be_selected(sources_sql):
+    text = ("CREATE TABLE t AS SELECT `vehicle_id` AS `k`, AS_VALUE(`vehicle_id`) AS `vehicle_id`, "
+            "CONCAT(`vehicle_id`, '!') AS `shout`, WINDOWSTART AS `ws`, MAX(`speed`) * 2 AS `top` "
+            "FROM sc_vehicle_locations WINDOW TUMBLING (SIZE 60 SECONDS) GROUP BY `vehicle_id` EMIT CHANGES;")
+    assert problems([*sources_sql, text]) == []
+
+
+def test_the_scripts_as_issue_18_found_them_break_the_four_rules_it_names(stmts):
+    """The fixes undone on today's scripts: the checker finds the four rejections of issue 18."""
+    texts = []
+    for s in stmts:
+        text = s.text.replace("s.`schedule_key` AS `schedule_key`", JOIN_KEY_EXPRESSION + " AS `schedule_key`")
+        text = re.sub(r"AS_VALUE\((CONCAT\(.*?\))\) AS `alert_key`", r"\1 AS `alert_key`", text, flags=re.S)
+        text = text.replace("    `stop_id` VARCHAR,\n    `tap_count` BIGINT",
+                            "    `stop_id` VARCHAR KEY,\n    `tap_count` BIGINT")
+        text = text.replace("KEY_FORMAT = 'NONE', VALUE_FORMAT = 'JSON'",
+                            "KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON', WINDOW_TYPE = 'TUMBLING', "
+                            "WINDOW_SIZE = '300 SECONDS'")
+        texts.append(text)
+    found = [(p.check, p.statement.split("\n")[0]) for p in problems(texts) if p.check != "references"]
+    assert found == [("join-key", "CREATE STREAM IF NOT EXISTS sc_vehicle_progress WITH ("),
+                     ("windowed-repartition", "CREATE STREAM IF NOT EXISTS sc_surge_alerts WITH ("),
+                     ("key-once", "CREATE STREAM IF NOT EXISTS sc_delay_alerts WITH ("),
+                     ("key-once", "CREATE STREAM IF NOT EXISTS sc_breakdown_alerts WITH (")]
+
+
+JOIN_KEY_EXPRESSION = "CONCAT(COALESCE(v.`trip_id`, '-'), ':', COALESCE(CAST(v.`stop_sequence` AS VARCHAR), '-'))"
+
+
+def test_several_key_columns_need_a_key_format_that_holds_them(sources_sql):
+    declared = ("CREATE STREAM s (`a` VARCHAR KEY, `b` VARCHAR KEY, `v` INT) "
+                "WITH (KAFKA_TOPIC='t', KEY_FORMAT='KAFKA', VALUE_FORMAT='JSON');")
+    assert "takes one key column" in only(problems([declared]), "key-once")
+    grouped = ("CREATE TABLE t WITH (KEY_FORMAT='KAFKA') AS SELECT `vehicle_id`, `trip_id`, COUNT(*) AS `n` "
+               "FROM sc_vehicle_locations GROUP BY `vehicle_id`, `trip_id` EMIT CHANGES;")
+    assert "use KEY_FORMAT 'JSON'" in only(problems([*sources_sql, grouped]), "key-once")
+    assert problems([*sources_sql, grouped.replace("'KAFKA'", "'JSON'")]) == []

@@ -7,6 +7,7 @@ the command makes and how it reports success and the first failure.
 import base64
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -138,3 +139,19 @@ def test_an_unreachable_server_fails_clearly(settings):
     settings.KSQLDB_URL = "http://127.0.0.1:9"
     with pytest.raises(CommandError, match="cannot reach ksqlDB"):
         call_command("ksql", "status")
+
+
+def test_apply_waits_for_the_server_when_asked(settings, capsys):
+    with FakeKsql() as server:
+        settings.KSQLDB_URL = server.url
+        call_command("ksql", "apply", "--wait", "5")
+    assert server.requests[0][:2] == ("GET", "/info")
+    assert "ksqlDB 0.29.0 at" in capsys.readouterr().out
+
+
+def test_waiting_for_a_server_that_never_answers_gives_up(settings):
+    settings.KSQLDB_URL = "http://127.0.0.1:9"
+    start = time.monotonic()
+    with pytest.raises(CommandError, match=r"cannot reach ksqlDB .*waited 2 s"):
+        call_command("ksql", "apply", "--wait", "2")
+    assert 1 <= time.monotonic() - start < 10

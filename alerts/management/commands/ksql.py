@@ -19,8 +19,10 @@ class Command(BaseCommand):
         parser.add_argument("--print", action="store_true", dest="print_only",
                             help="print the statements with their variables filled in; contact no server")
         parser.add_argument("--scripts", default="", help="directory of the scripts (default: ksql/)")
+        parser.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                            help="wait up to SECONDS for the server to answer before the first statement")
 
-    def handle(self, *args, action, url, print_only, scripts, **options):
+    def handle(self, *args, action, url, print_only, scripts, wait, **options):
         variables = ksqldb.script_variables()
         try:
             stmts = ksqldb.statements(variables, Path(scripts)) if scripts else ksqldb.statements(variables)
@@ -46,6 +48,9 @@ class Command(BaseCommand):
             raise CommandError("no ksqlDB server: set KSQLDB_URL (or pass --url)")
         client = ksqldb.KsqlClient(url, username=settings.KSQLDB_USERNAME, password=settings.KSQLDB_PASSWORD)
         try:
+            if wait:
+                info = ksqldb.wait_for(client, wait)
+                self.stdout.write(f"ksqlDB {info.get('version', '?')} at {client.url} is up")
             if action == "apply":
                 n = ksqldb.apply(client, stmts, self.stdout.write)
                 self.stdout.write(self.style.SUCCESS(f"applied {n} statements"))
