@@ -478,7 +478,7 @@ def download(url: str, target: Path, limits: Limits) -> Path:
             while True:
                 if time.monotonic() > deadline:
                     raise too_slow()
-                chunk = response.read1(CHUNK)
+                chunk = response.read1(1 << 20)
                 if not chunk:
                     break
                 received += len(chunk)
