@@ -12,6 +12,7 @@ anything that cannot be read raises `GtfsError` naming the file, the line and th
 
 from __future__ import annotations
 
+import base64
 import codecs
 import csv
 import hashlib
@@ -24,6 +25,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 import zlib
@@ -358,7 +360,8 @@ class _Guard:
         if not self.limits.allow_private_network:
             for *_, sockaddr in infos:
                 if not address_is_public(sockaddr[0]):
-                    raise _Refused(f"{host} is {sockaddr[0]}, a loopback, private or link-local address: "
+                    shown = host if host == sockaddr[0] else f"{host} ({sockaddr[0]})"
+                    raise _Refused(f"{shown} is a loopback, private or link-local address: "
                                    "refused (importgtfs --allow-private-network allows it)")
         error: OSError | None = None
         for family, kind, proto, _, sockaddr in infos:
@@ -422,11 +425,15 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
 class _RedirectHandler(urllib.request.HTTPRedirectHandler):
     max_redirections = 5
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        if not newurl.lower().startswith(("http://", "https://")):
+    def http_error_302(self, req, fp, code, msg, headers):
+        location = headers.get("location") or headers.get("uri") or ""
+        newurl = urllib.parse.urljoin(req.full_url, location)
+        if location and not newurl.lower().startswith(("http://", "https://")):
             raise GtfsError(f"the feed's server redirected to {redact_url(newurl)}: only http(s) is followed")
         logger.info("redirected to %s", redact_url(newurl))
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
 
 def download(url: str, target: Path, limits: Limits) -> Path:
@@ -457,7 +464,12 @@ def download(url: str, target: Path, limits: Limits) -> Path:
                          f"(STREAMCITY_GTFS_MAX_DOWNLOAD_BYTES)")
 
     logger.info("downloading %s", shown)
-    request = urllib.request.Request(url, headers={"User-Agent": "StreamCity-GTFS-import"})
+    parts = urllib.parse.urlsplit(url)
+    request = urllib.request.Request(urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1])),
+                                     headers={"User-Agent": "StreamCity-GTFS-import"})
+    if parts.username is not None:  # user:password@ in the URL: basic auth, to this host only (not on redirects)
+        token = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+        request.add_unredirected_header("Authorization", "Basic " + base64.b64encode(token.encode()).decode())
     try:
         with opener.open(request, timeout=min(60.0, limits.download_seconds)) as response, open(target, "wb") as out:
             length = response.headers.get("Content-Length")
@@ -466,7 +478,7 @@ def download(url: str, target: Path, limits: Limits) -> Path:
             while True:
                 if time.monotonic() > deadline:
                     raise too_slow()
-                chunk = response.read1(CHUNK)
+                chunk = response.read1(1 << 20)
                 if not chunk:
                     break
                 received += len(chunk)
