@@ -9,8 +9,9 @@
   (or instead of) `json.loads`: no RecursionError, no traceback, the socket stays open.
 - **Outbound bytes**: the ASGI server (streamcity.asgi_server, Daphne with flow control) tells the
   consumer when the socket's send buffer holds more than STREAMCITY_WS_SEND_BUFFER_BYTES. While it
-  does, frames of changes are not queued (the consumer only notes that the client is behind); once
-  the buffer has drained, the client gets a fresh snapshot, the latest state, instead of a backlog.
+  does, frames of changes and requested snapshots are not queued (the consumer only notes that the
+  client is behind); once the buffer has drained, the client gets a fresh snapshot, the latest
+  state, instead of a backlog.
   A socket that stays over the bound for STREAMCITY_WS_STALL_SECONDS is closed (4009). A unit already
   begun (all parts of one snapshot) is sent whole, so a socket holds at most the bound plus one
   snapshot.
