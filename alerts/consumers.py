@@ -43,6 +43,9 @@ class OpsAlertsConsumer(BoundedWebsocketConsumer):
         self._watch = asyncio.ensure_future(self._watch_session())
 
     async def _snapshot(self):
+        if self.over_bound():  # the client is not reading: it gets this snapshot once its buffer has drained
+            self.behind = True
+            return
         alerts = await database_sync_to_async(open_alert_payloads)()
         await self.send(text_data=json.dumps({"type": "snapshot", "alerts": alerts}, separators=(",", ":")))
 

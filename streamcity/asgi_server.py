@@ -15,6 +15,7 @@ command the sockets still work, without the outbound bound (a warning says so on
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 from collections.abc import Callable
 
@@ -36,13 +37,20 @@ class OutboundFlow:
 
     Registered as the transport's streaming producer: Twisted calls pauseProducing() when its write
     buffer exceeds the transport's bufferSize (set to `limit`) and resumeProducing() when it has all
-    been written to the socket. After the upgrade from HTTP the transport's producer is the HTTP
+    been written to the socket. With `kernel_limit`, the socket's kernel send buffer is fixed at
+    that size (Linux reserves twice as much), so the bytes a client has not read are at most about
+    2 x kernel_limit + limit + the last message queued. After the upgrade from HTTP the transport's producer is the HTTP
     channel, which does nothing for a WebSocket; this flow takes its place.
     """
 
-    def __init__(self, transport, limit: int = DEFAULT_BUFFER_BYTES):
+    def __init__(self, transport, limit: int = DEFAULT_BUFFER_BYTES, kernel_limit: int | None = None):
         self.transport = transport
         self.limit = limit
+        if kernel_limit:  # the kernel's send buffer, fixed: autotuned, it takes up to tcp_wmem's 4 MiB a socket
+            try:
+                transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, kernel_limit)
+            except (AttributeError, OSError):
+                logger.warning("could not bound a WebSocket's kernel send buffer", exc_info=True)
         self.paused = False
         self.stopped = False
         self.pauses = 0
@@ -96,19 +104,24 @@ class OutboundFlow:
 class Server(daphne.server.Server):
     """Daphne, with an OutboundFlow in the scope of every WebSocket (see the module docstring)."""
 
-    def __init__(self, *args, send_buffer_bytes: int | None = None, **kwargs):
+    def __init__(self, *args, send_buffer_bytes: int | None = None, socket_send_buffer_bytes: int | None = None,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.send_buffer_bytes = send_buffer_bytes
+        self.socket_send_buffer_bytes = socket_send_buffer_bytes
 
     def create_application(self, protocol, scope):
         if scope.get("type") == "websocket" and getattr(protocol, "transport", None) is not None:
+            from django.conf import settings
+
             limit = self.send_buffer_bytes
             if limit is None:
-                from django.conf import settings
-
                 limit = settings.STREAMCITY_WS_SEND_BUFFER_BYTES
+            kernel = self.socket_send_buffer_bytes
+            if kernel is None:
+                kernel = settings.STREAMCITY_WS_SOCKET_SEND_BUFFER_BYTES
             try:
-                flow = OutboundFlow(protocol.transport, limit)
+                flow = OutboundFlow(protocol.transport, limit, kernel)
             except Exception:  # a transport without producer support (never seen): no bound, but no failure
                 logger.warning("no outbound flow control for this socket", exc_info=True)
             else:

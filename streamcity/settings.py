@@ -338,4 +338,7 @@ STREAMCITY_WS_MAX_MESSAGE_DEPTH = env.int("STREAMCITY_WS_MAX_MESSAGE_DEPTH", def
 # the latest state once it has drained), and how long it may stay over that before it is closed.
 # Needs the server of streamcity.asgi_server (runstreamcity, `python -m streamcity.asgi_server`).
 STREAMCITY_WS_SEND_BUFFER_BYTES = env.int("STREAMCITY_WS_SEND_BUFFER_BYTES", default=256 * 1024)
+# ... and the kernel's send buffer of each WebSocket, fixed (Linux reserves twice this; 0: autotuned,
+# up to tcp_wmem's maximum, 4 MiB by default, for every client that does not read).
+STREAMCITY_WS_SOCKET_SEND_BUFFER_BYTES = env.int("STREAMCITY_WS_SOCKET_SEND_BUFFER_BYTES", default=64 * 1024)
 STREAMCITY_WS_STALL_SECONDS = env.float("STREAMCITY_WS_STALL_SECONDS", default=30)

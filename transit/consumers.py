@@ -131,6 +131,9 @@ class LiveVehiclesConsumer(BoundedWebsocketConsumer):
         await self._send_snapshot()
 
     async def _send_snapshot(self):
+        if self.over_bound():  # the client is not reading: it gets this snapshot once its buffer has drained
+            self.behind = True
+            return
         plan = self.plan
         vehicles = await database_sync_to_async(vehicle_snapshot_rows)(
             area=plan.area, routes=plan.routes, vehicle_types=plan.vehicle_types

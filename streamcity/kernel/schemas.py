@@ -311,6 +311,8 @@ def decode(schema: type[Event], data: bytes | None) -> Event:
     # anything else is measured before msgspec recurses into it.
     if (b"[" in data or data.rfind(b"{") > 0) and json_depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise SchemaError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep (the limit)")
+    if b"\\u0000" in data:  # PostgreSQL refuses NUL in text: the record's fault, not the handler's
+        raise SchemaError("a string holds a NUL character (\\u0000), which no field accepts")
     try:
         event = _decoder(schema).decode(data)
     except msgspec.ValidationError as exc:

@@ -2,16 +2,17 @@
 
 - **Client messages**: each socket has a token bucket (STREAMCITY_WS_MESSAGE_BURST messages at once,
   refilled at STREAMCITY_WS_MESSAGES_PER_SECOND). A message past the budget gets an error frame and
-  the socket is closed (1008, policy violation): a `resync` or `subscribe` costs the server a
+  the socket is closed (4008): a `resync` or `subscribe` costs the server a
   database query and a snapshot, so a client cannot make it send megabytes for a few bytes.
 - **Message shape**: a text over STREAMCITY_WS_MAX_MESSAGE_CHARS characters, nested deeper than
   STREAMCITY_WS_MAX_MESSAGE_DEPTH, not JSON or not an object is answered with an error frame before
   (or instead of) `json.loads`: no RecursionError, no traceback, the socket stays open.
 - **Outbound bytes**: the ASGI server (streamcity.asgi_server, Daphne with flow control) tells the
   consumer when the socket's send buffer holds more than STREAMCITY_WS_SEND_BUFFER_BYTES. While it
-  does, frames of changes are not queued (the consumer only notes that the client is behind); once
-  the buffer has drained, the client gets a fresh snapshot, the latest state, instead of a backlog.
-  A socket that stays over the bound for STREAMCITY_WS_STALL_SECONDS is closed. A unit already
+  does, frames of changes and requested snapshots are not queued (the consumer only notes that the
+  client is behind); once the buffer has drained, the client gets a fresh snapshot, the latest
+  state, instead of a backlog.
+  A socket that stays over the bound for STREAMCITY_WS_STALL_SECONDS is closed (4009). A unit already
   begun (all parts of one snapshot) is sent whole, so a socket holds at most the bound plus one
   snapshot.
 
@@ -35,7 +36,9 @@ from streamcity.kernel.schemas import json_depth
 logger = logging.getLogger(__name__)
 
 FLOW_EXTENSION = "streamcity.outbound"  # scope["extensions"] key of an OutboundFlow (streamcity.asgi_server)
-CLOSE_POLICY = 1008  # RFC 6455: a message that violates the server's policy
+# Close codes (the application range of RFC 6455: Daphne's autobahn refuses 1008 from an application)
+CLOSE_TOO_MANY_MESSAGES = 4008  # the client spent its message budget
+CLOSE_NOT_READING = 4009  # the send buffer stayed over its bound for STREAMCITY_WS_STALL_SECONDS
 _warned_unbounded = False
 
 
@@ -124,7 +127,7 @@ class BoundedWebsocketConsumer(AsyncWebsocketConsumer):
             self.closing = True
             b = self.budget
             await self.send_error(f"too many messages: at most {b.burst} at once and {b.rate:g} a second; closing")
-            await self.close(code=CLOSE_POLICY)
+            await self.close(code=CLOSE_TOO_MANY_MESSAGES)
             return
         try:
             message = client_message(text_data, max_chars=settings.STREAMCITY_WS_MAX_MESSAGE_CHARS,
@@ -186,4 +189,4 @@ class BoundedWebsocketConsumer(AsyncWebsocketConsumer):
             self.closing = True
             logger.info("closing a WebSocket whose client has not read for %ss (%s)",
                         settings.STREAMCITY_WS_STALL_SECONDS, self.scope.get("client"))
-            asyncio.ensure_future(self.close(code=CLOSE_POLICY))
+            asyncio.ensure_future(self.close(code=CLOSE_NOT_READING))

@@ -195,6 +195,13 @@ def test_deep_json_is_refused_before_decoding_whatever_the_recursion_limit(depth
     assert ok.passenger_count == 99
 
 
+def test_a_nul_character_is_refused_at_decoding():
+    """PostgreSQL refuses NUL in text: left to the handler, every such record would count as a
+    handler failure (and a stream of them would stop the role), so it is the record that is refused."""
+    with pytest.raises(SchemaError, match="NUL character"):
+        decode(VehicleLocation, vehicle(1, route_id="R\x001"))
+
+
 def test_json_depth_ignores_brackets_in_strings():
     assert json_depth(b'{"a":"[[[{\\"[","b":[[1],[2]]}') == 3
     assert json_depth('{"description":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}') == 1
