@@ -13,9 +13,9 @@ import datetime as dt
 import threading
 import time
 
-from streamcity.bus import Worker
-from streamcity.bus.memory import MemoryBus
-from streamcity.schemas import VEHICLE_LOCATIONS, VehicleLocation, encode
+from streamcity.kernel.bus import Worker
+from streamcity.kernel.bus.memory import MemoryBus
+from streamcity.kernel.schemas import VEHICLE_LOCATIONS, VehicleLocation, encode
 
 T0 = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.timezone.utc)
 

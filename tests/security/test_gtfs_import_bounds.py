@@ -315,7 +315,7 @@ def test_credentials_in_a_feed_url_are_masked_in_logs_errors_and_the_admin(tmp_p
 
 
 def test_redact_url():
-    from streamcity.security import redact_url
+    from streamcity.kernel.security import redact_url
 
     assert redact_url("https://h/feed.zip?apikey=A&key=B&x=1&access_token=C") == \
         "https://h/feed.zip?apikey=***&key=***&x=1&access_token=***"

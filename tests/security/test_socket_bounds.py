@@ -16,7 +16,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from streamcity.asgi import application
-from streamcity.sockets import ClientMessageError, TokenBucket, client_message
+from streamcity.kernel.sockets import ClientMessageError, TokenBucket, client_message
 from tests.e2e.conftest import base_env, free_port, manage, procs  # noqa: F401 - procs is a fixture
 from tests.security import probes
 
