@@ -4,7 +4,7 @@
   "use strict";
 
   var KIND_COLOURS = { surge: "#ef6c00", delay: "#f9a825", breakdown: "#c62828", bunching: "#6a1b9a",
-                       silent: "#455a64", incident: "#ad1457" };
+                       silent: "#455a64", incident: "#ad1457", service: "#1565c0" };
   var VEHICLE_KINDS = { delay: true, bunching: true, silent: true, breakdown: true };
 
   window.streamcityOpsMap = function (map) {

@@ -132,7 +132,7 @@ def test_each_sink_writes_exactly_fields_its_consumers_decode(stmts, topic):
 
 def test_bunching_and_silent_vehicles_are_left_to_the_built_in_processors(stmts):
     sinks = {topic_of(s.text)[len(PREFIX):] for s in stmts if " AS SELECT" in s.text}
-    assert {t.name for t in ALERT_TOPICS} - sinks == {"bunching_alerts", "silent_vehicle_alerts"}
+    assert {t.name for t in ALERT_TOPICS} - sinks == {"bunching_alerts", "silent_vehicle_alerts", "service_alerts"}
 
 
 def test_only_functions_ksqldb_has_are_called(stmts):
