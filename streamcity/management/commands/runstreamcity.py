@@ -13,7 +13,9 @@ from alerts.services import demo_operator_reset
 
 from streamcity import roles
 from streamcity.bus import get_bus
-from streamcity.runtime import RoleThreads
+from streamcity.runtime import Role, RoleThreads
+from transit.realtime.options import add_arguments as add_realtime_arguments
+from transit.realtime.options import poller_from_options
 
 
 class Command(BaseCommand):
@@ -24,6 +26,10 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         roles.add_simulator_arguments(parser)
         parser.add_argument("--no-simulator", action="store_true", help="run without the simulator")
+        parser.add_argument("--realtime", action="store_true",
+                            help="mirror an agency's GTFS-Realtime feeds instead of simulating (--feed names its "
+                                 "imported static feed)")
+        add_realtime_arguments(parser, feed=False)
         parser.add_argument(
             "--demo-operator", action=argparse.BooleanOptionalAction, default=None,
             help="give the account 'operator' a new random password and print it (default: on with SQLite)",
@@ -38,7 +44,10 @@ class Command(BaseCommand):
         role_list += consumer_roles
         workers += consumer_workers
         runner = None
-        if not options["no_simulator"]:
+        if options["realtime"]:
+            runner = poller_from_options(bus, options)
+            role_list.insert(0, Role("gtfs-rt", runner.run))
+        elif not options["no_simulator"]:
             sim_role, runner = roles.simulator_from_options(bus, options)
             role_list.insert(0, sim_role)
 
