@@ -1,6 +1,7 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
+from .realtime import views as realtime_views
 
 app_name = "transit"
 
@@ -12,4 +13,6 @@ urlpatterns = [
     path("api/stops/", views.stops_api, name="stops-api"),
     path("api/stops/<path:stop_id>/arrivals/", views.stop_arrivals_api, name="stop-arrivals-api"),
     path("api/search/", views.search_api, name="search-api"),
+    re_path(r"^gtfs-rt/(?:(?P<feed>[-a-z0-9_]+)/)?(?P<kind>vehicle-positions|trip-updates|alerts)\.pb$",
+            realtime_views.gtfs_rt, name="gtfs-rt"),
 ]

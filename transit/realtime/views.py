@@ -1,0 +1,58 @@
+"""`/gtfs-rt/[FEED/]{vehicle-positions,trip-updates,alerts}.pb`: the twin's live state as GTFS-Realtime.
+
+Protobuf by default, `?format=json` for people (the protobuf JSON mapping). ETag and
+Last-Modified with conditional requests (304), gzip when the client accepts it. The bytes come
+from `feed.cache`: built at most once per frame interval whatever the number of clients.
+"""
+
+from __future__ import annotations
+
+import math
+
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
+from django.utils.http import http_date, parse_http_date_safe
+from django.views.decorators.http import require_GET
+from google.protobuf import json_format
+
+from .feed import cache, feed_exists
+
+
+def _not_modified(request, etag: str, modified: float) -> bool:
+    match = request.headers.get("If-None-Match")
+    if match is not None:
+        return etag in [m.strip() for m in match.split(",")] or match.strip() == "*"
+    since = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
+    return since is not None and int(modified) <= since
+
+
+@require_GET
+def gtfs_rt(request, kind: str, feed: str | None = None):
+    if feed is not None and not feed_exists(feed):
+        return JsonResponse({"error": f"no feed {feed!r}"}, status=404)
+    built = cache.get(kind, feed)
+    as_json = request.GET.get("format") == "json"
+    if request.GET.get("format") not in (None, "json", "pb"):
+        return JsonResponse({"error": "format is json or pb"}, status=400)
+    etag = built.etag[:-1] + '-json"' if as_json else built.etag
+    headers = {
+        "ETag": etag,
+        "Last-Modified": http_date(math.floor(built.modified)),
+        "Cache-Control": f"public, max-age={max(1, math.ceil(settings.STREAMCITY_FRAME_INTERVAL))}",
+        "Vary": "Accept-Encoding",
+        "Access-Control-Allow-Origin": "*",
+    }
+    if _not_modified(request, etag, built.modified):
+        response = HttpResponseNotModified()
+        for k, v in headers.items():
+            response[k] = v
+        return response
+    if as_json:
+        if built.json is None:
+            built.json = json_format.MessageToJson(built.message, preserving_proto_field_name=True, indent=1)
+        return HttpResponse(built.json, content_type="application/json", headers=headers)
+    accepts = request.headers.get("Accept-Encoding", "")
+    if "gzip" in [p.split(";")[0].strip() for p in accepts.split(",")]:
+        headers["Content-Encoding"] = "gzip"
+        return HttpResponse(built.gzipped, content_type="application/x-protobuf", headers=headers)
+    return HttpResponse(built.body, content_type="application/x-protobuf", headers=headers)
