@@ -170,6 +170,8 @@ class RealtimePoller:
             alerts = []
             for key, alert in mapped.alerts.items():
                 before = self._alerts.get(key)
+                if before is not None:  # the episode began when it was first seen
+                    alert = _replace(alert, detected_at=min(before.detected_at, alert.detected_at))
                 if before is None or _without_time(before) != _without_time(alert):
                     alerts.append(alert)
                     self._alerts[key] = alert
