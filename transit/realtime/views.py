@@ -15,7 +15,11 @@ from django.utils.http import http_date, parse_http_date_safe
 from django.views.decorators.http import require_GET
 from google.protobuf import json_format
 
-from .feed import cache, feed_exists
+from asgiref.sync import sync_to_async
+
+from . import feed as out
+
+_refreshing: set = set()  # background rebuilds this process has started (keeps their tasks alive)
 
 
 def _not_modified(request, etag: str, modified: float) -> bool:
@@ -26,11 +30,28 @@ def _not_modified(request, etag: str, modified: float) -> bool:
     return since is not None and int(modified) <= since
 
 
+async def _built(kind: str, feed: str | None):
+    """The latest build, without waiting for a rebuild when there is one (see FeedCache)."""
+    import asyncio
+
+    cache = out.cache
+    built, due = cache.current(kind, feed)
+    build = sync_to_async(cache.get, thread_sensitive=False)
+    if built is None:
+        return await build(kind, feed)
+    if due:
+        task = asyncio.ensure_future(build(kind, feed))
+        _refreshing.add(task)
+        task.add_done_callback(_refreshing.discard)
+    return built
+
+
 @require_GET
-def gtfs_rt(request, kind: str, feed: str | None = None):
-    if feed is not None and not feed_exists(feed):
+async def gtfs_rt(request, kind: str, feed: str | None = None):
+    try:
+        built = await _built(kind, feed)
+    except out.UnknownFeed:
         return JsonResponse({"error": f"no feed {feed!r}"}, status=404)
-    built = cache.get(kind, feed)
     as_json = request.GET.get("format") == "json"
     if request.GET.get("format") not in (None, "json", "pb"):
         return JsonResponse({"error": "format is json or pb"}, status=400)

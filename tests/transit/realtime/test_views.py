@@ -72,7 +72,6 @@ def test_gzip_when_accepted_and_json_for_people(client, caltrain_live):
 def test_built_once_per_frame_interval_whatever_the_number_of_clients(caltrain_live, monkeypatch):
     cache = feed_module.FeedCache(interval=60)
     monkeypatch.setattr(feed_module, "cache", cache)
-    monkeypatch.setattr("transit.realtime.views.cache", cache)
     bodies, errors = [], []
 
     def get():
@@ -90,3 +89,33 @@ def test_built_once_per_frame_interval_whatever_the_number_of_clients(caltrain_l
         t.join()
     assert not errors and len(bodies) == 30 and len(set(bodies)) == 1
     assert cache.builds == 1
+
+
+def test_a_rebuild_in_progress_never_holds_up_a_request(monkeypatch):
+    """Stale-while-revalidate: while one caller rebuilds, the others get the previous build at once."""
+    from google.transit import gtfs_realtime_pb2 as rt
+
+    started, release, n = threading.Event(), threading.Event(), [0]
+
+    def slow_build(feed):
+        n[0] += 1
+        if n[0] == 2:
+            started.set()
+            release.wait(5)
+        msg = rt.FeedMessage()
+        msg.header.gtfs_realtime_version, msg.header.timestamp = "2.0", 1_700_000_000 + n[0]
+        return msg
+
+    monkeypatch.setitem(feed_module.BUILDERS, "alerts", slow_build)
+    clock = [0.0]
+    cache = feed_module.FeedCache(interval=1, clock=lambda: clock[0])
+    first = cache.get("alerts")
+    clock[0] = 2.0  # due again
+    builder = threading.Thread(target=cache.get, args=("alerts",))
+    builder.start()
+    assert started.wait(5)
+    assert cache.current("alerts") == (first, False)  # being rebuilt: the view answers with the last one
+    assert cache.get("alerts") is first  # and so does get(), without waiting
+    release.set()
+    builder.join()
+    assert cache.get("alerts").message.header.timestamp == 1_700_000_002 and cache.builds == 2
