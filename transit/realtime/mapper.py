@@ -429,7 +429,7 @@ class Mapper:
             return None
         pos = self.index.stops
         for i in range(len(stops) - 1):
-            (s0, a0, d0), (s1, a1, _) = stops[i], stops[i + 1]
+            (s0, _, d0), (s1, a1, _) = stops[i], stops[i + 1]
             if at < a1:
                 p0, p1 = pos.get(s0), pos.get(s1)
                 if p0 is None or p1 is None:
@@ -451,12 +451,14 @@ class Mapper:
         url, _ = _text(a.url, index.lang)
         entities = []
         for s in a.informed_entity:
-            trip = index.trip(s.trip.trip_id, s.trip.start_time) if s.HasField("trip") else None
+            has_trip = s.HasField("trip")
+            trip = index.trip(s.trip.trip_id, s.trip.start_time) if has_trip else None
+            route_id = s.route_id or (s.trip.route_id if has_trip else "") or (trip.route_id if trip else "")
             entities.append(InformedEntity(
-                agency_id=s.agency_id or None, route_id=s.route_id or (s.trip.route_id if s.HasField("trip") else "")
-                or None, route_type=s.route_type if s.HasField("route_type") else None,
+                agency_id=s.agency_id or None, route_id=route_id or None,
+                route_type=s.route_type if s.HasField("route_type") else None,
                 direction_id=s.direction_id if s.HasField("direction_id") else None,
-                trip_id=(trip.trip_id if trip else s.trip.trip_id) if s.HasField("trip") and s.trip.trip_id else None,
+                trip_id=(trip.trip_id if trip else s.trip.trip_id) if has_trip and s.trip.trip_id else None,
                 stop_id=s.stop_id or None,
             ))
         periods = tuple(ActivePeriod(p.start if p.HasField("start") else None, p.end if p.HasField("end") else None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
 from streamcity.bus import topic_specs
 from streamcity.schemas import SERVICE_ALERTS, STOP_SCHEDULE, VEHICLE_LOCATIONS, ServiceAlert, StopSchedule, \
