@@ -127,3 +127,33 @@ def test_another_agencys_ids_are_refused(caltrain):
 def test_bodies_that_are_not_a_usable_feed(body, why):
     with pytest.raises(FeedError, match=why):
         decode_feed(body, kind="vehicle-positions")
+
+
+def test_the_agencys_predicted_delay_is_the_live_deviation_and_can_open_a_delay_alert():
+    from alerts.detection.config import DetectionConfig
+    from alerts.detection.delay import DelayDetector
+    from alerts.detection.schedule import Schedule, StopProgress
+    from streamcity.schemas import StopSchedule, VehicleLocation
+    from transit.processors import LiveVehicleTable
+
+    schedule = Schedule()
+    at = dt.datetime(2023, 11, 7, 23, 50, tzinfo=dt.timezone.utc)
+    for seq in (1, 2, 3):
+        schedule.apply(StopSchedule(trip_id="124", stop_sequence=seq, stop_id=f"s{seq}",
+                                    scheduled_arrival=at + dt.timedelta(minutes=5 * seq), service_date=at.date()))
+    report = VehicleLocation(vehicle_id="a", vehicle_type="rail", trip_id="124", latitude=37.5, longitude=-122.2,
+                             stop_sequence=1, next_stop_id="s2", timestamp=at + dt.timedelta(minutes=6),
+                             reported_delay_seconds=900)
+    (live,) = LiveVehicleTable(schedule).apply([report])
+    assert live.delay_seconds == 900  # measured from progress it would be 0 (before stop 2's time)
+    measured = msgspec_replace(report, reported_delay_seconds=None)
+    assert LiveVehicleTable(schedule).apply([measured])[0].delay_seconds == 0
+    progress, _ = StopProgress().observe(report)
+    (alert,) = DelayDetector(DetectionConfig(), schedule).apply(report, progress)
+    assert alert.delay_seconds == 900 and alert.state == "open"
+
+
+def msgspec_replace(struct, **changes):
+    import msgspec
+
+    return msgspec.structs.replace(struct, **changes)
