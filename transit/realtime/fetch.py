@@ -19,6 +19,10 @@ class FetchError(Exception):
     """The feed could not be read (HTTP error, timeout, missing file...)."""
 
 
+class NotModified(Exception):
+    """The server answered 304 to a conditional request: the feed has not changed."""
+
+
 def parse_header(text: str) -> tuple[str, str]:
     """"Name: value" -> (name, value). Raises ValueError (without the value) when malformed."""
     name, sep, value = text.partition(":")
@@ -43,15 +47,31 @@ def describe(source: str) -> str:
     return source
 
 
-def fetch(source: str, *, headers: dict[str, str] | None = None, timeout: float = 10.0) -> bytes:
-    """The body at `source`: an http(s) URL (GET with `headers`), a file:// URL or a file path."""
+def fetch(source: str, *, headers: dict[str, str] | None = None, timeout: float = 10.0,
+          validators: dict[str, str] | None = None) -> bytes:
+    """The body at `source`: an http(s) URL (GET with `headers`), a file:// URL or a file path.
+
+    `validators`: a dict kept between calls for one URL: the response's ETag and Last-Modified are
+    stored in it and sent back (If-None-Match, If-Modified-Since), and a 304 raises NotModified:
+    an agency's server is not made to send the same feed twice."""
     parts = urllib.parse.urlsplit(source)
     if parts.scheme in ("http", "https"):
-        request = urllib.request.Request(source, headers={"Accept": "application/x-protobuf, */*", **(headers or {})})
+        sent = {"Accept": "application/x-protobuf, */*", **(headers or {})}
+        if validators:
+            if validators.get("etag"):
+                sent["If-None-Match"] = validators["etag"]
+            if validators.get("modified"):
+                sent["If-Modified-Since"] = validators["modified"]
+        request = urllib.request.Request(source, headers=sent)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http(s) only)
                 body = response.read(MAX_BYTES + 1)
+                if validators is not None:
+                    validators["etag"] = response.headers.get("ETag", "")
+                    validators["modified"] = response.headers.get("Last-Modified", "")
         except urllib.error.HTTPError as exc:
+            if exc.code == 304 and validators:
+                raise NotModified() from None
             raise FetchError(f"HTTP {exc.code} {exc.reason}") from None
         except (TimeoutError, socket.timeout):
             raise FetchError(f"timed out after {timeout:g}s") from None

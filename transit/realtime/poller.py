@@ -10,7 +10,9 @@ sees it stop.
 A URL that fails (HTTP error, timeout, a body that is not GTFS-RT, another agency's ids) gets one
 log line; its previous good message stands, nothing of the bad body is published, and the URL is
 tried again after a back-off (interval x 2^failures, at most `max_backoff`). A feed whose header
-timestamp does not advance is reported stale (once in the log, and in the status line).
+timestamp does not advance for `stale_after` seconds (two intervals, at least a minute) is
+reported stale (once in the log, and in the status line). HTTP requests are conditional
+(If-None-Match / If-Modified-Since): a 304 counts as the same feed again.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from streamcity.bus import Bus
 from streamcity.schemas import SERVICE_ALERTS, STOP_SCHEDULE, VEHICLE_LOCATIONS, ServiceAlert, encode, event_key
 
 from .decode import FeedError, decode_feed
-from .fetch import FetchError, describe, fetch
+from .fetch import FetchError, NotModified, describe, fetch
 from .mapper import ForeignFeedError, Mapped, Mapper, schedule_rows
 from .static import StaticIndex
 
@@ -41,11 +43,14 @@ class Source:
     url: str
     message: object | None = None  # the latest good FeedMessage
     header_ts: int = 0
-    stale_polls: int = 0
+    stale_polls: int = 0  # polls since its timestamp last advanced
+    stale: bool = False
+    advanced_at: float = 0.0
     failures: int = 0
     next_at: float = 0.0
     last_error: str = ""
     fetched: int = 0
+    validators: dict = field(default_factory=dict)  # ETag / Last-Modified of the last good response
 
     @property
     def label(self) -> str:
@@ -80,6 +85,9 @@ class RealtimePoller:
         self.max_backoff = max_backoff
         self.estimate = estimate
         self.clock = clock
+        # a feed is stale when its timestamp has not advanced for this long (agencies refresh every
+        # 15-30 s: one poll that brings the same feed again is normal)
+        self.stale_after = max(2 * interval, 60.0)
         self._sent: dict[str, object] = {}  # vehicle_id -> the last report sent
         self._scheduled: set[tuple[str, dt.date]] = set()
         self._alerts: dict[str, ServiceAlert] = {}  # alert_key -> the last open update sent
@@ -96,10 +104,14 @@ class RealtimePoller:
         """Fetch and decode `source` if due; its error message, or None."""
         if now < source.next_at:
             return None
+        validators = dict(source.validators) if source.message is not None else {}
         try:
-            msg = decode_feed(fetch(source.url, headers=self.headers, timeout=self.timeout), kind=source.kind)
+            msg = decode_feed(fetch(source.url, headers=self.headers, timeout=self.timeout, validators=validators),
+                              kind=source.kind)
             # refuse another agency's feed here, before its message replaces the good one
             self.mapper.map(**{source.kind.replace("-", "_"): msg}, estimate=False)
+        except NotModified:
+            msg = source.message  # 304: the same feed as last time (stale, as if it came again)
         except (FetchError, FeedError, ForeignFeedError) as exc:
             source.failures += 1
             backoff = min(self.interval * 2 ** source.failures, self.max_backoff)
@@ -110,18 +122,20 @@ class RealtimePoller:
                            source.label, exc, backoff)
             return str(exc)
         source.fetched += 1
+        source.validators = validators  # only a good body's validators: a bad one is asked for again
         source.failures, source.last_error = 0, ""
         source.next_at = now + self.interval
         ts = msg.header.timestamp
         if source.message is not None and ts and ts <= source.header_ts:
             source.stale_polls += 1
-            if source.stale_polls == 1:
-                logger.warning("GTFS-RT %s is stale: its timestamp %s has not advanced", source.label,
-                               dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat())
+            if not source.stale and now - source.advanced_at >= self.stale_after:
+                source.stale = True
+                logger.warning("GTFS-RT %s is stale: its timestamp %s has not advanced for %.0fs", source.label,
+                               dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(), now - source.advanced_at)
         else:
-            if source.stale_polls:
-                logger.info("GTFS-RT %s advances again after %d stale polls", source.label, source.stale_polls)
-            source.stale_polls = 0
+            if source.stale:
+                logger.info("GTFS-RT %s advances again after %d polls", source.label, source.stale_polls)
+            source.stale_polls, source.stale, source.advanced_at = 0, False, now
         source.message, source.header_ts = msg, max(ts, source.header_ts)
         return None
 
@@ -217,7 +231,7 @@ class RealtimePoller:
             parts.append(f"{len(m.alerts)} alerts")
         parts.append(f"{self.reports_sent} reports sent, {self.unchanged} unchanged not re-sent")
         for s in self.sources:
-            if s.stale_polls:
+            if s.stale:
                 parts.append(f"{s.kind} STALE for {s.stale_polls} polls")
             if s.last_error:
                 parts.append(f"{s.kind} failing ({s.failures}x): {s.last_error[:80]}")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import logging
 import threading
@@ -49,6 +50,7 @@ class Server:
     def __init__(self):
         self.body = b""
         self.mode = "ok"
+        self.not_modified = 0
         self.headers: list[dict] = []
         server = self
 
@@ -60,8 +62,15 @@ class Server:
                     return
                 if server.mode == "slow":
                     time.sleep(1.5)
+                etag = '"%s"' % hashlib.sha1(server.body).hexdigest()
+                if self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.end_headers()
+                    server.not_modified += 1
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("ETag", etag)
                 self.end_headers()
                 try:
                     self.wfile.write(server.body)
@@ -104,8 +113,13 @@ def test_unchanged_reports_are_not_sent_again_and_a_feed_that_does_not_advance_i
     clock.now += 15
     with caplog.at_level(logging.WARNING, "transit.realtime"):
         second = poller.poll()
-    assert (second.published, second.unchanged) == (0, 14)
-    assert "STALE" in poller.status() and "stale" in caplog.text
+        assert (second.published, second.unchanged) == (0, 14)
+        assert "STALE" not in poller.status() and not caplog.text  # once is normal: agencies refresh every 15-30 s
+        for _ in range(4):
+            clock.now += 15
+            poller.poll()
+    assert "STALE for 5 polls" in poller.status() and caplog.text.count("is stale") == 1
+    assert agency.not_modified == 5  # conditional requests: the agency did not send the same feed again
     # the feed moves one vehicle's worth of time: every vehicle moved, every report is sent again
     clock.now += 15
     agency.body = vp_body(1699405589, lat_shift=0.001)
