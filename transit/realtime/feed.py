@@ -423,6 +423,9 @@ class FeedCache:
         interval = max(interval, 3 * self._build_seconds.get(key, 0.0))
         return built is not None and self.clock() - built.built_at < interval
 
+    def forget(self, kind: str, feed: str | None = None) -> None:
+        self._built.pop((feed, kind), None)
+
     def current(self, kind: str, feed: str | None = None) -> tuple[Built | None, bool]:
         """(the latest build or None, whether it is due for a rebuild that nobody is doing)."""
         key = (feed, kind)

@@ -155,6 +155,9 @@ class RealtimePoller:
         self.last = mapped
 
         rows = []
+        newest = max((date for _, date in mapped.trips.values()), default=None)
+        if newest is not None and any(d < newest - dt.timedelta(days=2) for _, d in self._scheduled):
+            self._scheduled = {(t, d) for t, d in self._scheduled if d >= newest - dt.timedelta(days=2)}
         for trip_id, (trip, date) in mapped.trips.items():
             if (trip_id, date) not in self._scheduled:
                 self._scheduled.add((trip_id, date))

@@ -7,17 +7,20 @@ from `feed.cache`: built at most once per frame interval whatever the number of 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.utils.http import http_date, parse_http_date_safe
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from google.protobuf import json_format
 
-from asgiref.sync import sync_to_async
-
 from . import feed as out
+
+logger = logging.getLogger(__name__)
 
 _refreshing: set = set()  # background rebuilds this process has started (keeps their tasks alive)
 
@@ -32,8 +35,6 @@ def _not_modified(request, etag: str, modified: float) -> bool:
 
 async def _built(kind: str, feed: str | None):
     """The latest build, without waiting for a rebuild when there is one (see FeedCache)."""
-    import asyncio
-
     cache = out.cache
     built, due = cache.current(kind, feed)
     build = sync_to_async(cache.get, thread_sensitive=False)
@@ -42,19 +43,29 @@ async def _built(kind: str, feed: str | None):
     if due:
         task = asyncio.ensure_future(build(kind, feed))
         _refreshing.add(task)
-        task.add_done_callback(_refreshing.discard)
+        task.add_done_callback(lambda t: _rebuilt(t, kind, feed))
     return built
 
 
-@require_GET
+def _rebuilt(task: asyncio.Task, kind: str, feed: str | None) -> None:
+    _refreshing.discard(task)
+    exc = None if task.cancelled() else task.exception()
+    if isinstance(exc, out.UnknownFeed):
+        out.cache.forget(kind, feed)  # the feed was deleted: the next request gets its 404
+    elif exc is not None:
+        logger.error("GTFS-RT %s%s: rebuild failed, serving the previous build: %r", f"{feed}/" if feed else "",
+                     kind, exc)
+
+
+@require_safe
 async def gtfs_rt(request, kind: str, feed: str | None = None):
+    if request.GET.get("format") not in (None, "json", "pb"):
+        return JsonResponse({"error": "format is json or pb"}, status=400)
+    as_json = request.GET.get("format") == "json"
     try:
         built = await _built(kind, feed)
     except out.UnknownFeed:
         return JsonResponse({"error": f"no feed {feed!r}"}, status=404)
-    as_json = request.GET.get("format") == "json"
-    if request.GET.get("format") not in (None, "json", "pb"):
-        return JsonResponse({"error": "format is json or pb"}, status=400)
     etag = built.etag[:-1] + '-json"' if as_json else built.etag
     headers = {
         "ETag": etag,
@@ -69,8 +80,9 @@ async def gtfs_rt(request, kind: str, feed: str | None = None):
             response[k] = v
         return response
     if as_json:
-        if built.json is None:
-            built.json = json_format.MessageToJson(built.message, preserving_proto_field_name=True, indent=1)
+        if built.json is None:  # seconds for a large fleet: not in the event loop
+            built.json = await sync_to_async(json_format.MessageToJson, thread_sensitive=False)(
+                built.message, preserving_proto_field_name=True, indent=1)
         return HttpResponse(built.json, content_type="application/json", headers=headers)
     accepts = request.headers.get("Accept-Encoding", "")
     if "gzip" in [p.split(";")[0].strip() for p in accepts.split(",")]:
