@@ -28,7 +28,8 @@ def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     name = name.strip()
     if not sep or not name or any(c.isspace() for c in name):
-        raise ValueError(f"not a header 'Name: value' (name {name!r})")
+        # not echoed: a malformed header is most likely a key pasted without its name
+        raise ValueError("not a header 'Name: value' (the text is not shown: it may hold a key)")
     return name, value.strip()
 
 

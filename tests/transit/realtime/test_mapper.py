@@ -157,3 +157,13 @@ def msgspec_replace(struct, **changes):
     import msgspec
 
     return msgspec.structs.replace(struct, **changes)
+
+
+def test_a_malformed_header_is_refused_without_echoing_it():
+    from transit.realtime.fetch import parse_header
+
+    assert parse_header("X-Api-Key:  abc ") == ("X-Api-Key", "abc")
+    for bad in ("Bearer s3cr3t", "s3cr3t", ": s3cr3t"):
+        with pytest.raises(ValueError) as info:
+            parse_header(bad)
+        assert "s3cr3t" not in str(info.value)
