@@ -132,7 +132,8 @@ def network() -> Network:
                 index = StaticIndex(name=f.name, timezone=f.timezone or "UTC", lang=lang)
                 index.route_types = {r: t for r, t in Route.objects.filter(feed=f).values_list("route_id",
                                                                                               "vehicle_type")}
-                index.stops = {s: (0.0, 0.0) for s in f.stops.values_list("stop_id", flat=True)}
+                index.stops = {s: (lat, lon) for s, lat, lon in f.stops.values_list("stop_id", "latitude",
+                                                                                    "longitude")}
                 feeds[f.name] = index
             _network = Network(version, feeds, {}, threading.Lock())
         return _network
