@@ -52,6 +52,7 @@ OCCUPANCY_SHARE = {
 NOT_IN_TIMETABLE = "trip not in timetable"
 ADDED = "added trip"
 CANCELED = "canceled trip"
+UNSCHEDULED = "unscheduled run"
 NO_TRIP = "no trip"
 UNKNOWN_ROUTE = "unknown route"
 NO_POSITION = "no position"
@@ -234,7 +235,8 @@ class Mapper:
                         out.estimated += 1
 
         # only the trips some report runs get their stop_schedule published
-        out.trips = {t: v for t, v in out.trips.items() if t in {r.trip_id for r in out.reports.values()}}
+        running = {r.trip_id for r in out.reports.values()}
+        out.trips = {t: v for t, v in out.trips.items() if t in running}
         if alerts is not None:
             self._check_ids(alerts, "alert")
             for e in alerts.entity:
@@ -298,13 +300,17 @@ class Mapper:
         else:
             trip = index.trip(td.trip_id, td.start_time)
             if trip is None:
-                out.unmatched[NOT_IN_TIMETABLE] += 1
+                # a frequency-based run the timetable has no instance of (UNSCHEDULED, or another start_time)
+                unscheduled = td.schedule_relationship == TD.UNSCHEDULED or td.trip_id in index.templates
+                out.unmatched[UNSCHEDULED if unscheduled else NOT_IN_TIMETABLE] += 1
         if trip is not None:
             route_id = trip.route_id
             out.matched += 1
-        elif td is not None and td.route_id:
+        elif td is not None and (td.route_id or td.trip_id in index.templates):
             if td.route_id in index.route_types:
                 route_id = td.route_id
+            elif not td.route_id:
+                route_id = index.templates[td.trip_id]
             else:
                 out.unmatched[UNKNOWN_ROUTE] += 1
         seconds = v.timestamp or header_ts

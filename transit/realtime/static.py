@@ -55,6 +55,7 @@ class StaticIndex:
     route_agency: dict[str, str] = field(default_factory=dict)
     stops: dict[str, tuple[float, float]] = field(default_factory=dict)
     agency_ids: set[str] = field(default_factory=set)
+    templates: dict[str, str] = field(default_factory=dict)  # frequencies.txt template trip_id -> route_id
     _feed: GtfsFeed | None = None
     _services: dict[dt.date, set[str]] = field(default_factory=dict)
 
@@ -72,6 +73,8 @@ class StaticIndex:
             if s.lat is not None and s.lon is not None:
                 index.stops[s.stop_id] = (s.lat, s.lon)
         for t in feed.trips:
+            if t.frequency_template:
+                index.templates[t.frequency_template] = t.route_id
             st = t.stop_times
             index.trips[t.trip_id] = TripInfo(
                 t.trip_id, t.route_id, t.service_id, t.direction_id, t.frequency_template,

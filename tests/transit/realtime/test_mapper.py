@@ -99,7 +99,8 @@ def test_a_frequency_based_trip_is_its_template_and_start_time():
         {"vehicle_id": "b", "trip": {"trip_id": "1", "start_time": "07:11:00"}},
     ))
     assert out.reports["a"].trip_id == "1@071000" and out.reports["b"].trip_id is None
-    assert dict(out.unmatched) == {m.NOT_IN_TIMETABLE: 1}
+    assert out.reports["b"].route_id == out.reports["a"].route_id  # the template's route
+    assert dict(out.unmatched) == {m.UNSCHEDULED: 1}
 
 
 def test_occupancy_survives_a_round_trip():
