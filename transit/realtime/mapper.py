@@ -248,7 +248,7 @@ class Mapper:
     # -- the other agency's feed -------------------------------------------------------------
     def _check_ids(self, msg: rt.FeedMessage, kind: str) -> None:
         index = self.index
-        named = known = 0
+        named = known = placed = near = 0
         for e in msg.entity:
             if e.is_deleted or not e.HasField(kind):
                 continue
@@ -261,12 +261,20 @@ class Mapper:
                         known += any(v in table or (table is index.trips and index.trip(v, s.trip.start_time))
                                      for v, table in ids if v)
                 continue
+            if kind == "vehicle" and e.vehicle.HasField("position"):
+                placed += 1
+                near += index.near(e.vehicle.position.latitude, e.vehicle.position.longitude)
             trip = e.vehicle.trip if kind == "vehicle" else e.trip_update.trip
             if trip.schedule_relationship in _UNSCHEDULED_RELATIONSHIPS:
                 continue
             if trip.trip_id or trip.route_id:
                 named += 1
                 known += bool(index.trip(trip.trip_id, trip.start_time) or trip.route_id in index.route_types)
+        if placed and not near:
+            raise ForeignFeedError(
+                f"none of the {placed} vehicle positions of this feed is within 50 km of static feed "
+                f"{index.name!r}'s stops: another agency's feed?"
+            )
         if named and not known:
             raise ForeignFeedError(
                 f"none of the {named} trip/route/stop ids of this {kind} feed are in static feed "

@@ -58,6 +58,7 @@ class StaticIndex:
     templates: dict[str, str] = field(default_factory=dict)  # frequencies.txt template trip_id -> route_id
     _feed: GtfsFeed | None = None
     _services: dict[dt.date, set[str]] = field(default_factory=dict)
+    _box: tuple[float, float, float, float] | None = None
 
     @classmethod
     def from_feed(cls, name: str, feed: GtfsFeed) -> StaticIndex:
@@ -82,6 +83,18 @@ class StaticIndex:
                 tuple(s.arrival for s in st), tuple(s.departure for s in st),
             )
         return index
+
+    def near(self, lat: float, lon: float, margin_deg: float = 0.5) -> bool:
+        """Whether (lat, lon) lies within the stops' bounding box widened by `margin_deg` (~50 km)."""
+        box = self._box
+        if box is None:
+            points = list(self.stops.values())
+            if not points:
+                return True
+            box = self._box = (min(p[0] for p in points), min(p[1] for p in points),
+                               max(p[0] for p in points), max(p[1] for p in points))
+        s, w, n, e = box
+        return s - margin_deg <= lat <= n + margin_deg and w - margin_deg <= lon <= e + margin_deg
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

@@ -94,10 +94,11 @@ def test_the_delay_predicted_at_the_next_stop_propagates_downstream(caltrain):
 
 def test_a_frequency_based_trip_is_its_template_and_start_time():
     bull = load("usf-bullrunner")
-    out = m.Mapper(bull).map(vehicle_positions=vp(
-        {"vehicle_id": "a", "trip": {"trip_id": "1", "start_time": "07:10:00"}},
-        {"vehicle_id": "b", "trip": {"trip_id": "1", "start_time": "07:11:00"}},
-    ))
+    msg = vp({"vehicle_id": "a", "trip": {"trip_id": "1", "start_time": "07:10:00"}},
+             {"vehicle_id": "b", "trip": {"trip_id": "1", "start_time": "07:11:00"}})
+    for e in msg.entity:
+        e.vehicle.position.latitude, e.vehicle.position.longitude = 28.06, -82.41  # Tampa
+    out = m.Mapper(bull).map(vehicle_positions=msg)
     assert out.reports["a"].trip_id == "1@071000" and out.reports["b"].trip_id is None
     assert out.reports["b"].route_id == out.reports["a"].route_id  # the template's route
     assert dict(out.unmatched) == {m.UNSCHEDULED: 1}
@@ -168,3 +169,15 @@ def test_a_malformed_header_is_refused_without_echoing_it():
         with pytest.raises(ValueError) as info:
             parse_header(bad)
         assert "s3cr3t" not in str(info.value)
+
+
+def test_positions_far_from_the_static_feed_are_another_agencys():
+    """Short route ids ("A", "1") exist everywhere: a feed with route ids only is judged by its positions."""
+    bull = load("usf-bullrunner")
+    far = rt.FeedMessage()
+    far.ParseFromString((GTFS / "usf-bullrunner" / "rt" / "vehicle-positions.pb").read_bytes())
+    m.Mapper(bull).map(vehicle_positions=far)  # Tampa, as recorded: fine
+    for e in far.entity:
+        e.vehicle.position.latitude, e.vehicle.position.longitude = 37.77, -122.42  # San Francisco
+    with pytest.raises(m.ForeignFeedError, match="within 50 km"):
+        m.Mapper(bull).map(vehicle_positions=far)
