@@ -4,7 +4,9 @@ their recorded positions (unmatched ones counted), its alerts in the operators' 
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import json
 
 import pytest
 from google.transit import gtfs_realtime_pb2 as rt
@@ -20,6 +22,22 @@ KINDS = ("vehicle-positions", "trip-updates", "alerts")
 
 def recorded(name: str) -> dict[str, rt.FeedMessage]:
     return {k: decode(p.read_bytes()) for k in KINDS if (p := rt_file(name, k))}
+
+
+async def ops_snapshot(cookie: bytes) -> dict:
+    """What the operations page receives first over /ws/ops/."""
+    from channels.testing import WebsocketCommunicator
+
+    from streamcity.asgi import application
+
+    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"), (b"cookie", cookie)]
+    communicator = WebsocketCommunicator(application, "/ws/ops/", headers=headers)
+    connected, _ = await communicator.connect()
+    assert connected
+    try:
+        return json.loads(await communicator.receive_from(timeout=5))
+    finally:
+        await communicator.disconnect()
 
 
 def on_map(client) -> dict[str, dict]:
@@ -88,6 +106,8 @@ def test_a_recorded_feed_replayed_is_on_the_map_and_published_back_by_the_rules(
         alerts = wait_until(lambda: (a := client.get("/api/alerts/?kind=service").json()["alerts"])
                             and {x["alert_key"] for x in a} >= want and a, message="service alerts")
         assert all(a["status"] == "new" and a["summary"] for a in alerts)
+        snapshot = asyncio.run(ops_snapshot(f"sessionid={client.cookies['sessionid'].value}".encode()))
+        assert want <= {a["alert_key"] for a in snapshot["alerts"] if a["kind"] == "service"}  # on /ops/
 
     # Out: our own feeds, decoded with the bindings, keep the rules against the agency's static feed
     for kind, check in (("vehicle-positions", check_vehicle_positions), ("trip-updates", check_trip_updates),
