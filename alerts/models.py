@@ -12,6 +12,7 @@ class Alert(models.Model):
         BUNCHING = "bunching", "Bunching / gap"
         SILENT = "silent", "Silent vehicle"
         INCIDENT = "incident", "Traffic incident"
+        SERVICE = "service", "Service alert"
 
     class Status(models.TextChoices):
         NEW = "new", "New"

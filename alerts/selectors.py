@@ -44,3 +44,10 @@ def open_counts_by_kind() -> dict[str, int]:
     counts = {k: 0 for k in Alert.Kind.values}
     counts.update({r["kind"]: r["n"] for r in rows})
     return counts
+
+
+def open_alerts_of_kinds(kinds, *, limit: int = 2000) -> list[Alert]:
+    """Unresolved alerts of `kinds` whose condition still holds, most severe and newest first (the
+    GTFS-Realtime alerts feed publishes these)."""
+    return list(Alert.objects.exclude(status=Alert.Status.RESOLVED).filter(condition_open=True, kind__in=kinds)
+                .order_by("-severity", "-detected_at")[:limit])

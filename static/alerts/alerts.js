@@ -4,7 +4,7 @@
 import { esc } from "../transit/map/format.js";
 
 export const KIND_COLOURS = { surge: "#ef6c00", delay: "#f9a825", breakdown: "#c62828", bunching: "#6a1b9a",
-                              silent: "#455a64", incident: "#ad1457" };
+                              silent: "#455a64", incident: "#ad1457", service: "#1565c0" };
 export const VEHICLE_KINDS = new Set(["delay", "bunching", "silent", "breakdown"]); // alerts about one vehicle
 export const NO_RING = { color: "#fff", weight: 1 }; // the vehicle layer's plain ring
 

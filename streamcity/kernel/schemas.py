@@ -69,6 +69,10 @@ class VehicleLocation(Event, frozen=True, kw_only=True):
     stop_sequence: int | None = None  # last stop served on the trip
     next_stop_id: OptionalId = None
     timestamp: dt.datetime
+    # The delay the operator's own system predicts at the next stop (GTFS-Realtime TripUpdates,
+    # transit.realtime): when set, the processors take it instead of measuring one. Simulated
+    # vehicles never set it (their lateness is derived from their stop progress).
+    reported_delay_seconds: int | None = None
 
 
 class RiderTappedOn(Event, frozen=True, kw_only=True):
@@ -195,6 +199,40 @@ class SilentVehicleAlert(AlertEvent, frozen=True, kw_only=True):
     silent_seconds: NonNegative
 
 
+class InformedEntity(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """What a service alert applies to (GTFS-Realtime EntitySelector): at least one field set."""
+
+    agency_id: str | None = None
+    route_id: str | None = None
+    route_type: int | None = None
+    direction_id: int | None = None
+    trip_id: str | None = None
+    stop_id: str | None = None
+
+
+class ActivePeriod(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """[start, end] in POSIX seconds; None: open-ended."""
+
+    start: int | None = None
+    end: int | None = None
+
+
+class ServiceAlert(AlertEvent, frozen=True, kw_only=True):
+    """A passenger-facing service alert from a transit agency (GTFS-Realtime Alerts, transit.realtime):
+    state "cleared" once it is no longer in the agency's feed. Cause and effect are the GTFS-RT names."""
+
+    kind: ClassVar[str] = "service"
+    feed: Identifier  # the static feed its ids belong to
+    cause: str = "UNKNOWN_CAUSE"
+    effect: str = "UNKNOWN_EFFECT"
+    header: str = ""
+    description: str = ""
+    url: str = ""
+    language: str = ""
+    active_periods: tuple[ActivePeriod, ...] = ()
+    informed_entities: tuple[InformedEntity, ...] = ()
+
+
 class Topic(msgspec.Struct, frozen=True):
     """A topic's name, payload type, key field and whether it is compacted."""
 
@@ -214,6 +252,7 @@ DELAY_ALERTS = Topic("delay_alerts", DelayAlert, "alert_key")
 BREAKDOWN_ALERTS = Topic("breakdown_alerts", BreakdownAlert, "alert_key")
 BUNCHING_ALERTS = Topic("bunching_alerts", BunchingAlert, "alert_key")
 SILENT_VEHICLE_ALERTS = Topic("silent_vehicle_alerts", SilentVehicleAlert, "alert_key")
+SERVICE_ALERTS = Topic("service_alerts", ServiceAlert, "alert_key")
 
 TOPICS: dict[str, Topic] = {
     t.name: t
@@ -228,11 +267,13 @@ TOPICS: dict[str, Topic] = {
         BREAKDOWN_ALERTS,
         BUNCHING_ALERTS,
         SILENT_VEHICLE_ALERTS,
+        SERVICE_ALERTS,
     )
 }
 
 # The derived alert topics, which the alert consumer persists.
-ALERT_TOPICS: tuple[Topic, ...] = (SURGE_ALERTS, DELAY_ALERTS, BREAKDOWN_ALERTS, BUNCHING_ALERTS, SILENT_VEHICLE_ALERTS)
+ALERT_TOPICS: tuple[Topic, ...] = (SURGE_ALERTS, DELAY_ALERTS, BREAKDOWN_ALERTS, BUNCHING_ALERTS, SILENT_VEHICLE_ALERTS,
+                                   SERVICE_ALERTS)
 
 
 def dlq_topic(topic: str) -> str:

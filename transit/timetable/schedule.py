@@ -221,7 +221,10 @@ class StopProgress:
 
 def measure(e: VehicleLocation, progress: Progress, schedule: Schedule) -> int | None:
     """The schedule deviation of `e` in seconds, or None when its trip has no schedule.
-    `progress`: the vehicle's after `e` (StopProgress.observe), which keeps the stops around it."""
+    `progress`: the vehicle's after `e` (StopProgress.observe), which keeps the stops around it.
+    A report carrying the operator's own prediction (GTFS-Realtime TripUpdates) is taken at its word."""
+    if e.reported_delay_seconds is not None:
+        return e.reported_delay_seconds
     version = schedule.version
     if progress.version == version:
         around = progress.around

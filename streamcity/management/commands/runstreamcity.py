@@ -11,7 +11,9 @@ from django.core.management.base import BaseCommand
 from alerts.services import demo_operator_reset
 from streamcity.kernel.bus import get_bus
 from streamcity.kernel.registry import ensure_topics, registry, worker_status
-from streamcity.kernel.runtime import RoleThreads
+from streamcity.kernel.runtime import Role, RoleThreads
+from transit.realtime.options import add_arguments as add_realtime_arguments
+from transit.realtime.options import poller_from_options
 
 
 class Command(BaseCommand):
@@ -22,6 +24,10 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         registry.simulator_spec().add_arguments(parser)
         parser.add_argument("--no-simulator", action="store_true", help="run without the simulator")
+        parser.add_argument("--realtime", action="store_true",
+                            help="mirror an agency's GTFS-Realtime feeds instead of simulating (--feed names its "
+                                 "imported static feed)")
+        add_realtime_arguments(parser, feed=False)
         parser.add_argument(
             "--demo-operator", action=argparse.BooleanOptionalAction, default=None,
             help="give the account 'operator' a new random password and print it (default: on with SQLite)",
@@ -36,7 +42,10 @@ class Command(BaseCommand):
         role_list += consumer_roles
         workers += consumer_workers
         runner = None
-        if not options["no_simulator"]:
+        if options["realtime"]:
+            runner = poller_from_options(bus, options)
+            role_list.insert(0, Role("gtfs-rt", runner.run))
+        elif not options["no_simulator"]:
             sim_role, runner = registry.simulator_spec().build(bus, options)
             role_list.insert(0, sim_role)
 
