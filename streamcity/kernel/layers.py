@@ -32,15 +32,19 @@ from channels.layers import InMemoryChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
 logger = logging.getLogger(__name__)
+MEMBERSHIP_NEVER_EXPIRES = 100 * 365 * 86400  # seconds: the in-memory layer's group_expiry
 
 
 class InMemoryLayer(InMemoryChannelLayer):
-    """The in-memory layer, recording which groups have a member. A membership the parent drops
-    on its own (a channel whose message expired, a group past `group_expiry`) stays recorded until
-    discarded: a group may be sent to in vain, never left out."""
+    """The in-memory layer, recording which groups have a member. Memberships do not expire by
+    default (`group_expiry`): channels' default of a day would drop a server process's one
+    membership of a group watched without a break for a day (LocalGroups), and the live map would
+    stop moving; members leave explicitly. A membership the parent drops on its own (a channel with
+    a message unread for `expiry` seconds) stays recorded until discarded: a group may be sent to
+    in vain, never left out."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, group_expiry: int = MEMBERSHIP_NEVER_EXPIRES, **kwargs):
+        super().__init__(*args, group_expiry=group_expiry, **kwargs)
         self._members: dict[str, set[str]] = {}
         self._members_lock = threading.Lock()  # watched_groups() is asked from the publisher's thread
 

@@ -148,3 +148,37 @@ def test_the_documented_host_forms_are_understood():
         _redis_hosts("redis://h:1")
     with pytest.raises(ValueError, match="redis:// URL"):
         _redis_hosts([42])
+
+
+def test_a_process_membership_of_a_group_watched_for_days_does_not_expire(monkeypatch):
+    """channels' in-memory layer drops a membership a day old by default: the process's one
+    membership of a group watched without a break (LocalGroups) would stop its frames."""
+    import time
+
+    import channels.layers
+
+    from streamcity.kernel.fanout import LOCAL_GROUPS_FRAME, LocalGroups
+
+    class Member:
+        def __init__(self):
+            self.got = []
+
+        async def frame_text(self, text):
+            self.got.append(text)
+
+    async def run():
+        layer, member = InMemoryLayer(), Member()
+        groups = LocalGroups.of(layer)
+        await groups.join("live.all", member)
+        days_later = time.time() + 3 * 86400
+        monkeypatch.setattr(channels.layers.time, "time", lambda: days_later)
+        await layer.group_send("live.all", {"type": LOCAL_GROUPS_FRAME, "text": "f", "group": "live.all"})
+        for _ in range(100):
+            if member.got:
+                break
+            await asyncio.sleep(0.01)
+        monkeypatch.undo()
+        await groups.leave("live.all", member)
+        return member.got, watched_groups(layer)
+
+    assert asyncio.run(run()) == (["f"], set())
