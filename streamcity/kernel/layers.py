@@ -106,15 +106,14 @@ class RedisPubSubLayer(RedisPubSubChannelLayer):
         """Whether watched_groups() sees a group this process joins and stops seeing it once left
         (on the event loop; it asks Redis in a thread). If not, it says so in the log and
         watched_groups() answers None from then on: every group is sent to, as without it."""
-        loop = asyncio.get_running_loop()
         group = f"streamcity.check.{uuid.uuid4().hex}"
         channel = await self.new_channel("check.")
         receiving = asyncio.ensure_future(self.receive(channel))  # cancelled below: unsubscribes
         try:
             await self.group_add(group, channel)
-            joined = group in (await loop.run_in_executor(None, self._watched_unchecked) or ())
+            joined = await self._sees(group, True)
             await self.group_discard(group, channel)
-            left = group not in (await loop.run_in_executor(None, self._watched_unchecked) or ())
+            left = await self._sees(group, False)
         finally:
             receiving.cancel()
             await asyncio.gather(receiving, return_exceptions=True)
@@ -122,8 +121,19 @@ class RedisPubSubLayer(RedisPubSubChannelLayer):
         if not self._checked:
             logger.error("the channel layer cannot tell which groups are watched (joined seen: %s, left seen: %s): "
                          "channels-redis changed its group channel names? see %s.group_channel_name; "
-                         "sending every group from now on", joined, not left, type(self).__qualname__)
+                         "sending every group from now on", joined, left, type(self).__qualname__)
         return self._checked
+
+    async def _sees(self, group: str, watched: bool, tries: int = 20) -> bool:
+        """Whether watched_groups() comes to say `group` is watched (or not), within `tries` asks
+        0.05 s apart: a subscription made on one connection shows on another once Redis has read it."""
+        loop = asyncio.get_running_loop()
+        for n in range(tries):
+            if n:
+                await asyncio.sleep(0.05)
+            if (group in (await loop.run_in_executor(None, self._watched_unchecked) or ())) == watched:
+                return True
+        return False
 
     def _watched_unchecked(self) -> set[str] | None:
         checked, self._checked = self._checked, None
