@@ -126,8 +126,8 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            # channels-redis's PubSub layer, decoding a group message once per process (streamcity.kernel.layers)
-            "BACKEND": env.str("CHANNEL_LAYER_BACKEND", default="streamcity.kernel.layers.SharedDecodeChannelLayer"),
+            # channels-redis's PubSub layer that tells which groups are watched (streamcity.kernel.layers)
+            "BACKEND": env.str("CHANNEL_LAYER_BACKEND", default="streamcity.kernel.layers.RedisPubSubLayer"),
             # the prefix of its Redis channels: several StreamCity instances (or benchmark runs) can share a Redis
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi")},
         }
@@ -136,7 +136,7 @@ else:
     # A server process takes the live map's frames on one channel (streamcity.kernel.fanout.LocalGroups):
     # room for a tick's frame of every group it watches; the default capacity is 100 a channel (and
     # channels 4.3's in-memory layer does not compile a per-channel `channel_capacity`).
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 10_000}}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "streamcity.kernel.layers.InMemoryLayer", "CONFIG": {"capacity": 10_000}}}
 
 # -- event bus: in-process by default, Kafka with KAFKA_BOOTSTRAP_SERVERS ----------------------
 KAFKA_BOOTSTRAP_SERVERS = env.str("KAFKA_BOOTSTRAP_SERVERS", default="")

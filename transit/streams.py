@@ -123,5 +123,5 @@ def vehicle_publisher(frames: Coalescer, *, interval: float,
     every `interval` seconds (zoomed-out groups: the changes they can draw, see VehicleRouter)."""
     return MultiGroupPublisher(frames, name="live-vehicles", targets=VehicleRouter(ROW_FIELDS, punctuality=punctuality_setting()),
                                header={"fields": list(ROW_FIELDS)}, key=ROW_FIELDS.index("vehicle_id"),
-                               handler="vehicles.frame", frame_type="frame", field="vehicles", interval=interval,
+                               frame_type="frame", field="vehicles", interval=interval,
                                loop=loop)

@@ -10,10 +10,10 @@ tiles and routes): one frame per group per tick. Never one channel-layer send pe
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import operator
-import re
 import threading
 import time
 import weakref
@@ -26,6 +26,7 @@ from channels.layers import get_channel_layer
 logger = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
 MAX_FRAME_CHARS = 256 * 1024  # well under Daphne's 1 MiB limit on a WebSocket message
+LOCAL_GROUPS_FRAME = "local_groups.frame"  # the message type of a frame for LocalGroups (not a consumer's)
 
 
 def chunked(texts: list[str], limit: int = MAX_FRAME_CHARS) -> list[list[str]]:
@@ -71,6 +72,30 @@ class Coalescer:
         return list(pending.values())
 
 
+def channel_layer_on(loop: asyncio.AbstractEventLoop, stop: threading.Event):
+    """The channel layer, got on `loop`'s thread once it runs (None if `stop` is set first):
+    channels' layer manager makes a layer the first time it is asked, unlocked, so two threads
+    asking at once (the publishers, starting together) can each make one, and an in-memory layer
+    of a publisher's own reaches no socket. On the server's loop, it is the one its consumers get."""
+    future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def get():
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(get_channel_layer())
+            except Exception as exc:  # a misconfigured layer: said in the publisher's thread
+                future.set_exception(exc)
+
+    loop.call_soon_threadsafe(get)
+    while True:
+        try:
+            return future.result(timeout=0.5)
+        except TimeoutError:
+            if stop.is_set():
+                future.cancel()
+                return None
+
+
 class GroupPublisher:
     """Every `interval` seconds, sends `{"type": frame_type, field: [...]}` to `group`."""
 
@@ -91,8 +116,10 @@ class GroupPublisher:
         if self._own_loop:
             self.loop = asyncio.new_event_loop()
             threading.Thread(target=self.loop.run_forever, name=f"{self.group}-loop", daemon=True).start()
-        layer = get_channel_layer()
         try:
+            layer = channel_layer_on(self.loop, stop)  # the layer the server's consumers have
+            if layer is None:
+                return
             # ticks start every `interval` (a tick's own time does not stretch the period); a
             # publisher that fell behind starts again from now rather than bursting to catch up
             next_tick = time.monotonic() + self.interval
@@ -126,12 +153,12 @@ class LocalGroups:
     """Group memberships of many sockets of one server process, held as ONE channel-layer
     membership per group: a frame reaches the process once (the Redis PubSub layer subscribes the
     process once per group either way) and is handed to each local member's `frame_text(text)`
-    without a channel-layer delivery, a deserialisation and a dispatch per member (a large share
-    of a web process with hundreds of clients, see docs/benchmarks.md). The publisher names the
-    group in its messages (`"group"`). One instance per event loop and layer: `LocalGroups.of(layer)`.
-    The members' `frame_text` are awaited in turn, PACE of them between two turns of the event
-    loop: 500 city-wide sockets are not handed a 300 KB frame in one burst, and no task or timer is
-    made per member and frame."""
+    without a channel-layer delivery, a deserialisation and a dispatch per member (a large share of
+    a web process with hundreds of clients, see docs/benchmarks.md). The publisher's messages are `{"type": LOCAL_GROUPS_FRAME,
+    "group": group, "text": frame}`: LocalGroups receives them, no consumer method.
+    One instance per event loop and layer: `LocalGroups.of(layer)`. The members' `frame_text` are
+    awaited in turn, PACE of them between two turns of the event loop: 500 city-wide sockets are not
+    handed a 300 KB frame in one burst, and no task or timer is made per member and frame."""
 
     _instances: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> LocalGroups
     PACE = 50  # members handed a frame between two turns of the event loop
@@ -149,6 +176,7 @@ class LocalGroups:
         self.members: dict[str, set] = {}
         self.channel: str | None = None
         self.delivered = 0
+        self._refused: set = set()  # message types received that are not LOCAL_GROUPS_FRAME (logged once)
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
 
@@ -183,6 +211,13 @@ class LocalGroups:
                 logger.warning("local groups: receive failed", exc_info=True)
                 await asyncio.sleep(1.0)
                 continue
+            if message.get("type") != LOCAL_GROUPS_FRAME:
+                kind = message.get("type")
+                if kind not in self._refused:
+                    self._refused.add(kind)
+                    logger.error("local groups: a message of type %r, not %r, dropped (and any more of it)",
+                                 kind, LOCAL_GROUPS_FRAME)
+                continue
             text, group = message.get("text"), message.get("group")
             for n, member in enumerate(list(self.members.get(group, ()))):
                 if n and not n % self.PACE:
@@ -194,33 +229,16 @@ class LocalGroups:
                     logger.exception("local groups: a member failed on a frame of %s", group)
 
 
-async def watched_groups(layer) -> set[str] | None:
+def watched_groups(layer) -> set[str] | None:
     """Every group that has a member now (on any server process), or None when the layer cannot
-    tell: the in-memory layer's groups, or the Redis PubSub layer's subscribed group channels
-    (`PUBSUB CHANNELS <prefix>__group__*` on each shard: one round trip, however many groups).
-    A frame for a group nobody joined is neither joined nor sent: most of the live map's groups
-    (every route, tile, vehicle type and level of detail) have nobody watching at a given moment,
-    and the Redis PubSub layer publishes one group send at a time."""
-    from channels.layers import InMemoryChannelLayer
-
-    if isinstance(layer, InMemoryChannelLayer):
-        return {g for g, members in layer.groups.items() if members}
-    try:
-        from channels_redis.pubsub import RedisPubSubChannelLayer
-    except ImportError:  # pragma: no cover - channels-redis is a requirement
-        return None
-    if not isinstance(layer, RedisPubSubChannelLayer):
-        return None
-    loop_layer = layer._get_layer()  # the layer of this event loop (channels-redis 4)
-    head = loop_layer._get_group_channel_name("")
-    pattern = re.sub(r"([*?\[\]\\])", r"\\\1", head) + "*"  # the prefix, glob-escaped
-    out = set()
-    for shard in loop_layer._shards:
-        shard._ensure_redis()
-        for channel in await shard._redis.pubsub_channels(pattern):
-            name = channel.decode() if isinstance(channel, bytes) else channel
-            out.add(name[len(head):])
-    return out
+    tell: a layer of streamcity.kernel.layers answers, any other is sent every group. Blocks on
+    the layer's server (a Redis round trip): call it from a thread, not on the event loop. A
+    frame for a group nobody joined is neither joined nor sent: most of the live map's groups
+    (every route, tile, vehicle type and level of detail) have nobody watching at a given moment."""
+    # looked up on the class: channels-redis's PubSub layer hands an attribute it lacks to the layer
+    # of the running event loop, and there is none in the publisher's thread
+    ask = getattr(type(layer), "watched_groups", None)
+    return None if ask is None else ask(layer)
 
 
 class GroupTracker:
@@ -258,10 +276,12 @@ class MultiGroupPublisher(GroupPublisher):
     of `groups_of`); it may keep state and have a `sweep(now)` called once per tick, and a
     `watch(groups)` called before, with the groups that have members (None: unknown). Each item is
     encoded once (`encode`, default JSON) and each group's frame is joined from those encodings
-    once, however many clients are in the group: `{"type": frame_type, **header, field: [...]}`.
+    once, however many clients are in the group: `{"type": frame_type, **header, field: [...]}`,
+    sent as `{"type": handler, "group": group, "text": frame}` (by default for LocalGroups).
     """
 
-    def __init__(self, items: Coalescer, *, name: str, handler: str, frame_type: str, field: str, interval: float,
+    def __init__(self, items: Coalescer, *, name: str, frame_type: str, field: str, interval: float,
+                 handler: str = LOCAL_GROUPS_FRAME,
                  groups_of: Callable[[object], Iterable[str]] | None = None,
                  targets: Callable[[Hashable, object, float], Iterable[str]] | None = None,
                  encode: Callable[[object], bytes] = _encode, header: dict | None = None,
@@ -280,6 +300,7 @@ class MultiGroupPublisher(GroupPublisher):
         self.group_sends = 0
         self.groups_skipped = 0  # groups with changes but no member when the frame was made
         self.publish_seconds = 0.0  # time spent in publish_once: take, join and send
+        self._layer_checked = False
         head = {"type": frame_type, **(header or {}), field: []}
         self._head = json.dumps(head, separators=(",", ":"))[:-2]  # ...,"field":[
 
@@ -324,12 +345,20 @@ class MultiGroupPublisher(GroupPublisher):
         finally:
             self.publish_seconds += time.monotonic() - started
 
+    def _watched_groups(self, layer) -> set[str] | None:
+        if not self._layer_checked:  # once: does the layer see the groups joined (it says so if not)?
+            self._layer_checked = True
+            check = getattr(type(layer), "check_watched_groups", None)
+            if check is not None:
+                asyncio.run_coroutine_threadsafe(check(layer), self.loop).result(10)
+        return watched_groups(layer)
+
     def _publish(self, layer) -> int:
         items = self.items.take()
         if not items:
             return 0
         try:  # which groups are watched, first: targets may route to those only
-            joined = asyncio.run_coroutine_threadsafe(watched_groups(layer), self.loop).result(10)
+            joined = self._watched_groups(layer)
         except Exception:  # cannot tell: send to every group
             logger.warning("could not ask the channel layer which groups have members", exc_info=True)
             joined = None

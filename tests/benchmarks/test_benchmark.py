@@ -93,13 +93,13 @@ def test_a_short_run_with_a_web_process_of_its_own(tmp_path, redis_url, settings
     """--web-processes: the clients are served by a Daphne process apart from the pipeline's,
     which gets the frames through the Redis channel layer."""
     monkeypatch.setenv("REDIS_URL", redis_url)
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "streamcity.kernel.layers.SharedDecodeChannelLayer",
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "streamcity.kernel.layers.RedisPubSubLayer",
                                            "CONFIG": {"hosts": [redis_url]}}}
     out = tmp_path / "bench.json"
     call_command("benchmark", vehicles=60, clients=4, duration=3, warmup=1, taps=30, bus="memory",
                  replay_seconds=5, web_processes=1, zoom="none", json=str(out))
     result = json.loads(out.read_text())
-    assert result["web_processes"] == 1 and result["channel_layer"] == "SharedDecodeChannelLayer"
+    assert result["web_processes"] == 1 and result["channel_layer"] == "RedisPubSubLayer"
     assert result["clients_connected"] == 4 and result["ws_deliveries_per_s"] > 60
     assert result["cpu_percent_web"] > 0
 

@@ -7,7 +7,7 @@ from streamcity.kernel.fanout import Coalescer, MultiGroupPublisher
 
 def publisher(**kwargs):
     return MultiGroupPublisher(Coalescer("id"), name="test", groups_of=lambda item: ["all", f"tile.{item['tile']}"],
-                               handler="things.frame", frame_type="frame", field="things", interval=1, **kwargs)
+                               frame_type="frame", field="things", interval=1, **kwargs)
 
 
 def decoded(frames):
@@ -49,3 +49,57 @@ def test_a_group_with_more_changes_than_one_message_holds_gets_several_frames():
     assert sum(1 for group, _ in frames if group == "all") >= 3
     assert received["all"] == [t["id"] for t in items]  # every change once, in order
     assert received["tile.1"] == [t["id"] for t in items if t["tile"] == 1]
+
+
+class SlowToMakeLayer:
+    """A channel layer that takes a while to make, as one whose module is imported on first use."""
+
+    made = 0
+
+    def __init__(self, **config):
+        import time
+
+        time.sleep(0.2)
+        SlowToMakeLayer.made += 1
+
+
+def test_publishers_starting_together_get_the_layer_of_the_servers_loop(settings):
+    """channels' layer manager makes a layer the first time it is asked, without a lock: publishers
+    asking from their threads at once would each make one (an in-memory one reaching no socket)."""
+    import asyncio
+    import threading
+
+    from channels.layers import channel_layers
+
+    from streamcity.kernel.fanout import channel_layer_on
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": f"{__name__}.SlowToMakeLayer"}}
+    channel_layers.backends.clear()
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    try:
+        got, stop = [], threading.Event()
+        threads = [threading.Thread(target=lambda: got.append(channel_layer_on(loop, stop))) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert len(got) == 3 and len({id(layer) for layer in got}) == 1 and SlowToMakeLayer.made == 1
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        channel_layers.backends.clear()
+
+
+def test_a_publisher_stopped_before_the_server_runs_gets_no_layer():
+    import asyncio
+    import threading
+
+    from streamcity.kernel.fanout import channel_layer_on
+
+    stop = threading.Event()
+    stop.set()
+    loop = asyncio.new_event_loop()  # never run
+    try:
+        assert channel_layer_on(loop, stop) is None
+    finally:
+        loop.close()

@@ -11,6 +11,7 @@ from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 
 from streamcity.asgi import application
+from streamcity.kernel.fanout import LOCAL_GROUPS_FRAME
 from streamcity.kernel.schemas import LiveVehicle
 from transit.selectors import ROW_FIELDS, vehicle_row, vehicles_from_rows
 from transit.services import vehicle_states_upsert
@@ -93,7 +94,7 @@ def test_snapshot_then_coalesced_frames_in_memory():
 @pytest.mark.redis
 def test_snapshot_then_frames_through_redis(redis_url, settings):
     settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [redis_url]}}
+        "default": {"BACKEND": "streamcity.kernel.layers.RedisPubSubLayer", "CONFIG": {"hosts": [redis_url]}}
     }
     channel_layers.backends.clear()
     try:
@@ -221,7 +222,7 @@ def test_a_vehicle_leaving_the_area_is_sent_once_more_then_no_more():
 @pytest.mark.redis
 def test_subscriptions_through_redis(redis_url, settings):
     settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [redis_url]}}
+        "default": {"BACKEND": "streamcity.kernel.layers.RedisPubSubLayer", "CONFIG": {"hosts": [redis_url]}}
     }
     channel_layers.backends.clear()
     try:
@@ -266,7 +267,7 @@ def test_rows_are_the_vehicle_in_fewer_bytes():
 def test_only_groups_with_members_get_frames_through_redis(redis_url, settings):
     """PUBSUB CHANNELS tells the publisher which groups a server process subscribed to."""
     settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "default": {"BACKEND": "streamcity.kernel.layers.RedisPubSubLayer",
                     "CONFIG": {"hosts": [redis_url], "prefix": f"test{time.monotonic_ns()}"}}
     }
     channel_layers.backends.clear()
@@ -370,7 +371,7 @@ async def _paced_hand_off():
     for m in members:
         await groups.join(group, m)
     for text in ("f1", "f2"):
-        await layer.group_send(group, {"type": "vehicles.frame", "text": text, "group": group})
+        await layer.group_send(group, {"type": LOCAL_GROUPS_FRAME, "text": text, "group": group})
     healthy = [m for m in members if not m.fails]
     deadline = time.monotonic() + 5
     while any(len(m.got) < 2 for m in healthy) and time.monotonic() < deadline:
@@ -395,7 +396,7 @@ async def _many_groups_in_one_tick():
     members = {name: Member() for name in names}
     for name, m in members.items():
         await groups.join(name, m)
-    await asyncio.gather(*(layer.group_send(name, {"type": "vehicles.frame", "text": name, "group": name})
+    await asyncio.gather(*(layer.group_send(name, {"type": LOCAL_GROUPS_FRAME, "text": name, "group": name})
                            for name in names))  # as the publisher sends a tick, before the process reads any
     deadline = time.monotonic() + 5
     while any(not m.got for m in members.values()) and time.monotonic() < deadline:
@@ -410,3 +411,31 @@ def test_the_frames_of_a_tick_for_hundreds_of_groups_all_reach_the_process():
     frame of every group it watches before it reads any (the in-memory layer's default capacity of
     100 messages a channel would drop the rest)."""
     asyncio.run(_many_groups_in_one_tick())
+
+
+async def _other_message_types():
+    from streamcity.kernel.fanout import LocalGroups
+
+    layer = channel_layers["default"]
+    groups = LocalGroups.of(layer)
+    member, group = Member(), "live.test.types"
+    await groups.join(group, member)
+    for kind in ("vehicles.frame", "vehicles.frame", LOCAL_GROUPS_FRAME):
+        await layer.group_send(group, {"type": kind, "text": kind, "group": group})
+    deadline = time.monotonic() + 5
+    while not member.got and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    await groups.leave(group, member)
+    return member.got
+
+
+def test_the_process_channel_takes_frames_for_local_groups_and_drops_other_messages(caplog):
+    """The publisher's messages are for LocalGroups (LOCAL_GROUPS_FRAME), not a consumer's handler:
+    a message of another type is not handed to the sockets, and said once in the log."""
+    with caplog.at_level("ERROR", logger="streamcity.kernel.fanout"):
+        assert asyncio.run(_other_message_types()) == [LOCAL_GROUPS_FRAME]
+    assert caplog.text.count("'vehicles.frame'") == 1
+
+
+def test_the_live_map_publisher_sends_frames_for_local_groups():
+    assert vehicle_publisher(vehicle_frames(), interval=1).handler == LOCAL_GROUPS_FRAME
