@@ -238,8 +238,9 @@ class Simulation:
     def _schedule_events(trip: TripPlan, day: _Day) -> list[StopSchedule]:
         return [
             StopSchedule(trip_id=trip.trip_id, stop_sequence=seq, stop_id=stop, route_id=trip.route.route_id,
-                         scheduled_arrival=_ts(day.origin + arr), service_date=day.date)
-            for seq, stop, arr in zip(trip.stop_seqs, trip.stop_ids, trip.arr)
+                         scheduled_arrival=_ts(day.origin + arr), service_date=day.date,
+                         scheduled_departure=_ts(day.origin + dep) if dep != arr else None)
+            for seq, stop, arr, dep in zip(trip.stop_seqs, trip.stop_ids, trip.arr, trip.dep)
         ]
 
     def _start_vehicles(self) -> None:
@@ -402,6 +403,7 @@ class Simulation:
         trip = v.trip
         lat, lon = v.position()
         in_trip = v.status == "in_service" or v.phase == "broken"
+        status = v.report_status(self.t)
         return VehicleLocation(
             vehicle_id=v.vehicle_id,
             vehicle_type=v.vehicle_type,
@@ -413,7 +415,7 @@ class Simulation:
             speed=round(v.speed, 2),
             passenger_count=v.onboard,
             capacity=v.capacity,
-            status=v.status,
+            status=status,
             stop_sequence=trip.stop_seqs[v.last] if in_trip and v.last is not None else None,
             next_stop_id=trip.stop_ids[v.next] if in_trip and v.phase != "broken" and v.next < len(trip.stop_ids) else None,
             timestamp=now,

@@ -6,6 +6,8 @@ class VehicleState(models.Model):
 
     class Status(models.TextChoices):
         IN_SERVICE = "in_service", "In service"
+        LAYOVER = "layover", "Layover"
+        DEADHEAD = "deadhead", "Deadhead"
         BROKEN_DOWN = "broken_down", "Broken down"
         OUT_OF_SERVICE = "out_of_service", "Out of service"
 

@@ -218,10 +218,11 @@ def stop_arrivals(*, stop_id: str, feed: str | None = None, now: dt.datetime | N
             calls.append((trip_id, headsign, route_id, short, color, text, seq, start + dt.timedelta(seconds=arrival)))
     since = timezone.now() - dt.timedelta(seconds=settings.STREAMCITY_VEHICLE_STALE_SECONDS)
     live = {
-        trip: (vehicle, delay, seq)
-        for trip, vehicle, delay, seq in VehicleState.objects.filter(
+        # a vehicle laying over leaves at its scheduled departure or later: the predictions start from it
+        trip: (vehicle, max(delay or 0, 0) if status == VehicleState.Status.LAYOVER else delay, seq)
+        for trip, vehicle, delay, seq, status in VehicleState.objects.filter(
             updated_at__gte=since, trip_id__in={c[0] for c in calls}
-        ).values_list("trip_id", "vehicle_id", "delay_seconds", "stop_sequence")
+        ).values_list("trip_id", "vehicle_id", "delay_seconds", "stop_sequence", "status")
     }
     arrivals = []
     for trip_id, headsign, route_id, short, color, text, seq, scheduled in calls:

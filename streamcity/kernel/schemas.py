@@ -22,7 +22,10 @@ Count = Annotated[int, msgspec.Meta(ge=0)]
 Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 VehicleType = Literal["bus", "tram", "rail", "ferry", "subway", "cable", "other"]
-VehicleStatus = Literal["in_service", "broken_down", "out_of_service"]
+# in_service: on a trip, with a schedule deviation; layover: at the first stop of its next trip before
+# that trip's departure (never early, late only once the departure is due); deadhead: driving empty
+# to the start of its next trip; broken_down; out_of_service: done for the day or towed away.
+VehicleStatus = Literal["in_service", "layover", "deadhead", "broken_down", "out_of_service"]
 IncidentType = Literal["accident", "road_closure", "heavy_traffic"]
 IncidentStatus = Literal["active", "cleared"]
 
@@ -72,6 +75,12 @@ class RiderTappedOn(Event, frozen=True, kw_only=True):
     latitude: Latitude
     longitude: Longitude
     timestamp: dt.datetime
+    # The station the stop belongs to (its parent station, else the stop itself), when the producer knows it:
+    # a surge is counted per station, its platforms together.
+    station_id: str | None = None
+    # The taps per hour normal at this stop at this time (the simulator's demand model, surges left out),
+    # when the producer knows it: the surge rule's baseline. Without it the rule learns one.
+    expected_per_hour: NonNegative | None = None
 
 
 class TrafficIncident(Event, frozen=True, kw_only=True):
@@ -97,6 +106,7 @@ class StopSchedule(Event, frozen=True, kw_only=True):
     route_id: str | None = None
     scheduled_arrival: dt.datetime
     service_date: dt.date
+    scheduled_departure: dt.datetime | None = None  # when it differs from the arrival (a layover, a dwell)
 
 
 class LiveVehicle(VehicleLocation, frozen=True, kw_only=True):

@@ -269,8 +269,16 @@ def test_a_vehicle_held_behind_an_incident_is_late_then_recovers():
 
 
 def test_an_on_time_vehicle_raises_nothing():
+    # 270 s late at the first stop, it leaves after its 20 s dwell: 290 s late, under the 300 s threshold
     det = DelayDetector(CFG, schedule())
-    assert run_vehicles(lambda e, p, a: det.apply(e, p), drive("V", "D", 1, on_time(1, late=290))) == []
+    assert run_vehicles(lambda e, p, a: det.apply(e, p), drive("V", "D", 1, on_time(1, late=270))) == []
+
+
+def test_a_vehicle_leaving_its_first_stop_late_is_late_from_its_departure():
+    # it reaches the first stop 290 s late and dwells 20 s: it leaves 310 s late (arrival-based: 290)
+    det = DelayDetector(CFG, schedule())
+    out = run_vehicles(lambda e, p, a: det.apply(e, p), drive("V", "D", 1, on_time(1, late=290)))
+    assert out and out[0].state == "open" and out[0].stop_sequence == 1 and 300 < out[0].delay_seconds <= 320
 
 
 # -- breakdowns --------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from streamcity.kernel.schemas import StopSchedule, TrafficIncident, VehicleLocation
 
+MOVING_SPEED = 0.5  # m/s: faster than this, a vehicle is moving
+
 
 @dataclass(frozen=True, slots=True)
 class ScheduledStop:
@@ -23,6 +25,11 @@ class ScheduledStop:
     stop_id: str
     route_id: str | None
     arrival: dt.datetime
+    departure: dt.datetime | None = None  # None: departs when it arrives (the schedule says no dwell)
+
+    @property
+    def leaves(self) -> dt.datetime:
+        return self.departure or self.arrival
 
 
 class Schedule:
@@ -44,7 +51,8 @@ class Schedule:
         with self._lock:
             stops = self._trips.setdefault(s.trip_id, {})
             self._count += s.stop_sequence not in stops
-            stops[s.stop_sequence] = ScheduledStop(s.stop_sequence, s.stop_id, s.route_id, s.scheduled_arrival)
+            stops[s.stop_sequence] = ScheduledStop(s.stop_sequence, s.stop_id, s.route_id, s.scheduled_arrival,
+                                                   s.scheduled_departure)
             self._orders.pop(s.trip_id, None)
             self._around.pop(s.trip_id, None)
             self._stops.add(s.stop_id)
@@ -94,6 +102,13 @@ class Schedule:
                 self._around.setdefault(trip_id, {})[stop_sequence] = answer
         return answer
 
+    def is_first(self, trip_id: str | None, stop_sequence: int | None) -> bool:
+        """Whether `stop_sequence` is the first stop of the trip (where it lays over before leaving)."""
+        if trip_id is None or stop_sequence is None:
+            return False
+        order = self._order(trip_id)
+        return bool(order) and stop_sequence <= order[0]
+
     def is_last(self, trip_id: str | None, stop_sequence: int | None) -> bool:
         if trip_id is None or stop_sequence is None:
             return False
@@ -132,6 +147,43 @@ def deviation(now: dt.datetime, last: ScheduledStop | None, nxt: ScheduledStop |
         elif worst is None:  # before the first stop: waiting at the terminal is not being early
             worst = 0
     return worst
+
+
+def deviation_from_start(now: dt.datetime, first: ScheduledStop, nxt: ScheduledStop | None,
+                         departed_at: dt.datetime | None, waiting: bool) -> int:
+    """Schedule deviation in seconds of a vehicle whose last stop is the first stop of its trip:
+    measured from its departure, not from when it got there (waiting at the terminal is not being
+    early). `waiting`: it has not left yet (laying over, or standing at the stop); it is late only
+    once the scheduled departure has passed. Left at `departed_at`: that against the departure.
+    Between the first and the next stop, past the next stop's scheduled time is at least that late."""
+    leaves = first.leaves
+    if waiting:
+        worst = max(0, _seconds(now - leaves))
+    elif departed_at is not None:
+        worst = _seconds(departed_at - leaves)
+    else:  # seen only after it left: when is not known, so not early
+        worst = 0
+    if nxt is not None and now > nxt.arrival:
+        worst = max(worst, _seconds(now - nxt.arrival))
+    return worst
+
+
+def _seconds(d: dt.timedelta) -> int:
+    return d.days * 86400 + d.seconds
+
+
+def laying_over(e: VehicleLocation, progress: Progress, schedule: Schedule) -> bool:
+    """Whether an in-service report is of a vehicle laying over: standing at the first stop of its
+    trip, not moved since it got there, before the scheduled departure (for producers that do not
+    report `layover` themselves)."""
+    if e.status == "layover":
+        return True
+    if e.status != "in_service" or e.speed > MOVING_SPEED or progress.departed_at is not None:
+        return False
+    if not schedule.is_first(e.trip_id, e.stop_sequence):
+        return False
+    first = schedule.stop(e.trip_id, e.stop_sequence)
+    return first is not None and e.timestamp < first.leaves
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -186,6 +238,8 @@ class Progress:
     # vehicle's own object is at hand where the schedule's dictionaries are not (in cache).
     around: tuple | None = field(default=None, compare=False, repr=False)
     version: int = field(default=-1, compare=False, repr=False)
+    # At the first stop of a trip: when it was first seen moving again (its departure), None until then.
+    departed_at: dt.datetime | None = None
 
 
 class StopProgress:
@@ -208,6 +262,8 @@ class StopProgress:
             answer = self._last_answer = (p, False)
             return answer
         if p.trip_id == e.trip_id and p.stop_sequence == e.stop_sequence:
+            if p.departed_at is None and e.speed > MOVING_SPEED and e.status == "in_service":
+                p.departed_at = e.timestamp  # matters at the first stop of a trip (deviation_from_start)
             answer = self._last_answer = (p, False)
             return answer
         arrived = e.stop_sequence is not None
@@ -231,4 +287,8 @@ def measure(e: VehicleLocation, progress: Progress, schedule: Schedule) -> int |
             progress.around, progress.version = around, version
     if around is None:
         return None
-    return deviation(e.timestamp, around[0], around[1], progress.arrived_at)
+    last = around[0]
+    if last is not None and schedule.is_first(e.trip_id, e.stop_sequence):
+        waiting = e.status == "layover" or (progress.departed_at is None and e.speed <= MOVING_SPEED)
+        return deviation_from_start(e.timestamp, last, around[1], progress.departed_at, waiting)
+    return deviation(e.timestamp, last, around[1], progress.arrived_at)
