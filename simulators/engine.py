@@ -174,6 +174,7 @@ class Simulation:
         self.boarded: dict[str, int] = defaultdict(int)
         self.breakdowns = 0
         self.notes: list[str] = []
+        self.service_days: dict[dt.date, tuple[dt.date, str]] = {}  # date -> (its timetable's date, why)
         self._notes_by_date: dict[dt.date, str] = {}
 
         local = start.astimezone(self.tz)
@@ -192,14 +193,18 @@ class Simulation:
         return local.hour + local.minute / 60 + local.second / 3600, local.weekday() >= 5
 
     def _load_day(self, date: dt.date) -> None:
-        timetable = self.network.timetable_date(date)
-        if timetable != date:
-            note = (f"{date} is outside the feed's calendar: running the timetable of "
-                    f"{timetable} ({timetable:%a})")
+        timetable, why = self.network.service_day(date)
+        self.service_days[date] = (timetable, why)
+        if timetable != date or why == "no service":
+            if why == "no service":
+                note = f"{date} ({date:%a}): the feed {self.network.name} has no service on any day"
+            else:
+                note = (f"{date} ({date:%a}) has no service in the feed: running the timetable of "
+                        f"{timetable} ({timetable:%a}, {why})")
             if note not in self.notes:
                 self.notes.append(note)
                 self._notes_by_date[date] = note
-                logger.info("%s", note)
+                logger.warning("%s", note)
         origin = service_day_origin(date, self.tz)
         day = _Day(date, timetable, origin, self.network.blocks_on(timetable), self.network.trips_on(timetable))
         self.days[date] = day
@@ -280,7 +285,8 @@ class Simulation:
         stop = self.network.stops[stop_id]
         return RiderTappedOn(event_id=f"{self.run_id}-tap{self._tap_n}", rider_id=rider_id, stop_id=stop_id,
                              vehicle_id=vehicle_id, route_id=route_id, latitude=stop.lat, longitude=stop.lon,
-                             timestamp=_ts(t))
+                             timestamp=_ts(t), station_id=self.network.station_of(stop_id),
+                             expected_per_hour=self.demand.expected_per_hour(stop_id, at_stop=vehicle_id is None))
 
     def record_call(self, vehicle: Vehicle, index: int, t: float, boarded: int, alighted: int, dwell: float) -> None:
         if self.calls is not None:
@@ -340,6 +346,27 @@ class Simulation:
         hour, weekend = self._local_hour(t)
         c = congestion(hour, weekend)
         self.road = {vt: 1.0 - (1.0 - c) * exp for vt, exp in ROAD_EXPOSURE.items()}
+
+    def service_state(self) -> dict:
+        """What runs now: the simulated date, the feed date whose timetable runs (and why that one:
+        "requested", "same weekday", "nearest with service" or "no service"), the vehicles on duty,
+        and, when none is, when the next one starts (local time; None when nothing is due)."""
+        local = self.local_now
+        timetable, why = self.service_days.get(local.date(), (local.date(), "requested"))
+        starts = None
+        if not self.vehicles and self._pending:
+            starts = dt.datetime.fromtimestamp(self._pending[0][0] + PULL_OUT_S, self.tz)
+        return {"date": local.date(), "timetable_date": timetable, "reason": why, "vehicles": len(self.vehicles),
+                "service_starts": starts, "note": self.timetable_note()}
+
+    def idle_note(self) -> str | None:
+        """When nothing is scheduled at the simulated time: that, and when service starts."""
+        state = self.service_state()
+        if state["vehicles"]:
+            return None
+        if state["service_starts"] is None:
+            return "nothing scheduled now, and no service due in the days loaded"
+        return f"nothing scheduled now: service starts {state['service_starts']:%a %Y-%m-%d %H:%M}"
 
     def timetable_note(self) -> str | None:
         """Which timetable runs today, when today is outside the feed's calendar."""

@@ -72,7 +72,7 @@ class SimulatorRunner:
             f"{self.vehicle_reports} positions, {self.taps} taps, {self.incidents} incident events, "
             f"{self.schedule_rows} schedule rows"
         )
-        note = sim.timetable_note()
-        if note:
-            line += " | " + note
+        for note in (sim.timetable_note(), sim.idle_note()):
+            if note:
+                line += " | " + note
         return line

@@ -147,14 +147,17 @@ class AlertEvent(Event, frozen=True, kw_only=True):
 
 
 class SurgeAlert(AlertEvent, frozen=True, kw_only=True):
-    """Taps at one stop over a tumbling window at or above the threshold."""
+    """Taps at one station (stop_id: the parent station, or a stop without one) over a tumbling window,
+    well above what is usual there then (see alerts.detection.surge)."""
 
     kind: ClassVar[str] = "surge"
     stop_id: Identifier
     window_start: dt.datetime
     window_end: dt.datetime
     tap_count: Count
-    threshold: Count
+    threshold: Count  # the count at which this window surges
+    expected: NonNegative | None = None  # taps usual in the window; None: a fixed threshold
+    baseline: Literal["simulated", "learned", "fixed"] = "fixed"
 
 
 class DelayAlert(AlertEvent, frozen=True, kw_only=True):
