@@ -175,4 +175,4 @@ def test_a_feed_with_one_service_day_runs_it_on_any_other_weekday_and_says_so(tm
     assert len(sim.vehicles) == 1  # T1 leaves at 08:00: laying over at its first stop
     assert sim.tick(1.0).vehicles[0].status == "layover"
     early = Simulation(network, seed=1, start=dt.time(5, 0), date=dt.date(2026, 1, 9), **QUIET)
-    assert early.idle_note() == "nothing scheduled now: service starts Fri 2026-01-09 07:58"
+    assert early.idle_note() == "nothing scheduled now: service starts Fri 2026-01-09 08:00"
