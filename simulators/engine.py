@@ -244,8 +244,8 @@ class Simulation:
         return [
             StopSchedule(trip_id=trip.trip_id, stop_sequence=seq, stop_id=stop, route_id=trip.route.route_id,
                          scheduled_arrival=_ts(day.origin + arr), service_date=day.date,
-                         scheduled_departure=_ts(day.origin + dep) if dep != arr else None)
-            for seq, stop, arr, dep in zip(trip.stop_seqs, trip.stop_ids, trip.arr, trip.dep)
+                         scheduled_departure=_ts(day.origin + dep) if dep != arr else None, timepoint=exact)
+            for seq, stop, arr, dep, exact in zip(trip.stop_seqs, trip.stop_ids, trip.arr, trip.dep, trip.timepoint)
         ]
 
     def _start_vehicles(self) -> None:
@@ -316,7 +316,10 @@ class Simulation:
         at = dt.datetime.combine(local.date(), spec.at, tzinfo=self.tz)
         if at.timestamp() < self.t - spec.minutes * 60:
             at += dt.timedelta(days=1)
-        self.demand.add_surge(spec.stop_id, at.timestamp(), spec.factor, spec.minutes * 60)
+        # a station surges on every platform (a stop without platforms on its own)
+        stops = [s for s in self.network.stops if s != spec.stop_id and self.network.station_of(s) == spec.stop_id]
+        for stop_id in stops or [spec.stop_id]:
+            self.demand.add_surge(stop_id, at.timestamp(), spec.factor, spec.minutes * 60)
 
     def add_incident(self, *, type: str, lat: float, lon: float, radius: float, severity: int,
                      minutes: float) -> Incident:

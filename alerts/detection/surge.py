@@ -64,8 +64,8 @@ class _Learned:
 
 
 class SurgeDetector:
-    def __init__(self, *, window_seconds: int, threshold: int, multiple: float = 2.0, sigmas: float = 3.0,
-                 floor: int = 20, learn_windows: int = 6, burst_cap_seconds: float = 1800.0):
+    def __init__(self, *, window_seconds: int, threshold: int, multiple: float = 1.5, sigmas: float = 3.0,
+                 floor: int = 15, learn_windows: int = 6, burst_cap_seconds: float = 1800.0):
         self.size = dt.timedelta(seconds=window_seconds)
         self.threshold = threshold
         self.multiple = multiple

@@ -107,6 +107,7 @@ class StopSchedule(Event, frozen=True, kw_only=True):
     scheduled_arrival: dt.datetime
     service_date: dt.date
     scheduled_departure: dt.datetime | None = None  # when it differs from the arrival (a layover, a dwell)
+    timepoint: bool = True  # False: the times here are approximate (GTFS timepoint=0), no one is early against them
 
 
 class LiveVehicle(VehicleLocation, frozen=True, kw_only=True):

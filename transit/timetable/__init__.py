@@ -15,7 +15,7 @@ from .schedule import (
     ScheduledStop,
     StopProgress,
     deviation,
-    deviation_from_start,
+    deviation_from_departure,
     distance_m,
     laying_over,
     measure,
@@ -23,6 +23,6 @@ from .schedule import (
 
 __all__ = [
     "Incidents", "Progress", "Punctuality", "ReferenceData", "ReferenceFollower", "Schedule", "ScheduledStop",
-    "StopProgress", "deviation", "deviation_from_start", "distance_m", "laying_over", "measure",
+    "StopProgress", "deviation", "deviation_from_departure", "distance_m", "laying_over", "measure",
     "punctuality", "punctuality_setting", "shared_reference",
 ]

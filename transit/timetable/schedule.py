@@ -26,6 +26,7 @@ class ScheduledStop:
     route_id: str | None
     arrival: dt.datetime
     departure: dt.datetime | None = None  # None: departs when it arrives (the schedule says no dwell)
+    timepoint: bool = True  # False: approximate times (GTFS timepoint=0)
 
     @property
     def leaves(self) -> dt.datetime:
@@ -52,7 +53,7 @@ class Schedule:
             stops = self._trips.setdefault(s.trip_id, {})
             self._count += s.stop_sequence not in stops
             stops[s.stop_sequence] = ScheduledStop(s.stop_sequence, s.stop_id, s.route_id, s.scheduled_arrival,
-                                                   s.scheduled_departure)
+                                                   s.scheduled_departure, s.timepoint)
             self._orders.pop(s.trip_id, None)
             self._around.pop(s.trip_id, None)
             self._stops.add(s.stop_id)
@@ -149,20 +150,23 @@ def deviation(now: dt.datetime, last: ScheduledStop | None, nxt: ScheduledStop |
     return worst
 
 
-def deviation_from_start(now: dt.datetime, first: ScheduledStop, nxt: ScheduledStop | None,
-                         departed_at: dt.datetime | None, waiting: bool) -> int:
-    """Schedule deviation in seconds of a vehicle whose last stop is the first stop of its trip:
-    measured from its departure, not from when it got there (waiting at the terminal is not being
-    early). `waiting`: it has not left yet (laying over, or standing at the stop); it is late only
-    once the scheduled departure has passed. Left at `departed_at`: that against the departure.
-    Between the first and the next stop, past the next stop's scheduled time is at least that late."""
-    leaves = first.leaves
+def deviation_from_departure(now: dt.datetime, last: ScheduledStop, nxt: ScheduledStop | None,
+                             departed_at: dt.datetime | None, waiting: bool) -> int:
+    """Schedule deviation in seconds of a vehicle at or just past stop `last` (not its trip's last
+    stop), measured from its departure there: a vehicle waiting at a stop (laying over at the start
+    of its trip, or holding at a timepoint because it got there early) is not early, and it is late
+    only once its scheduled departure has passed. `waiting`: it has not left yet; left at
+    `departed_at`: that against the scheduled departure (leaving early is early). Between `last`
+    and the next stop, past the next stop's scheduled time is at least that late."""
+    leaves = last.leaves
     if waiting:
         worst = max(0, _seconds(now - leaves))
     elif departed_at is not None:
         worst = _seconds(departed_at - leaves)
     else:  # seen only after it left: when is not known, so not early
         worst = 0
+    if worst < 0 and not last.timepoint:
+        worst = 0  # against an approximate time (a timepoint=0 stop) nobody is early
     if nxt is not None and now > nxt.arrival:
         worst = max(worst, _seconds(now - nxt.arrival))
     return worst
@@ -238,8 +242,9 @@ class Progress:
     # vehicle's own object is at hand where the schedule's dictionaries are not (in cache).
     around: tuple | None = field(default=None, compare=False, repr=False)
     version: int = field(default=-1, compare=False, repr=False)
-    # At the first stop of a trip: when it was first seen moving again (its departure), None until then.
+    # When it was first seen moving on from stop_sequence (its departure there), None until then.
     departed_at: dt.datetime | None = None
+    stood: bool = False  # seen standing at stop_sequence (so its first move is its departure)
 
 
 class StopProgress:
@@ -259,11 +264,14 @@ class StopProgress:
         p = self._by_vehicle.get(e.vehicle_id)
         if p is None:  # first sight: when it reached its current stop is unknown
             p = self._by_vehicle[e.vehicle_id] = Progress(e.trip_id, e.stop_sequence, None)
+            p.stood = e.speed <= MOVING_SPEED
             answer = self._last_answer = (p, False)
             return answer
         if p.trip_id == e.trip_id and p.stop_sequence == e.stop_sequence:
-            if p.departed_at is None and e.speed > MOVING_SPEED and e.status == "in_service":
-                p.departed_at = e.timestamp  # matters at the first stop of a trip (deviation_from_start)
+            if e.speed <= MOVING_SPEED:
+                p.stood = True
+            elif p.departed_at is None and p.stood and e.status == "in_service":
+                p.departed_at = e.timestamp  # seen standing there, now moving: its departure
             answer = self._last_answer = (p, False)
             return answer
         arrived = e.stop_sequence is not None
@@ -271,6 +279,9 @@ class StopProgress:
             e.trip_id, e.stop_sequence, e.timestamp if arrived else None,
             e.latitude if arrived else None, e.longitude if arrived else None,
         )
+        if arrived and e.speed > MOVING_SPEED and e.status == "in_service":
+            p.departed_at = e.timestamp  # passed it without stopping
+        p.stood = e.speed <= MOVING_SPEED
         answer = self._last_answer = (p, arrived)
         return answer
 
@@ -287,8 +298,11 @@ def measure(e: VehicleLocation, progress: Progress, schedule: Schedule) -> int |
             progress.around, progress.version = around, version
     if around is None:
         return None
-    last = around[0]
-    if last is not None and schedule.is_first(e.trip_id, e.stop_sequence):
+    last, nxt = around
+    if last is not None and nxt is not None and (
+            progress.arrived_at is not None or progress.departed_at is not None
+            or schedule.is_first(e.trip_id, e.stop_sequence)):
+        # seen getting there, or at the start of its trip: from its departure (see deviation_from_departure)
         waiting = e.status == "layover" or (progress.departed_at is None and e.speed <= MOVING_SPEED)
-        return deviation_from_start(e.timestamp, last, around[1], progress.departed_at, waiting)
-    return deviation(e.timestamp, last, around[1], progress.arrived_at)
+        return deviation_from_departure(e.timestamp, last, nxt, progress.departed_at, waiting)
+    return deviation(e.timestamp, last, nxt, progress.arrived_at)
