@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from .geometry import simplify
 from .gtfs import tables as gtfs_tables
-from .models import Calendar, CalendarDate, Feed, Route, Shape, Stop, StopTime, Trip, VehicleState
+from .models import Calendar, CalendarDate, Feed, Route, Shape, SimulationRun, Stop, StopTime, Trip, VehicleState
 
 # The fields of a vehicle in snapshots, frames and /api/vehicles/ (names as in the schema).
 VEHICLE_FIELDS = (
@@ -66,8 +66,7 @@ def vehicles_from_rows(fields: list[str], rows: list[list]) -> list[dict]:
 
 def _recent_vehicles(*, area: tuple[float, float, float, float] | None = None, routes: Iterable[str] = (),
                      vehicle_types: Iterable[str] = (), vehicle_ids: Iterable[str] = ()):
-    since = timezone.now() - dt.timedelta(seconds=settings.STREAMCITY_VEHICLE_STALE_SECONDS)
-    rows = VehicleState.objects.filter(updated_at__gte=since)
+    rows = live_vehicle_states()
     if area is not None:
         west, south, east, north = area
         rows = rows.filter(latitude__range=(south, north), longitude__range=(west, east))
@@ -78,6 +77,43 @@ def _recent_vehicles(*, area: tuple[float, float, float, float] | None = None, r
     if vehicle_ids := list(vehicle_ids):
         rows = rows.filter(vehicle_id__in=vehicle_ids)
     return rows.values_list(*VEHICLE_FIELDS, named=True)
+
+
+def live_vehicle_states():
+    """The live table: the vehicles written recently (wall clock, STREAMCITY_VEHICLE_STALE_SECONDS) that
+    reported within the silent rule's time (STREAMCITY_SILENT_SECONDS of event time) of the newest
+    report: a vehicle that stopped reporting leaves it then, whatever the simulation's speed. A new or
+    stopped simulation run clears the table (transit.services.simulation_run_start / _stop)."""
+    since = timezone.now() - dt.timedelta(seconds=settings.STREAMCITY_VEHICLE_STALE_SECONDS)
+    rows = VehicleState.objects.filter(updated_at__gte=since)
+    newest = rows.aggregate(t=Max("timestamp"))["t"]
+    if newest is None:
+        return rows
+    return rows.filter(timestamp__gte=newest - dt.timedelta(seconds=settings.STREAMCITY_SILENT_SECONDS))
+
+
+def service_status() -> dict | None:
+    """The simulation run the pages show (None when no simulator ever recorded one): its feed and
+    time zone, the simulated date, the feed date whose timetable runs and why ("requested", "same
+    weekday", "nearest with service", "no service"), the note the status line prints, the vehicles on
+    duty and, when none is, when service starts; `running` is false once it stopped or fell silent."""
+    run = SimulationRun.objects.order_by("-started_at").first()
+    if run is None:
+        return None
+    fresh = timezone.now() - run.heartbeat_at <= dt.timedelta(seconds=60)
+    tz = ZoneInfo(run.timezone or "UTC")
+    starts = run.service_starts.astimezone(tz) if run.service_starts else None
+    message = run.note
+    if run.stopped_at is None and fresh and run.vehicles == 0:
+        idle = (f"nothing is scheduled now; service starts {starts:%a %Y-%m-%d %H:%M}" if starts
+                else "nothing is scheduled now")
+        message = f"{message}; {idle}" if message else idle
+    return msgspec.to_builtins({
+        "run_id": run.run_id, "feed": run.feed, "timezone": run.timezone, "running": run.stopped_at is None and fresh,
+        "date": run.requested_date, "timetable_date": run.timetable_date, "reason": run.reason,
+        "note": run.note, "message": message, "vehicles": run.vehicles, "service_starts": starts,
+        "sim_now": run.sim_now.astimezone(tz), "started_at": run.started_at, "stopped_at": run.stopped_at,
+    })
 
 
 def vehicle_snapshot(**filters) -> list[dict]:

@@ -51,8 +51,10 @@ def vehicle_api(request, vehicle_id):
 
 @require_GET
 def network_api(request):
-    """Every route with its colours and shapes (the map's route lines and route list)."""
-    return JsonResponse({"routes": selectors.network_routes()})
+    """Every route with its colours and shapes (the map's route lines and route list), and `service`:
+    the running simulation's feed, service day and message for the map's banner (transit.selectors.
+    service_status; null without a simulator)."""
+    return JsonResponse({"routes": selectors.network_routes(), "service": selectors.service_status()})
 
 
 @require_GET
