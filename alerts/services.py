@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from .detections import Detection
 from .models import Alert, AlertChange, Notification
+from .selectors import display_timezone
+from .wording import Names, describe
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ def alerts_apply_detections(*, detections: Iterable[Detection]) -> Applied:
         return result
     now = timezone.now()
     channels = _enabled_channels()
+    names = Names.load(detections, display_timezone())
+    summaries = {id(d): _text(d, names) for d in detections}
     with transaction.atomic():
         keys = {d.alert_key for d in detections}
         alerts = {a.alert_key: a for a in Alert.objects.select_for_update().filter(alert_key__in=keys)}
@@ -66,7 +70,7 @@ def alerts_apply_detections(*, detections: Iterable[Detection]) -> Applied:
             alert = alerts.get(d.alert_key)
             if alert is None:
                 alert = Alert(
-                    alert_key=d.alert_key, kind=d.kind, severity=d.severity, summary=d.summary[:500],
+                    alert_key=d.alert_key, kind=d.kind, severity=d.severity, summary=summaries[id(d)][:500],
                     payload=d.payload, detected_at=d.detected_at, last_event_at=d.timestamp,
                     condition_open=d.open, **d.fields,
                 )
@@ -86,7 +90,7 @@ def alerts_apply_detections(*, detections: Iterable[Detection]) -> Applied:
                 continue
             before = alert.status
             alert.payload, alert.last_event_at, alert.severity = d.payload, d.timestamp, d.severity
-            alert.summary = d.summary[:500]
+            alert.summary = summaries[id(d)][:500]
             for name, value in d.fields.items():
                 if value is not None:
                     setattr(alert, name, value)
@@ -192,6 +196,15 @@ def alerts_expire(*, now: dt.datetime | None = None) -> list[Alert]:
     if expired:
         logger.info("expired %d alerts whose condition no longer holds", len(expired))
     return expired
+
+
+def _text(d: Detection, names: Names) -> str:
+    """The alert's text in people's words (alerts.wording), the detector's summary if that fails."""
+    try:
+        return describe(d, names)
+    except (KeyError, TypeError, ValueError) as exc:
+        logger.warning("alert %s: no text in words (%s), keeping the detector's", d.alert_key, exc)
+        return d.summary
 
 
 class AlertTransitionError(ValueError):
