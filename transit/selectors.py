@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Max, Q
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from .geometry import simplify
@@ -114,6 +114,46 @@ def service_status() -> dict | None:
         "note": run.note, "message": message, "vehicles": run.vehicles, "service_starts": starts,
         "sim_now": run.sim_now.astimezone(tz), "started_at": run.started_at, "stopped_at": run.stopped_at,
     })
+
+
+def route_service_hours(*, feed: str, date: dt.date) -> dict[str, tuple[int, int]]:
+    """route_id -> (first departure, last arrival) in seconds of the service day, for the routes that
+    run on timetable date `date` of `feed`. Cached until a feed changes."""
+    key = "transit:route-hours:" + hashlib.sha1(f"{_network_version()}|{feed}|{date}".encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    found = Feed.objects.filter(name=feed).first()
+    hours: dict[str, tuple[int, int]] = {}
+    if found is not None:
+        services = _services_on(found, date)
+        rows = (StopTime.objects.filter(trip__feed=found, trip__service_id__in=services)
+                .values("trip__route__route_id").annotate(first=Min("departure_time"), last=Max("arrival_time")))
+        hours = {r["trip__route__route_id"]: (r["first"], r["last"]) for r in rows}
+    cache.set(key, hours, 3600)
+    return hours
+
+
+def routes_running_now(*, margin_s: int = 900) -> dict[str, bool] | None:
+    """route_id -> whether it runs now (within `margin_s` of its service hours on today's or
+    yesterday's timetable), for the running simulation's feed; None without one (then every route
+    counts as running). Night lines run at night only."""
+    from .models import SimulationRun
+
+    run = SimulationRun.objects.filter(stopped_at__isnull=True).order_by("-started_at").first()
+    if run is None:
+        return None
+    tz = ZoneInfo(run.timezone or "UTC")
+    now = run.sim_now
+    local = now.astimezone(tz).date()
+    running: dict[str, bool] = {}
+    for date, timetable in ((local, run.timetable_date), (local - dt.timedelta(days=1), None)):
+        timetable = timetable or date
+        elapsed = (now - _service_day_start(date, tz)).total_seconds()
+        for route_id, (first, last) in route_service_hours(feed=run.feed, date=timetable).items():
+            runs = first - margin_s <= elapsed <= last + margin_s
+            running[route_id] = running.get(route_id, False) or runs
+    return running
 
 
 def vehicle_snapshot(**filters) -> list[dict]:

@@ -62,3 +62,23 @@ def test_the_network_api_says_which_service_day_runs_and_when_service_starts(cli
     assert service["service_starts"].startswith("2026-11-28T06:10:00+01:00")
     simulation_run_stop(run_id="7-1")
     assert client.get("/api/network/").json()["service"]["running"] is False
+
+
+def test_routes_say_whether_they_run_now_on_the_running_feed(client, tmp_path):
+    from transit.gtfs.services import feed_import
+
+    from .gtfs_samples import write_feed
+
+    feed_import(source=write_feed(tmp_path / "tiny", {}), name="tiny")
+    routes = client.get("/api/network/").json()["routes"]
+    assert all("runs_now" not in r for r in routes)  # no simulation: nothing to say
+    at_0803 = dt.datetime(2026, 11, 25, 7, 3, tzinfo=dt.timezone.utc)  # 08:03 in Amsterdam, a Wednesday
+    simulation_run_start(run_id="1-1", feed="tiny", tz="Europe/Amsterdam", sim_now=at_0803, state=state(
+        date=dt.date(2026, 11, 25), timetable_date=dt.date(2026, 11, 25), reason="requested", note=""))
+    runs = {r["route_id"]: r["runs_now"] for r in client.get("/api/network/").json()["routes"]}
+    assert runs == {"R1": True, "R2": False}  # R2 runs 09:00-09:05 only
+    simulation_run_heartbeat(run_id="1-1", state=state(date=dt.date(2026, 11, 25),
+                                                         timetable_date=dt.date(2026, 11, 25), reason="requested"),
+                             sim_now=at_0803 + dt.timedelta(hours=1))
+    runs = {r["route_id"]: r["runs_now"] for r in client.get("/api/network/").json()["routes"]}
+    assert runs == {"R1": False, "R2": True}
