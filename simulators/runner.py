@@ -95,10 +95,9 @@ class SimulatorRunner:
                 simulation_run_stop(run_id=sim.run_id)
         except Exception as exc:  # the database is not the simulator's: it runs on without the record
             logger.warning("simulator: could not record the run (%s): %s", what, exc)
-        finally:
             from django.db import close_old_connections
 
-            close_old_connections()
+            close_old_connections()  # a broken connection is replaced at the next record
 
     def rate(self) -> float:
         """Events per wall second over the last few ticks (the schedule burst at start included)."""
