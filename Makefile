@@ -5,12 +5,15 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: demo test check lint jstest venv venv-dev migrate topics clean
+.PHONY: demo port-free test check lint jstest venv venv-dev migrate topics clean
 
 # The local demo: DEBUG off, plain http on 127.0.0.1, a secret key generated in var/ (STREAMCITY_DEMO).
 demo: export STREAMCITY_DEMO ?= true
-demo: venv migrate ## start StreamCity embedded (no Kafka, Redis or PostgreSQL) on $(HOST):$(PORT)
+demo: port-free venv migrate ## start StreamCity embedded (no Kafka, Redis or PostgreSQL) on $(HOST):$(PORT)
 	$(PY) manage.py runstreamcity --host $(HOST) --port $(PORT)
+
+port-free: # before anything else: a second `make demo` stops here, with one line and exit status 1
+	@$(PYTHON) -m streamcity.netcheck $(HOST) $(PORT)
 
 test: ## run the whole test suite; starts PostgreSQL, Redis, Kafka and Chromium as needed
 	bash tests/run.sh

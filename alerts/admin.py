@@ -1,13 +1,16 @@
+import functools
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from .models import Alert, AlertChange, BreakdownAlert, Notification, SurgeAlert
-from .selectors import open_counts_by_kind
+from .selectors import display_timezone, open_counts_by_kind
 from .services import OPERATORS, AlertTransitionError, alert_acknowledge, alert_assign, alert_resolve
 
 SEVERITY_COLOURS = {1: "#607d8b", 2: "#1976d2", 3: "#f9a825", 4: "#ef6c00", 5: "#c62828"}
@@ -45,6 +48,20 @@ class NotificationInline(admin.TabularInline):
 class ResolveForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), required=False,
                            help_text="What was done; kept in the audit trail.")
+
+
+def _in_feed_time(view):
+    """Render the admin view with times in the running feed's time zone (alerts.selectors.
+    display_timezone), not UTC: what the city clock reads."""
+    @functools.wraps(view)
+    def wrapped(self, request, *args, **kwargs):
+        with timezone.override(display_timezone()):
+            response = view(self, request, *args, **kwargs)
+            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                response.render()
+        return response
+
+    return wrapped
 
 
 def operators_queryset():
@@ -89,7 +106,8 @@ class AlertAdmin(admin.ModelAdmin):
 
     @admin.display(description="severity", ordering="severity")
     def severity_badge(self, obj):
-        return format_html('<b style="color:{}">{}</b>', SEVERITY_COLOURS.get(obj.severity, "#000"), obj.severity)
+        return format_html('<b style="color:{}">{}</b> ({})', SEVERITY_COLOURS.get(obj.severity, "#000"),
+                           obj.severity_label, obj.severity)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "assigned_to":
@@ -102,11 +120,13 @@ class AlertAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
 
+    @_in_feed_time
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "open_counts": open_counts_by_kind(),
                          "kind_labels": dict(Alert.Kind.choices)}
         return super().changelist_view(request, extra_context)
 
+    @_in_feed_time
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "leaflet_tiles": settings.LEAFLET_CONFIG["TILES"]}
         return super().change_view(request, object_id, form_url, extra_context)
@@ -125,7 +145,7 @@ class AlertAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
-        if obj is not None and obj.status == Alert.Status.RESOLVED:
+        if obj is not None and obj.status in Alert.CLOSED:
             fields += ["assigned_to", "resolution_note"]
         return fields
 

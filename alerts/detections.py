@@ -43,9 +43,10 @@ def detection_from_event(event: AlertEvent | TrafficIncident) -> Detection:
             detected_at=event.timestamp,
             timestamp=event.timestamp,
         )
+    kind = "gap" if event.kind == "bunching" and getattr(event, "condition", None) == "gap" else event.kind
     return Detection(
         alert_key=event.alert_key,
-        kind=event.kind,
+        kind=kind,
         open=event.state == "open",
         severity=event.severity,
         summary=event.summary or default_summary(event),

@@ -9,7 +9,8 @@ class Alert(models.Model):
         SURGE = "surge", "Passenger surge"
         DELAY = "delay", "Delay"
         BREAKDOWN = "breakdown", "Breakdown"
-        BUNCHING = "bunching", "Bunching / gap"
+        BUNCHING = "bunching", "Bunching"
+        GAP = "gap", "Gap"
         SILENT = "silent", "Silent vehicle"
         INCIDENT = "incident", "Traffic incident"
         SERVICE = "service", "Service alert"
@@ -18,6 +19,9 @@ class Alert(models.Model):
         NEW = "new", "New"
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
         RESOLVED = "resolved", "Resolved"
+        EXPIRED = "expired", "Expired (condition gone)"
+
+    CLOSED = (Status.RESOLVED, Status.EXPIRED)
 
     alert_key = models.CharField(max_length=255, unique=True, help_text="kind + subject + window/episode")
     kind = models.CharField(max_length=16, choices=Kind.choices, db_index=True)
@@ -59,7 +63,21 @@ class Alert(models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.status != self.Status.RESOLVED
+        return self.status not in self.CLOSED
+
+    SEVERITY_WORDS = {1: "minor", 2: "minor", 3: "major", 4: "critical", 5: "critical"}
+
+    @property
+    def severity_label(self) -> str:
+        """The severity in words (minor / major / critical); the number stays in the admin."""
+        return self.SEVERITY_WORDS.get(self.severity, "major")
+
+    def age(self, now=None):
+        """How long ago the condition began: against `now` (the twin's event time, see
+        transit.selectors.twin_now), the wall clock without it."""
+        from django.utils import timezone
+
+        return (now or timezone.now()) - self.detected_at
 
 
 class SurgeAlert(Alert):
@@ -89,6 +107,7 @@ class AlertChange(models.Model):
         RESOLVED = "resolved", "Resolved"
         AUTO_RESOLVED = "auto_resolved", "Auto-resolved (condition cleared)"
         CLEARED = "cleared", "Condition cleared"
+        EXPIRED = "expired", "Expired (condition no longer holds)"
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="changes")
     at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -46,7 +46,8 @@ def alert_consumers(bus, loop):
     interval = settings.STREAMCITY_FRAME_INTERVAL
     feed = alert_feed()
     sink = AlertSink(feed)
-    worker = Worker(bus, name="alerts", group_id=sink.group_id, topics=ALERT_STREAM_TOPICS, handle=sink, batch_size=500)
+    worker = Worker(bus, name="alerts", group_id=sink.group_id, topics=ALERT_STREAM_TOPICS, handle=sink, batch_size=500,
+                    tick=sink.tick)
     return [
         Role("alerts", worker.run),
         Role("alert-feed", alert_publisher(feed, interval=interval, loop=loop).run),

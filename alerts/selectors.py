@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import msgspec
+from django.conf import settings
 from django.db.models import Count, QuerySet
 
 from .models import Alert
@@ -14,8 +18,34 @@ ALERT_FIELDS = (
 )
 
 
-def alert_payload(alert: Alert) -> dict:
+def display_timezone() -> ZoneInfo:
+    """The running (else the last) simulated feed's time zone; the TIME_ZONE setting without one."""
+    from transit.models import SimulationRun
+
+    name = SimulationRun.objects.order_by("-started_at").values_list("timezone", flat=True).first()
+    try:
+        return ZoneInfo(name or settings.TIME_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def alert_payload(alert: Alert, *, tz: ZoneInfo | None = None, now: dt.datetime | None = None) -> dict:
+    """An alert for the API, the ops feed and the pages: its fields, plus `is_open`, `severity_label`
+    (minor / major / critical), `detected_local` (the start in the feed's time zone, ISO 8601, and
+    `detected_local_display`, HH:MM:SS), `timezone`, and `age_seconds` (since the start, on the
+    twin's event-time clock)."""
+    from transit.selectors import twin_now
+
+    tz = tz or display_timezone()
+    now = now or twin_now()
     data = {f: getattr(alert, f) for f in ALERT_FIELDS}
+    local = alert.detected_at.astimezone(tz)
+    data["is_open"] = alert.is_open
+    data["severity_label"] = alert.severity_label
+    data["timezone"] = tz.key
+    data["detected_local"] = local.isoformat()
+    data["detected_local_display"] = f"{local:%H:%M:%S}"
+    data["age_seconds"] = max(0, int(alert.age(now).total_seconds()))
     data["acknowledged_by"] = alert.acknowledged_by.get_username() if alert.acknowledged_by_id else None
     data["resolved_by"] = alert.resolved_by.get_username() if alert.resolved_by_id else None
     data["assigned_to"] = alert.assigned_to.get_username() if alert.assigned_to_id else None
@@ -27,7 +57,7 @@ def alert_payload(alert: Alert) -> dict:
 def alerts_list(*, status: str | None = None, kind: str | None = None, limit: int = 500) -> QuerySet[Alert]:
     qs = Alert.objects.select_related("acknowledged_by", "resolved_by", "assigned_to")
     if status == "open":
-        qs = qs.exclude(status=Alert.Status.RESOLVED)
+        qs = qs.exclude(status__in=Alert.CLOSED)
     elif status:
         qs = qs.filter(status=status)
     if kind:
@@ -35,12 +65,23 @@ def alerts_list(*, status: str | None = None, kind: str | None = None, limit: in
     return qs.order_by("-severity", "-detected_at")[:limit]
 
 
+def alert_payloads(alerts) -> list[dict]:
+    """alert_payload of each, with the time zone and the clock looked up once."""
+    from transit.selectors import twin_now
+
+    alerts = list(alerts)
+    if not alerts:
+        return []
+    tz, now = display_timezone(), twin_now()
+    return [alert_payload(a, tz=tz, now=now) for a in alerts]
+
+
 def open_alert_payloads(limit: int = 500) -> list[dict]:
-    return [alert_payload(a) for a in alerts_list(status="open", limit=limit)]
+    return alert_payloads(alerts_list(status="open", limit=limit))
 
 
 def open_counts_by_kind() -> dict[str, int]:
-    rows = Alert.objects.exclude(status=Alert.Status.RESOLVED).values("kind").annotate(n=Count("id"))
+    rows = Alert.objects.exclude(status__in=Alert.CLOSED).values("kind").annotate(n=Count("id"))
     counts = {k: 0 for k in Alert.Kind.values}
     counts.update({r["kind"]: r["n"] for r in rows})
     return counts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 from collections.abc import Iterable
@@ -17,6 +18,8 @@ from django.utils import timezone
 
 from .detections import Detection
 from .models import Alert, AlertChange, Notification
+from .selectors import display_timezone
+from .wording import Names, describe
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,8 @@ def alerts_apply_detections(*, detections: Iterable[Detection]) -> Applied:
         return result
     now = timezone.now()
     channels = _enabled_channels()
+    names = Names.load(detections, display_timezone())
+    summaries = {id(d): _text(d, names) for d in detections}
     with transaction.atomic():
         keys = {d.alert_key for d in detections}
         alerts = {a.alert_key: a for a in Alert.objects.select_for_update().filter(alert_key__in=keys)}
@@ -65,7 +70,7 @@ def alerts_apply_detections(*, detections: Iterable[Detection]) -> Applied:
             alert = alerts.get(d.alert_key)
             if alert is None:
                 alert = Alert(
-                    alert_key=d.alert_key, kind=d.kind, severity=d.severity, summary=d.summary[:500],
+                    alert_key=d.alert_key, kind=d.kind, severity=d.severity, summary=summaries[id(d)][:500],
                     payload=d.payload, detected_at=d.detected_at, last_event_at=d.timestamp,
                     condition_open=d.open, **d.fields,
                 )
@@ -85,16 +90,19 @@ def alerts_apply_detections(*, detections: Iterable[Detection]) -> Applied:
                 continue
             before = alert.status
             alert.payload, alert.last_event_at, alert.severity = d.payload, d.timestamp, d.severity
-            alert.summary = d.summary[:500]
+            alert.summary = summaries[id(d)][:500]
             for name, value in d.fields.items():
                 if value is not None:
                     setattr(alert, name, value)
             alert.update_count += 1
             action = AlertChange.Action.UPDATED
-            if not d.open and alert.condition_open:
+            if alert.status == Alert.Status.EXPIRED and d.open:
+                # the condition is back under the same key (e.g. the same trip late again in a new run)
+                alert.status, alert.condition_open = Alert.Status.NEW, True
+            elif not d.open and alert.condition_open:
                 alert.condition_open = False
                 action = AlertChange.Action.CLEARED
-                if alert.status != Alert.Status.RESOLVED:
+                if alert.status not in Alert.CLOSED:
                     alert.status, alert.resolved_at = Alert.Status.RESOLVED, now
                     alert.resolution_note = alert.resolution_note or "Auto-resolved: the condition cleared."
                     action = AlertChange.Action.AUTO_RESOLVED
@@ -107,6 +115,96 @@ def alerts_apply_detections(*, detections: Iterable[Detection]) -> Applied:
         Notification.objects.bulk_create(notifications)
     result.changed = list(touched.values())
     return result
+
+
+# -- expiry: alerts whose condition no longer holds ---------------------------------------------
+
+EXPIRY_GRACE = dt.timedelta(seconds=60)  # event time an alert's condition may be out of sight before it expires
+
+
+def _condition_gone(alert: Alert, live: dict, run, now: dt.datetime, late_seconds: int) -> str | None:
+    """Why the condition of an open alert no longer holds, or None while it may. `live`: the live table
+    by vehicle id; `run`: the running simulation (transit.SimulationRun) or None."""
+    kind, payload = alert.kind, alert.payload or {}
+    previous_run = run is not None and alert.created_at < run.started_at
+    if kind == Alert.Kind.SURGE:
+        start, end = payload.get("window_start"), payload.get("window_end")
+        if start and end:
+            start, end = dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)
+            if now >= end + (end - start) or now < start - EXPIRY_GRACE:
+                return "its window is over"
+        return None
+    if kind == Alert.Kind.INCIDENT:
+        incident = str(payload.get("incident_id", ""))
+        if run is not None and not incident.startswith(f"{run.run_id}-"):
+            return "the incident is unknown to the running simulation"
+        return None
+    v = live.get(alert.vehicle_id) if alert.vehicle_id else None
+    if kind == Alert.Kind.SILENT:
+        if v is not None:
+            return "the vehicle reports again"
+        return "the vehicle is not part of the running simulation" if previous_run else None
+    if v is None:
+        return "the vehicle was withdrawn (no longer reporting)"
+    if kind == Alert.Kind.BREAKDOWN:
+        if v.status == "broken_down":
+            return None
+        if alert.trip_id and v.trip_id != alert.trip_id:
+            return "the trip ended"
+        return "the vehicle is moving again" if v.speed > 1.0 else None
+    if alert.trip_id and v.trip_id != alert.trip_id:
+        return "the trip ended"
+    if kind == Alert.Kind.DELAY and v.delay_seconds is not None and v.delay_seconds <= late_seconds - 60:
+        return "back on time"
+    return None
+
+
+def alerts_expire(*, now: dt.datetime | None = None) -> list[Alert]:
+    """Close as `expired` (with an audit entry) every open alert whose condition no longer holds: its
+    trip ended, its vehicle was withdrawn or is not part of the running simulation, its incident is
+    not, its surge window is over. Judged on event time `now` (default: the twin's clock) against the
+    live table, for alerts not updated for a minute of event time (or from before the running
+    simulation started, or from a later clock); acknowledgements, assignments and notes are kept."""
+    from transit.selectors import live_vehicle_states, twin_now
+    from transit.models import SimulationRun
+
+    now = now or twin_now()
+    run = SimulationRun.objects.filter(stopped_at__isnull=True).order_by("-started_at").first()
+    live = {v.vehicle_id: v for v in live_vehicle_states().only(
+        "vehicle_id", "trip_id", "status", "speed", "delay_seconds")}
+    late = settings.STREAMCITY_LATE_SECONDS
+    expired: list[Alert] = []
+    candidates = Alert.objects.exclude(status__in=Alert.CLOSED)
+    for alert in candidates:
+        fresh = now - EXPIRY_GRACE <= alert.last_event_at <= now + EXPIRY_GRACE
+        if fresh and not (run is not None and alert.created_at < run.started_at):
+            continue
+        why = _condition_gone(alert, live, run, now, late)
+        if why is None:
+            continue
+        with transaction.atomic():
+            locked = Alert.objects.select_for_update().get(pk=alert.pk)
+            if locked.status in Alert.CLOSED:
+                continue
+            before = locked.status
+            locked.status, locked.condition_open = Alert.Status.EXPIRED, False
+            locked.save(update_fields=["status", "condition_open", "updated_at"])
+            AlertChange.objects.create(alert=locked, action=AlertChange.Action.EXPIRED, from_status=before,
+                                       to_status=locked.status, note=f"Expired: {why}.",
+                                       data={"event_time": now.isoformat()})
+        expired.append(locked)
+    if expired:
+        logger.info("expired %d alerts whose condition no longer holds", len(expired))
+    return expired
+
+
+def _text(d: Detection, names: Names) -> str:
+    """The alert's text in people's words (alerts.wording), the detector's summary if that fails."""
+    try:
+        return describe(d, names)
+    except (KeyError, TypeError, ValueError) as exc:
+        logger.warning("alert %s: no text in words (%s), keeping the detector's", d.alert_key, exc)
+        return d.summary
 
 
 class AlertTransitionError(ValueError):
@@ -132,8 +230,8 @@ def alert_acknowledge(*, alert: Alert, user) -> Alert:
 
 
 def alert_resolve(*, alert: Alert, user, note: str = "") -> Alert:
-    if alert.status == Alert.Status.RESOLVED:
-        raise AlertTransitionError("the alert is already resolved")
+    if alert.status in Alert.CLOSED:
+        raise AlertTransitionError(f"the alert is already {alert.status}")
     updates = {"status": Alert.Status.RESOLVED, "resolved_by": user, "resolved_at": timezone.now(), "resolution_note": note}
     if alert.acknowledged_at is None:  # resolving implies having seen it
         updates.update(acknowledged_by=user, acknowledged_at=updates["resolved_at"])
@@ -141,8 +239,8 @@ def alert_resolve(*, alert: Alert, user, note: str = "") -> Alert:
 
 
 def alert_assign(*, alert: Alert, user, assignee) -> Alert:
-    if alert.status == Alert.Status.RESOLVED:
-        raise AlertTransitionError("a resolved alert cannot be assigned")
+    if alert.status in Alert.CLOSED:
+        raise AlertTransitionError(f"an {alert.status} alert cannot be assigned")
     return _transition(alert, user=user, action=AlertChange.Action.ASSIGNED,
                        note=f"assigned to {assignee.get_username() if assignee else 'nobody'}", assigned_to=assignee)
 

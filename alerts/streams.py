@@ -7,6 +7,9 @@ an offset is never committed before the database commit. Redelivered records cha
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
+import time
 
 from django.db import InterfaceError, OperationalError, close_old_connections
 
@@ -15,8 +18,10 @@ from streamcity.kernel.fanout import Coalescer, GroupPublisher
 from streamcity.kernel.schemas import ALERT_TOPICS, TRAFFIC_INCIDENTS
 
 from .detections import detection_from_event
-from .selectors import alert_payload
-from .services import alerts_apply_detections
+from .selectors import alert_payloads
+from .services import alerts_apply_detections, alerts_expire
+
+logger = logging.getLogger(__name__)
 
 OPS_GROUP = "ops_alerts"
 TOPICS = (*ALERT_TOPICS, TRAFFIC_INCIDENTS)
@@ -36,11 +41,31 @@ class AlertSink:
     """Worker handler: persists a batch of detections, then queues the changed alerts for the ops feed."""
 
     group_id = "streamcity-alerts"
+    expire_every = 5.0  # wall seconds between two expiry passes (alerts_expire), the first at start
 
-    def __init__(self, feed: Coalescer):
+    def __init__(self, feed: Coalescer, *, clock=time.monotonic):
         self.feed = feed
         self.created = 0
         self.ignored = 0
+        self.expired = 0
+        self.clock = clock
+        self._expired_at = -math.inf
+
+    def tick(self) -> None:
+        """On start and every `expire_every` seconds: close the open alerts whose condition is gone."""
+        if self.clock() - self._expired_at < self.expire_every:
+            return
+        self._expired_at = self.clock()
+        try:
+            expired = alerts_expire()
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("alerts: the expiry pass failed, next one in %.0f s: %s", self.expire_every, exc)
+            return
+        finally:
+            close_old_connections()
+        self.expired += len(expired)
+        if expired:
+            self.feed.add(alert_payloads(expired))
 
     def __call__(self, batch: list[Decoded]) -> None:
         try:
@@ -51,7 +76,7 @@ class AlertSink:
             close_old_connections()
         self.created += len(applied.created)
         self.ignored += applied.ignored
-        self.feed.add([alert_payload(a) for a in applied.changed])
+        self.feed.add(alert_payloads(applied.changed))
 
 
 def ops_broadcast(payloads: list[dict]) -> None:

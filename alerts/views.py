@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET, require_POST
 from transit.views import live_map_config
 
 from .models import Alert
-from .selectors import alert_payload, alerts_list
+from .selectors import alert_payload, alert_payloads, alerts_list
 from .services import AlertTransitionError, alert_acknowledge, alert_resolve, is_operator
 from .streams import ops_broadcast
 
@@ -40,7 +40,7 @@ def alerts_api(request):
     kind = request.GET.get("kind") or None
     if status not in (None, "open", *Alert.Status.values) or kind not in (None, *Alert.Kind.values):
         return JsonResponse({"error": "unknown status or kind"}, status=400)
-    return JsonResponse({"alerts": [alert_payload(a) for a in alerts_list(status=status, kind=kind)]})
+    return JsonResponse({"alerts": alert_payloads(alerts_list(status=status, kind=kind))})
 
 
 @require_POST

@@ -25,7 +25,7 @@ from .network import chain
 
 CITY_CENTRE = (52.370, 4.900)
 CITY_SEED = 2026
-CITY_VERSION = "1"  # bump when the generator changes, so an older generated city is replaced
+CITY_VERSION = "2"  # bump when the generator changes, so an older generated city is replaced
 TIMEZONE = "Europe/Amsterdam"
 AGENCY_ID = "SCT"
 SERVICE_START, SERVICE_END = dt.date(2024, 1, 1), dt.date(2035, 12, 31)
@@ -208,7 +208,7 @@ def generate_city(seed: int = CITY_SEED) -> GtfsFeed:
     rng = random.Random(seed)
     lines, hub_pos, hub_names, termini = _lines(rng)
     feed = GtfsFeed()
-    feed.agencies.append(Agency(AGENCY_ID, "StreamCity Transit", "https://streamcity.example", TIMEZONE, "nl"))
+    feed.agencies.append(Agency(AGENCY_ID, "StreamCity Transit", "https://www.example.com/streamcity", TIMEZONE, "nl"))
     names = iter(rng.sample([p + s for p in _PREFIXES for s in _SUFFIXES], len(_PREFIXES) * len(_SUFFIXES)))
     stops: dict[str, Stop] = {}
     stop_xy: dict[str, tuple[float, float, str]] = {}  # stop_id -> (east, north, class)

@@ -70,6 +70,7 @@ class _Source:
     per_call: float
     calls: list[float] = field(default_factory=list)  # scheduled departures here, POSIX seconds, sorted
     rate: float = 0.0  # riders per second, refreshed every simulated minute
+    normal: float = 0.0  # the same without surges: what is usual here at this time
 
 
 def poisson(rng: random.Random, mean: float) -> int:
@@ -100,6 +101,8 @@ class Demand:
         self._weekend = False
         self.taps = 0
         self.abandoned = 0
+        # riders per hour usual at a stop now (surges left out), (stop_id, tapped at the stop) -> rate
+        self.normal_per_hour: dict[tuple[str, bool], float] = {}
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -172,12 +175,21 @@ class Demand:
         h = int(local_hour) % 24
         peak = table[h] + (table[(h + 1) % 24] - table[h]) * (local_hour - int(local_hour))
         surging = {s.stop_id for s in self.surges if s.start <= t + 60 and s.end > t}
+        normal: dict[tuple[str, bool], float] = defaultdict(float)
         for src in self.sources.values():
             calls = self._calls_per_hour(src, t)
             rate = calls * src.per_call * src.weight * peak * self.scale / 3600
+            src.normal = rate
+            normal[(src.stop_id, src.station)] += rate * 3600
             if src.stop_id in surging:
                 rate *= self._surge_factor(src.stop_id, t)
             src.rate = rate
+        self.normal_per_hour = normal
+
+    def expected_per_hour(self, stop_id: str, *, at_stop: bool) -> float:
+        """Taps per hour usual at `stop_id` now (surges left out): riders arriving at the stop's
+        validators (`at_stop`, stations) or boarding the vehicles that call there (buses)."""
+        return round(self.normal_per_hour.get((stop_id, at_stop), 0.0), 3)
 
     def arrivals(self, t0: float, t1: float, local_hour: float, weekend: bool) -> list[Tap]:
         """Riders arriving in [t0, t1); returns the tap-ons made at stations."""

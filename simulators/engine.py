@@ -177,6 +177,7 @@ class Simulation:
         self.boarded: dict[str, int] = defaultdict(int)
         self.breakdowns = 0
         self.notes: list[str] = []
+        self.service_days: dict[dt.date, tuple[dt.date, str]] = {}  # date -> (its timetable's date, why)
         self._notes_by_date: dict[dt.date, str] = {}
 
         local = start.astimezone(self.tz)
@@ -195,14 +196,18 @@ class Simulation:
         return local.hour + local.minute / 60 + local.second / 3600, local.weekday() >= 5
 
     def _load_day(self, date: dt.date) -> None:
-        timetable = self.network.timetable_date(date)
-        if timetable != date:
-            note = (f"{date} is outside the feed's calendar: running the timetable of "
-                    f"{timetable} ({timetable:%a})")
+        timetable, why = self.network.service_day(date)
+        self.service_days[date] = (timetable, why)
+        if timetable != date or why == "no service":
+            if why == "no service":
+                note = f"{date} ({date:%a}): the feed {self.network.name} has no service on any day"
+            else:
+                note = (f"{date} ({date:%a}) has no service in the feed: running the timetable of "
+                        f"{timetable} ({timetable:%a}, {why})")
             if note not in self.notes:
                 self.notes.append(note)
                 self._notes_by_date[date] = note
-                logger.info("%s", note)
+                logger.warning("%s", note)
         origin = service_day_origin(date, self.tz)
         day = _Day(date, timetable, origin, self.network.blocks_on(timetable), self.network.trips_on(timetable))
         self.days[date] = day
@@ -241,8 +246,9 @@ class Simulation:
     def _schedule_events(trip: TripPlan, day: _Day) -> list[StopSchedule]:
         return [
             StopSchedule(trip_id=trip.trip_id, stop_sequence=seq, stop_id=stop, route_id=trip.route.route_id,
-                         scheduled_arrival=_ts(day.origin + arr), service_date=day.date)
-            for seq, stop, arr in zip(trip.stop_seqs, trip.stop_ids, trip.arr)
+                         scheduled_arrival=_ts(day.origin + arr), service_date=day.date,
+                         scheduled_departure=_ts(day.origin + dep) if dep != arr else None, timepoint=exact)
+            for seq, stop, arr, dep, exact in zip(trip.stop_seqs, trip.stop_ids, trip.arr, trip.dep, trip.timepoint)
         ]
 
     def _start_vehicles(self) -> None:
@@ -282,7 +288,8 @@ class Simulation:
         stop = self.network.stops[stop_id]
         return RiderTappedOn(event_id=f"{self.run_id}-tap{self._tap_n}", rider_id=rider_id, stop_id=stop_id,
                              vehicle_id=vehicle_id, route_id=route_id, latitude=stop.lat, longitude=stop.lon,
-                             timestamp=_ts(t))
+                             timestamp=_ts(t), station_id=self.network.station_of(stop_id),
+                             expected_per_hour=self.demand.expected_per_hour(stop_id, at_stop=vehicle_id is None))
 
     def record_call(self, vehicle: Vehicle, index: int, t: float, boarded: int, alighted: int, dwell: float) -> None:
         if self.calls is not None:
@@ -312,7 +319,10 @@ class Simulation:
         at = dt.datetime.combine(local.date(), spec.at, tzinfo=self.tz)
         if at.timestamp() < self.t - spec.minutes * 60:
             at += dt.timedelta(days=1)
-        self.demand.add_surge(spec.stop_id, at.timestamp(), spec.factor, spec.minutes * 60)
+        # a station surges on every platform (a stop without platforms on its own)
+        stops = [s for s in self.network.stops if s != spec.stop_id and self.network.station_of(s) == spec.stop_id]
+        for stop_id in stops or [spec.stop_id]:
+            self.demand.add_surge(stop_id, at.timestamp(), spec.factor, spec.minutes * 60)
 
     def add_incident(self, *, type: str, lat: float, lon: float, radius: float, severity: int,
                      minutes: float) -> Incident:
@@ -342,6 +352,27 @@ class Simulation:
         hour, weekend = self._local_hour(t)
         c = congestion(hour, weekend)
         self.road = {vt: 1.0 - (1.0 - c) * exp for vt, exp in ROAD_EXPOSURE.items()}
+
+    def service_state(self) -> dict:
+        """What runs now: the simulated date, the feed date whose timetable runs (and why that one:
+        "requested", "same weekday", "nearest with service" or "no service"), the vehicles on duty,
+        and, when none is, when the next one starts (local time; None when nothing is due)."""
+        local = self.local_now
+        timetable, why = self.service_days.get(local.date(), (local.date(), "requested"))
+        starts = None
+        if not self.vehicles and self._pending:
+            starts = dt.datetime.fromtimestamp(self._pending[0][0] + PULL_OUT_S, self.tz)
+        return {"date": local.date(), "timetable_date": timetable, "reason": why, "vehicles": len(self.vehicles),
+                "service_starts": starts, "note": self.timetable_note()}
+
+    def idle_note(self) -> str | None:
+        """When nothing is scheduled at the simulated time: that, and when service starts."""
+        state = self.service_state()
+        if state["vehicles"]:
+            return None
+        if state["service_starts"] is None:
+            return "nothing scheduled now, and no service due in the days loaded"
+        return f"nothing scheduled now: service starts {state['service_starts']:%a %Y-%m-%d %H:%M}"
 
     def timetable_note(self) -> str | None:
         """Which timetable runs today, when today is outside the feed's calendar."""
@@ -407,6 +438,7 @@ class Simulation:
         trip = v.trip
         lat, lon = v.position()
         in_trip = v.status == "in_service" or v.phase == "broken"
+        status = v.report_status(self.t)
         return VehicleLocation(
             vehicle_id=v.vehicle_id,
             vehicle_type=v.vehicle_type,
@@ -418,7 +450,7 @@ class Simulation:
             speed=round(v.speed, 2),
             passenger_count=v.onboard,
             capacity=v.capacity,
-            status=v.status,
+            status=status,
             stop_sequence=trip.stop_seqs[v.last] if in_trip and v.last is not None else None,
             next_stop_id=trip.stop_ids[v.next] if in_trip and v.phase != "broken" and v.next < len(trip.stop_ids) else None,
             timestamp=now,

@@ -255,35 +255,67 @@ class Network:
         window = feed.service_window()
         self.window = window
         self._exception_dates = {d.date for d in feed.calendar_dates}
+        self._exceptions: dict[dt.date, list] | None = None
 
     # -- calendar ---------------------------------------------------------------------------------
 
     def timetable_date(self, date: dt.date) -> dt.date:
-        """`date` if the feed runs service that day; otherwise the nearest date in the feed's
-        calendar with the same weekday (an ordinary day, not a holiday exception, if possible)."""
-        if self.window is None:
-            return date
-        lo, hi = self.window
-        if lo <= date <= hi and self.feed.services_on(date):
-            return date
+        """The feed date whose timetable runs on `date` (see service_day)."""
+        return self.service_day(date)[0]
+
+    def service_day(self, date: dt.date) -> tuple[dt.date, str]:
+        """(the feed date whose timetable runs on `date`, why): `date` itself if the feed runs
+        service that day ("requested"); else the nearest date with service and the same weekday
+        ("same weekday"; an ordinary day rather than a holiday exception when both are as near);
+        else the nearest date with any service at all ("nearest with service"); a feed with no
+        service on any day gives `date` ("no service")."""
+        window = self.window
+        if window is None:
+            return date, "requested"
+        if self._has_service(date):
+            return date, "requested"
+        lo, hi = window
         anchor = min(max(date, lo), hi)
-        # the same weekday as `date`, nearest to the anchor, inside the window
         offset = (date.weekday() - anchor.weekday()) % 7
         candidates = []
         for base in (anchor + dt.timedelta(days=offset), anchor + dt.timedelta(days=offset - 7)):
             for k in range(0, 60):
                 for d in (base + dt.timedelta(days=7 * k), base - dt.timedelta(days=7 * k)):
-                    if lo <= d <= hi and self.feed.services_on(d):
+                    if lo <= d <= hi and self._has_service(d):
                         candidates.append((d in self._exception_dates, abs((d - anchor).days), d))
-        if not candidates:
-            return date
-        return min(candidates)[2]
+        if candidates:
+            return min(candidates)[2], "same weekday"
+        for k in range((hi - lo).days + 1):
+            for d in (anchor - dt.timedelta(days=k), anchor + dt.timedelta(days=k)):
+                if lo <= d <= hi and self._has_service(d):
+                    return d, "nearest with service"
+        return date, "no service"
+
+    def _has_service(self, date: dt.date) -> bool:
+        """Whether any trip runs on `date` (a service of the calendar with trips in the feed)."""
+        return any(self._by_service.get(s) for s in self._services_on(date))
+
+    def _services_on(self, date: dt.date) -> set[str]:
+        """feed.services_on(date), with the calendar exceptions looked up by date (a feed may have
+        tens of thousands, and the service-day choice asks about hundreds of dates)."""
+        if self._exceptions is None:
+            self._exceptions = defaultdict(list)
+            for d in self.feed.calendar_dates:
+                self._exceptions[d.date].append(d)
+        running = {c.service_id for c in self.feed.calendars
+                   if c.start_date <= date <= c.end_date and c.days[date.weekday()]}
+        for d in self._exceptions.get(date, ()):
+            if d.exception_type == 1:
+                running.add(d.service_id)
+            elif d.exception_type == 2:
+                running.discard(d.service_id)
+        return running
 
     def trips_on(self, date: dt.date) -> list[TripPlan]:
         """The trips running on timetable date `date`, by start time."""
         trips = self._days.get(date)
         if trips is None:
-            running = self.feed.services_on(date)
+            running = self._services_on(date)
             trips = sorted((t for s in sorted(running) for t in self._by_service.get(s, ())), key=lambda t: (t.start, t.trip_id))
             self._days[date] = trips
         return trips
@@ -316,6 +348,12 @@ class Network:
             blocks.append(BlockPlan(f"{label}-{counters[label]:02d}", g))
         self._blocks[date] = blocks
         return blocks
+
+    def station_of(self, stop_id: str) -> str:
+        """The station a stop belongs to: its parent station when the feed has it, else the stop."""
+        stop = self.stops.get(stop_id)
+        parent = stop.parent_station if stop is not None else ""
+        return parent if parent and parent in self.stops else stop_id
 
     def bounds(self) -> tuple[float, float, float, float]:
         lats = [s.lat for s in self.stops.values() if s.lat is not None]

@@ -33,6 +33,7 @@ PULL_OUT_S = 120.0  # a vehicle appears at its first stop this long before its f
 DEADHEAD_LEAD_S = 300.0
 
 IN_SERVICE, BROKEN_DOWN, OUT_OF_SERVICE = "in_service", "broken_down", "out_of_service"
+LAYOVER, DEADHEAD = "layover", "deadhead"  # reported states (see report_status), not kept in `status`
 
 
 class World(Protocol):
@@ -324,7 +325,7 @@ class Vehicle:
         if haversine_m(here.positions[-1], nxt.positions[0]) <= CHAIN_RADIUS_M * 1.5:
             self.start_trip(w, k, t)
         else:  # an empty run to the next trip's first stop: shown where it left until it gets there
-            self.phase, self.status = "deadhead", OUT_OF_SERVICE
+            self.phase, self.status = "deadhead", DEADHEAD
             self.until = max(t, self.origin + nxt.start - DEADHEAD_LEAD_S)
             self.speed = 0.0
 
@@ -334,6 +335,19 @@ class Vehicle:
         w.replace(self, t)
 
     # -- reporting --------------------------------------------------------------------------------
+
+    def departure(self) -> float:
+        """When the current trip leaves its first stop (scheduled), POSIX seconds."""
+        return self.origin + self.trip.dep[0]
+
+    def report_status(self, t: float) -> str:
+        """What the vehicle says it is doing at `t`: `layover` at the first stop of its trip before
+        the scheduled departure (once the departure is due and it has not left, it is in service and
+        late), `deadhead` driving empty to its next trip, else its status."""
+        if (self.status == IN_SERVICE and self.last == 0 and self.phase in ("dwelling", "waiting")
+                and t < self.departure()):
+            return LAYOVER
+        return self.status
 
     def position(self) -> tuple[float, float]:
         return self.trip.shape.at(self.dist)

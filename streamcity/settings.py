@@ -175,10 +175,16 @@ STREAMCITY_DETECTION_GRACE_SECONDS = env.float("STREAMCITY_DETECTION_GRACE_SECON
 STREAMCITY_IDLE_PARTITION_SECONDS = env.float("STREAMCITY_IDLE_PARTITION_SECONDS", default=5.0)
 # Event time a restarted processor reads again to rebuild windows, episodes and silences.
 STREAMCITY_DETECTION_REPLAY_SECONDS = env.float("STREAMCITY_DETECTION_REPLAY_SECONDS", default=1800.0)
-# Surges: tap-ons per stop per tumbling window. 60 per 5 min is about twice the peak-hour rate
-# at the built-in city's busiest stations, so a real surge (or --surge STOP@HH:MMx3) trips it.
+# Surges: tap-ons per station (a parent station and its platforms) per tumbling window, against
+# what is usual there then (alerts.detection.surge): a surge is at least MULTIPLE x the usual count
+# plus SIGMAS Poisson standard deviations, and at least FLOOR taps. The usual count comes from the
+# simulator's demand model, else is learned per station and hour; until then THRESHOLD is used
+# (the ksqlDB script keeps THRESHOLD only).
 STREAMCITY_SURGE_WINDOW_SECONDS = env.int("STREAMCITY_SURGE_WINDOW_SECONDS", default=300)
 STREAMCITY_SURGE_THRESHOLD = env.int("STREAMCITY_SURGE_THRESHOLD", default=60)
+STREAMCITY_SURGE_MULTIPLE = env.float("STREAMCITY_SURGE_MULTIPLE", default=1.5)
+STREAMCITY_SURGE_SIGMAS = env.float("STREAMCITY_SURGE_SIGMAS", default=3.0)
+STREAMCITY_SURGE_FLOOR = env.int("STREAMCITY_SURGE_FLOOR", default=15)
 # Punctuality: on time is from EARLY seconds early to LATE seconds late; later opens a delay alert.
 STREAMCITY_EARLY_SECONDS = env.int("STREAMCITY_EARLY_SECONDS", default=60)
 STREAMCITY_LATE_SECONDS = env.int("STREAMCITY_LATE_SECONDS", default=300)

@@ -6,6 +6,8 @@ class VehicleState(models.Model):
 
     class Status(models.TextChoices):
         IN_SERVICE = "in_service", "In service"
+        LAYOVER = "layover", "Layover"
+        DEADHEAD = "deadhead", "Deadhead"
         BROKEN_DOWN = "broken_down", "Broken down"
         OUT_OF_SERVICE = "out_of_service", "Out of service"
 
@@ -220,3 +222,31 @@ class Frequency(models.Model):
 
     def __str__(self):
         return f"{self.trip_id} every {self.headway_secs}s"
+
+
+class SimulationRun(models.Model):
+    """One run of the simulator: which feed, which service day's timetable runs and why, and whether it
+    is still running. The live table (VehicleState) belongs to the running run: a new run clears it."""
+
+    run_id = models.CharField(max_length=128, unique=True)
+    feed = models.CharField(max_length=64, help_text="the feed's name")
+    timezone = models.CharField(max_length=64)
+    requested_date = models.DateField(help_text="the simulated calendar date at the start")
+    timetable_date = models.DateField(help_text="the feed date whose timetable runs that day")
+    reason = models.CharField(
+        max_length=32, help_text="requested / same weekday / nearest with service / no service")
+    note = models.CharField(max_length=500, blank=True, help_text="what the status line says about the date")
+    sim_started_at = models.DateTimeField(help_text="simulated (event) time at the start")
+    sim_now = models.DateTimeField(help_text="simulated time at the last heartbeat")
+    vehicles = models.PositiveIntegerField(default=0, help_text="vehicles on duty at the last heartbeat")
+    service_starts = models.DateTimeField(null=True, blank=True,
+                                          help_text="when nothing runs: when the next vehicle starts")
+    started_at = models.DateTimeField(help_text="wall time")
+    heartbeat_at = models.DateTimeField(help_text="wall time of the last heartbeat")
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"{self.feed} {self.run_id}"

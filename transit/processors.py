@@ -11,16 +11,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+import msgspec
+
 from streamcity.kernel.bus import Bus, Decoded, TransientError
 from streamcity.kernel.schemas import LIVE_VEHICLES, VEHICLE_LOCATIONS, LiveVehicle, VehicleLocation, encode_live
-from transit.timetable import ReferenceData, Schedule, StopProgress, measure
+from transit.timetable import ReferenceData, Schedule, StopProgress, laying_over, measure
 
 
 class LiveVehicleTable:
     """Latest state per vehicle. An event older than the one already held is ignored.
 
-    `delay_seconds` is the schedule deviation (transit.timetable.deviation): measured at
-    the last stop served, from the first report past it; None while the trip has no schedule.
+    `delay_seconds` is the schedule deviation (transit.timetable.measure): measured at the last
+    stop served, from the first report past it, and at the first stop of a trip from its departure
+    (a vehicle laying over is never early); None while the trip has no schedule and for a vehicle
+    off a trip. An in-service report of a vehicle standing at its first stop before the departure
+    is passed on as `layover` (transit.timetable.laying_over).
     """
 
     def __init__(self, schedule: Schedule | None = None):
@@ -46,7 +51,14 @@ class LiveVehicleTable:
                 continue
             latest[vehicle_id] = ts
             progress, _ = observe(e)
-            changed[vehicle_id] = (e, measure(e, progress, schedule) if e.status == "in_service" else None)
+            status = e.status
+            if status == "in_service" or status == "layover":
+                delay = measure(e, progress, schedule)
+                if status == "in_service" and delay == 0 and laying_over(e, progress, schedule):
+                    e = msgspec.structs.replace(e, status="layover")  # re-encoded: not the bytes received
+                changed[vehicle_id] = (e, delay)
+            else:
+                changed[vehicle_id] = (e, None)
         return list(changed.values())
 
 

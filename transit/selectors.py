@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 import msgspec
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Max, Q
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from .geometry import simplify
 from .gtfs import tables as gtfs_tables
-from .models import Calendar, CalendarDate, Feed, Route, Shape, Stop, StopTime, Trip, VehicleState
+from .models import Calendar, CalendarDate, Feed, Route, Shape, SimulationRun, Stop, StopTime, Trip, VehicleState
 
 # The fields of a vehicle in snapshots, frames and /api/vehicles/ (names as in the schema).
 VEHICLE_FIELDS = (
@@ -66,8 +66,7 @@ def vehicles_from_rows(fields: list[str], rows: list[list]) -> list[dict]:
 
 def _recent_vehicles(*, area: tuple[float, float, float, float] | None = None, routes: Iterable[str] = (),
                      vehicle_types: Iterable[str] = (), vehicle_ids: Iterable[str] = ()):
-    since = timezone.now() - dt.timedelta(seconds=settings.STREAMCITY_VEHICLE_STALE_SECONDS)
-    rows = VehicleState.objects.filter(updated_at__gte=since)
+    rows = live_vehicle_states()
     if area is not None:
         west, south, east, north = area
         rows = rows.filter(latitude__range=(south, north), longitude__range=(west, east))
@@ -78,6 +77,83 @@ def _recent_vehicles(*, area: tuple[float, float, float, float] | None = None, r
     if vehicle_ids := list(vehicle_ids):
         rows = rows.filter(vehicle_id__in=vehicle_ids)
     return rows.values_list(*VEHICLE_FIELDS, named=True)
+
+
+def live_vehicle_states():
+    """The live table: the vehicles written recently (wall clock, STREAMCITY_VEHICLE_STALE_SECONDS) that
+    reported within the silent rule's time (STREAMCITY_SILENT_SECONDS of event time) of the newest
+    report: a vehicle that stopped reporting leaves it then, whatever the simulation's speed. A new or
+    stopped simulation run clears the table (transit.services.simulation_run_start / _stop)."""
+    since = timezone.now() - dt.timedelta(seconds=settings.STREAMCITY_VEHICLE_STALE_SECONDS)
+    rows = VehicleState.objects.filter(updated_at__gte=since)
+    newest = rows.aggregate(t=Max("timestamp"))["t"]
+    if newest is None:
+        return rows
+    return rows.filter(timestamp__gte=newest - dt.timedelta(seconds=settings.STREAMCITY_SILENT_SECONDS))
+
+
+def service_status() -> dict | None:
+    """The simulation run the pages show (None when no simulator ever recorded one): its feed and
+    time zone, the simulated date, the feed date whose timetable runs and why ("requested", "same
+    weekday", "nearest with service", "no service"), the note the status line prints, the vehicles on
+    duty and, when none is, when service starts; `running` is false once it stopped or fell silent."""
+    run = SimulationRun.objects.order_by("-started_at").first()
+    if run is None:
+        return None
+    fresh = timezone.now() - run.heartbeat_at <= dt.timedelta(seconds=60)
+    tz = ZoneInfo(run.timezone or "UTC")
+    starts = run.service_starts.astimezone(tz) if run.service_starts else None
+    message = run.note
+    if run.stopped_at is None and fresh and run.vehicles == 0:
+        idle = (f"nothing is scheduled now; service starts {starts:%a %Y-%m-%d %H:%M}" if starts
+                else "nothing is scheduled now")
+        message = f"{message}; {idle}" if message else idle
+    return msgspec.to_builtins({
+        "run_id": run.run_id, "feed": run.feed, "timezone": run.timezone, "running": run.stopped_at is None and fresh,
+        "date": run.requested_date, "timetable_date": run.timetable_date, "reason": run.reason,
+        "note": run.note, "message": message, "vehicles": run.vehicles, "service_starts": starts,
+        "sim_now": run.sim_now.astimezone(tz), "started_at": run.started_at, "stopped_at": run.stopped_at,
+    })
+
+
+def route_service_hours(*, feed: str, date: dt.date) -> dict[str, tuple[int, int]]:
+    """route_id -> (first departure, last arrival) in seconds of the service day, for the routes that
+    run on timetable date `date` of `feed`. Cached until a feed changes."""
+    key = "transit:route-hours:" + hashlib.sha1(f"{_network_version()}|{feed}|{date}".encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    found = Feed.objects.filter(name=feed).first()
+    hours: dict[str, tuple[int, int]] = {}
+    if found is not None:
+        services = _services_on(found, date)
+        rows = (StopTime.objects.filter(trip__feed=found, trip__service_id__in=services)
+                .values("trip__route__route_id").annotate(first=Min("departure_time"), last=Max("arrival_time")))
+        hours = {r["trip__route__route_id"]: (r["first"], r["last"]) for r in rows}
+    cache.set(key, hours, 3600)
+    return hours
+
+
+def routes_running_now(*, margin_s: int = 900) -> dict[str, bool] | None:
+    """route_id -> whether it runs now (within `margin_s` of its service hours on today's or
+    yesterday's timetable), for the running simulation's feed; None without one (then every route
+    counts as running). Night lines run at night only."""
+    from .models import SimulationRun
+
+    run = SimulationRun.objects.filter(stopped_at__isnull=True).order_by("-started_at").first()
+    if run is None:
+        return None
+    tz = ZoneInfo(run.timezone or "UTC")
+    now = run.sim_now
+    local = now.astimezone(tz).date()
+    running: dict[str, bool] = {}
+    for date, timetable in ((local, run.timetable_date), (local - dt.timedelta(days=1), None)):
+        timetable = timetable or date
+        elapsed = (now - _service_day_start(date, tz)).total_seconds()
+        for route_id, (first, last) in route_service_hours(feed=run.feed, date=timetable).items():
+            runs = first - margin_s <= elapsed <= last + margin_s
+            running[route_id] = running.get(route_id, False) or runs
+    return running
 
 
 def vehicle_snapshot(**filters) -> list[dict]:
@@ -218,10 +294,11 @@ def stop_arrivals(*, stop_id: str, feed: str | None = None, now: dt.datetime | N
             calls.append((trip_id, headsign, route_id, short, color, text, seq, start + dt.timedelta(seconds=arrival)))
     since = timezone.now() - dt.timedelta(seconds=settings.STREAMCITY_VEHICLE_STALE_SECONDS)
     live = {
-        trip: (vehicle, delay, seq)
-        for trip, vehicle, delay, seq in VehicleState.objects.filter(
+        # a vehicle laying over leaves at its scheduled departure or later: the predictions start from it
+        trip: (vehicle, max(delay or 0, 0) if status == VehicleState.Status.LAYOVER else delay, seq)
+        for trip, vehicle, delay, seq, status in VehicleState.objects.filter(
             updated_at__gte=since, trip_id__in={c[0] for c in calls}
-        ).values_list("trip_id", "vehicle_id", "delay_seconds", "stop_sequence")
+        ).values_list("trip_id", "vehicle_id", "delay_seconds", "stop_sequence", "status")
     }
     arrivals = []
     for trip_id, headsign, route_id, short, color, text, seq, scheduled in calls:

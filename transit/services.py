@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from streamcity.kernel.schemas import LiveVehicle
 
-from .models import VehicleState
+from .models import SimulationRun, VehicleState
 from .selectors import VEHICLE_FIELDS
 
 
@@ -50,3 +50,36 @@ def _upsert_sql() -> str:
             f"VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT ({quote('vehicle_id')}) DO UPDATE SET {updates}"
         )
     return sql
+
+
+# -- simulation runs -------------------------------------------------------------------------------
+
+def simulation_run_start(*, run_id: str, feed: str, tz: str, state: dict, sim_now) -> SimulationRun:
+    """A new run begins: earlier runs are over, and the live table is theirs, so it is cleared."""
+    now = timezone.now()
+    with transaction.atomic():
+        SimulationRun.objects.filter(stopped_at__isnull=True).update(stopped_at=now)
+        VehicleState.objects.all().delete()
+        run, _ = SimulationRun.objects.update_or_create(run_id=run_id, defaults=dict(
+            feed=feed, timezone=tz, requested_date=state["date"], timetable_date=state["timetable_date"],
+            reason=state["reason"], note=(state.get("note") or "")[:500], sim_started_at=sim_now, sim_now=sim_now,
+            vehicles=state["vehicles"], service_starts=state.get("service_starts"), started_at=now,
+            heartbeat_at=now, stopped_at=None,
+        ))
+    return run
+
+
+def simulation_run_heartbeat(*, run_id: str, state: dict, sim_now) -> None:
+    """The run's simulated time, vehicles on duty, service day and when service starts, now."""
+    SimulationRun.objects.filter(run_id=run_id).update(
+        sim_now=sim_now, vehicles=state["vehicles"], service_starts=state.get("service_starts"),
+        requested_date=state["date"], timetable_date=state["timetable_date"], reason=state["reason"],
+        note=(state.get("note") or "")[:500], heartbeat_at=timezone.now(),
+    )
+
+
+def simulation_run_stop(*, run_id: str) -> None:
+    """The run is over: its vehicles leave the live table at once."""
+    with transaction.atomic():
+        SimulationRun.objects.filter(run_id=run_id, stopped_at__isnull=True).update(stopped_at=timezone.now())
+        VehicleState.objects.all().delete()

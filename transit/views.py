@@ -57,8 +57,15 @@ def vehicle_api(request, vehicle_id):
 
 @require_GET
 def network_api(request):
-    """Every route with its colours and shapes (the map's route lines and route list)."""
-    return JsonResponse({"routes": selectors.network_routes()})
+    """Every route with its colours and shapes (the map's route lines and route list), and `service`:
+    the running simulation's feed, service day and message for the map's banner (transit.selectors.
+    service_status; null without a simulator). With a simulation running, each route says whether it
+    `runs_now` (within 15 min of its service hours that day: night lines only at night)."""
+    routes = selectors.network_routes()
+    running = selectors.routes_running_now()
+    if running is not None:  # `runs_now`: the map draws a night line at night only
+        routes = [{**r, "runs_now": running.get(r["route_id"], False)} for r in routes]
+    return JsonResponse({"routes": routes, "service": selectors.service_status()})
 
 
 @require_GET

@@ -61,9 +61,12 @@ class BreakdownDetector:
                 ep.reason = "reported"
                 return [self._alert(e, ep, "open")]
             return []
-        if e.status == "out_of_service":
+        if e.status in ("out_of_service", "deadhead"):
             self._still.pop(e.vehicle_id, None)
             return [self._clear(e, ep, "withdrawn from service")] if ep else []
+        if e.status == "layover":  # waiting at the first stop of its trip: not stalled
+            self._still.pop(e.vehicle_id, None)
+            return [self._clear(e, ep, "back in service")] if ep else []
         # in service
         if ep is not None and ep.reason == "reported":
             return [self._clear(e, ep, "back in service")]

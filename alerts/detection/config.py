@@ -11,8 +11,12 @@ class DetectionConfig:
     idle_partition_seconds: float = 5.0  # wall time: a partition silent this long stops holding time back
     replay_seconds: float = 1800.0  # event time kept re-readable so a restart rebuilds its state
 
-    surge_window_seconds: int = 300  # tumbling window per stop
-    surge_threshold: int = 30  # taps per stop per window
+    surge_window_seconds: int = 300  # tumbling window per station
+    surge_threshold: int = 30  # taps per station per window while no baseline is known (fixed)
+    surge_multiple: float = 1.5  # a surge: at least this multiple of the usual count...
+    surge_sigmas: float = 3.0  # ...plus this many Poisson standard deviations (sqrt of the usual count)...
+    surge_floor: int = 15  # ...and at least this many taps
+    surge_learn_windows: int = 6  # past windows of a station and hour before a learned baseline is used
 
     early_seconds: int = 60  # on time = from `early_seconds` early...
     late_seconds: int = 300  # ...to `late_seconds` late; later opens a delay alert

@@ -42,8 +42,9 @@ class DelayDetector:
 
     def apply(self, e: VehicleLocation, progress: Progress) -> list[DelayAlert]:
         ep = self._open.get(e.vehicle_id)
-        if ep is not None and (e.trip_id != ep.trip_id or e.status == "out_of_service"):
-            return [self._clear(e, ep, "trip ended" if e.status != "out_of_service" else "withdrawn from service")]
+        if ep is not None and (e.trip_id != ep.trip_id or e.status in ("out_of_service", "deadhead")):
+            withdrawn = e.status in ("out_of_service", "deadhead")
+            return [self._clear(e, ep, "withdrawn from service" if withdrawn else "trip ended")]
         if e.status != "in_service" or e.trip_id is None or self._done.get(e.vehicle_id) == e.trip_id:
             return []
         delay = measure(e, progress, self.schedule)

@@ -54,6 +54,9 @@ def detection_config() -> DetectionConfig:
         replay_seconds=settings.STREAMCITY_DETECTION_REPLAY_SECONDS,
         surge_window_seconds=settings.STREAMCITY_SURGE_WINDOW_SECONDS,
         surge_threshold=settings.STREAMCITY_SURGE_THRESHOLD,
+        surge_multiple=settings.STREAMCITY_SURGE_MULTIPLE,
+        surge_sigmas=settings.STREAMCITY_SURGE_SIGMAS,
+        surge_floor=settings.STREAMCITY_SURGE_FLOOR,
         early_seconds=settings.STREAMCITY_EARLY_SECONDS,
         late_seconds=settings.STREAMCITY_LATE_SECONDS,
         stalled_seconds=settings.STREAMCITY_STALLED_SECONDS,
@@ -219,7 +222,9 @@ class SurgeProcessor(EventTimeProcessor):
 
     def __init__(self, bus: Bus, config: DetectionConfig, **kwargs):
         super().__init__(bus, config, **kwargs)
-        self.surges = SurgeDetector(window_seconds=config.surge_window_seconds, threshold=config.surge_threshold)
+        self.surges = SurgeDetector(window_seconds=config.surge_window_seconds, threshold=config.surge_threshold,
+                                    multiple=config.surge_multiple, sigmas=config.surge_sigmas,
+                                    floor=config.surge_floor, learn_windows=config.surge_learn_windows)
 
     def order(self, e: RiderTappedOn) -> str:
         return e.event_id

@@ -1,4 +1,4 @@
-"""Silent vehicles: an in-service vehicle with no report for `silent_seconds` of event time.
+"""Silent vehicles: a vehicle on duty (in service, laying over or deadheading) with no report for `silent_seconds` of event time.
 
 Time is the event-time watermark of the whole stream (the other vehicles' reports), so a silent
 vehicle is noticed even though it sends nothing. The alert clears when it reports again. Key:
@@ -16,6 +16,8 @@ import msgspec
 from streamcity.kernel.schemas import SilentVehicleAlert, VehicleLocation, utc
 
 from .keys import alert_key, key_time
+
+WATCHED = frozenset({"in_service", "layover", "deadhead"})  # expected to report; off duty or broken down: not
 
 
 @dataclass(slots=True)
@@ -52,7 +54,7 @@ class SilentDetector:
                     summary=f"{vehicle_id} reporting again after {gap:.0f} s of silence"))
                 last.alert = None
             last.event = e
-        if vehicle_id not in self._timed and e.status == "in_service":
+        if vehicle_id not in self._timed and e.status in WATCHED:
             self._timed.add(vehicle_id)
             heapq.heappush(self._due, (e.timestamp + self.after, vehicle_id))
         return out
@@ -64,7 +66,7 @@ class SilentDetector:
         while due_heap and due_heap[0][0] < now:
             _, vehicle_id = heapq.heappop(due_heap)
             last = self._last[vehicle_id]
-            if last.event.status != "in_service" or last.alert is not None:
+            if last.event.status not in WATCHED or last.alert is not None:
                 self._timed.discard(vehicle_id)  # its next in-service report sets a timer again
                 continue
             seen = last.event.timestamp

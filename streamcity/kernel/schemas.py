@@ -32,7 +32,10 @@ Text = Annotated[str, msgspec.Meta(max_length=TEXT_LIMIT)]
 MAX_JSON_DEPTH = 32
 
 VehicleType = Literal["bus", "tram", "rail", "ferry", "subway", "cable", "other"]
-VehicleStatus = Literal["in_service", "broken_down", "out_of_service"]
+# in_service: on a trip, with a schedule deviation; layover: at the first stop of its next trip before
+# that trip's departure (never early, late only once the departure is due); deadhead: driving empty
+# to the start of its next trip; broken_down; out_of_service: done for the day or towed away.
+VehicleStatus = Literal["in_service", "layover", "deadhead", "broken_down", "out_of_service"]
 IncidentType = Literal["accident", "road_closure", "heavy_traffic"]
 IncidentStatus = Literal["active", "cleared"]
 
@@ -86,6 +89,12 @@ class RiderTappedOn(Event, frozen=True, kw_only=True):
     latitude: Latitude
     longitude: Longitude
     timestamp: dt.datetime
+    # The station the stop belongs to (its parent station, else the stop itself), when the producer knows it:
+    # a surge is counted per station, its platforms together.
+    station_id: str | None = None
+    # The taps per hour normal at this stop at this time (the simulator's demand model, surges left out),
+    # when the producer knows it: the surge rule's baseline. Without it the rule learns one.
+    expected_per_hour: NonNegative | None = None
 
 
 class TrafficIncident(Event, frozen=True, kw_only=True):
@@ -111,6 +120,8 @@ class StopSchedule(Event, frozen=True, kw_only=True):
     route_id: OptionalId = None
     scheduled_arrival: dt.datetime
     service_date: dt.date
+    scheduled_departure: dt.datetime | None = None  # when it differs from the arrival (a layover, a dwell)
+    timepoint: bool = True  # False: the times here are approximate (GTFS timepoint=0), no one is early against them
 
 
 class LiveVehicle(VehicleLocation, frozen=True, kw_only=True):
@@ -151,14 +162,17 @@ class AlertEvent(Event, frozen=True, kw_only=True):
 
 
 class SurgeAlert(AlertEvent, frozen=True, kw_only=True):
-    """Taps at one stop over a tumbling window at or above the threshold."""
+    """Taps at one station (stop_id: the parent station, or a stop without one) over a tumbling window,
+    well above what is usual there then (see alerts.detection.surge)."""
 
     kind: ClassVar[str] = "surge"
     stop_id: Identifier
     window_start: dt.datetime
     window_end: dt.datetime
     tap_count: Count
-    threshold: Count
+    threshold: Count  # the count at which this window surges
+    expected: NonNegative | None = None  # taps usual in the window; None: a fixed threshold
+    baseline: Literal["simulated", "learned", "fixed"] = "fixed"
 
 
 class DelayAlert(AlertEvent, frozen=True, kw_only=True):

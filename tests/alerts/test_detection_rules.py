@@ -269,8 +269,16 @@ def test_a_vehicle_held_behind_an_incident_is_late_then_recovers():
 
 
 def test_an_on_time_vehicle_raises_nothing():
+    # 270 s late at the first stop, it leaves after its 20 s dwell: 290 s late, under the 300 s threshold
     det = DelayDetector(CFG, schedule())
-    assert run_vehicles(lambda e, p, a: det.apply(e, p), drive("V", "D", 1, on_time(1, late=290))) == []
+    assert run_vehicles(lambda e, p, a: det.apply(e, p), drive("V", "D", 1, on_time(1, late=270))) == []
+
+
+def test_a_vehicle_leaving_its_first_stop_late_is_late_from_its_departure():
+    # it reaches the first stop 290 s late and dwells 20 s: it leaves 310 s late (arrival-based: 290)
+    det = DelayDetector(CFG, schedule())
+    out = run_vehicles(lambda e, p, a: det.apply(e, p), drive("V", "D", 1, on_time(1, late=290)))
+    assert out and out[0].state == "open" and out[0].stop_sequence == 1 and 300 < out[0].delay_seconds <= 320
 
 
 # -- breakdowns --------------------------------------------------------------------------------
@@ -364,3 +372,63 @@ def test_a_headway_near_the_boundary_does_not_flap():
     out = run_vehicles(lambda e, p, a: det.apply(e, a), leader + follower)
     assert [a.state for a in out].count("open") >= 1 and [a.state for a in out].count("cleared") == 1
     assert out[-1].summary.endswith("trip completed")
+
+
+# -- surges against what is usual (issue 16) ---------------------------------------------------------
+
+def _tap(n: int, seconds: float, stop: str, *, station: str | None = None, rate: float | None = None,
+         vehicle: str | None = None):
+    from streamcity.kernel.schemas import RiderTappedOn
+
+    return RiderTappedOn(event_id=f"t{n}", rider_id=f"r{n}", stop_id=stop, station_id=station, vehicle_id=vehicle,
+                         expected_per_hour=rate, latitude=52.0, longitude=4.9, timestamp=at(seconds))
+
+
+def _count(det, taps, until: float):
+    out = []
+    for tap in taps:
+        out += det.apply(tap)
+    out += det.advance(at(until))
+    return [a for a in out if a.state == "open"]
+
+
+def test_a_station_is_counted_with_its_platforms_against_its_usual_taps():
+    # two platforms of station CS, each usually 120 taps an hour (10 a window): 20 usual for the station
+    det = SurgeDetector(window_seconds=300, threshold=1000, multiple=1.5, sigmas=3.0, floor=15)
+    normal = [_tap(i, i * 10, f"CS-{i % 2}", station="CS", rate=120.0) for i in range(25)]  # 25 in 5 min
+    assert _count(det, normal, 301) == []  # 25 < 1.5 x 20 + 3 sqrt(20) = 43.4
+    surge = [_tap(100 + i, 300 + i * 5, f"CS-{i % 2}", station="CS", rate=120.0) for i in range(60)]
+    alerts = _count(det, surge, 601)
+    assert alerts and {a.stop_id for a in alerts} == {"CS"} and alerts[0].tap_count == 44
+    assert (alerts[0].expected, alerts[0].threshold, alerts[0].baseline) == (20.0, 44, "simulated")
+
+
+def test_riders_boarding_one_bus_are_not_a_surge():
+    # a bus every 15 min takes the 15 min of riders at once (rate 80/h: 20 a call) into one 5-min window
+    det = SurgeDetector(window_seconds=300, threshold=1000, multiple=1.5, sigmas=3.0, floor=15)
+    calls = []
+    for k, t0 in enumerate((0, 900, 1800)):
+        calls += [_tap(k * 100 + i, t0 + i, "B1", rate=80.0, vehicle=f"bus{k}") for i in range(22)]
+    assert _count(det, calls, 2400) == []  # 22 riders a call, 20 expected: usual
+    tripled = [_tap(900 + i, 2700 + i, "B1", rate=80.0, vehicle="bus3") for i in range(60)]
+    [alert] = _count(det, tripled, 3000)[:1]
+    assert alert.stop_id == "B1" and alert.expected == 20.0
+
+
+def test_without_a_published_expectation_the_baseline_is_learned_per_station_and_hour():
+    det = SurgeDetector(window_seconds=300, threshold=30, multiple=2.0, sigmas=3.0, floor=15, learn_windows=6)
+    taps, n = [], 0
+    for w in range(8):  # eight ordinary windows of 12 taps in the same hour
+        for i in range(12):
+            taps.append(_tap(n, w * 300 + i * 20, "X"))
+            n += 1
+    assert _count(det, taps, 8 * 300 + 1) == []
+    busy = [_tap(1000 + i, 8 * 300 + i * 5, "X") for i in range(40)]
+    [alert] = _count(det, busy, 9 * 300 + 1)[:1]
+    assert alert.baseline == "learned" and alert.expected == 12.0 and alert.threshold == 35
+
+
+def test_until_a_baseline_is_known_the_fixed_threshold_applies():
+    det = SurgeDetector(window_seconds=300, threshold=30, floor=15)
+    alerts = _count(det, [_tap(i, i, "Y") for i in range(30)], 301)
+    assert alerts and alerts[0].baseline == "fixed" and alerts[0].threshold == 30

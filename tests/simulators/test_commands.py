@@ -38,8 +38,14 @@ def test_runs_on_a_gtfs_folder_and_publishes_its_schedule(bus, tmp_path):
                  "--duration", "2", "--tick", "0.5", "--seed", "1", stdout=out)
     text = out.getvalue()
     assert "simulating tiny from Wed 2026-11-25 07:59 (Europe/Amsterdam)" in text
-    produced = int(text.rsplit("produced ", 1)[1].split()[0])
-    assert f"produced {produced} events, {produced} acknowledged" in text
+    produced = int(text.split("the simulator produced ", 1)[1].split()[0])
+    # alone on its bus, the simulator's events are every record produced, and each was acknowledged
+    assert f"{produced} records produced = {produced} acknowledged + 0 failed + 0 undelivered" in text
+    from transit.models import SimulationRun, VehicleState
+
+    run = SimulationRun.objects.get(feed="tiny")  # the run is recorded, and over
+    assert run.stopped_at is not None and run.reason == "requested" and run.timetable_date.isoformat() == "2026-11-25"
+    assert not VehicleState.objects.exists()
     assert Feed.objects.get(name="tiny").counts["trips"] == 2
     schedule = [decode(StopSchedule, r.value) for r in read_all(bus, STOP_SCHEDULE.name)]
     keys = sorted(r.key for r in read_all(bus, STOP_SCHEDULE.name))

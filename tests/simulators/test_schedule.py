@@ -9,6 +9,7 @@ import statistics
 from collections import Counter
 
 from simulators.engine import Simulation, SurgeSpec
+from simulators.network import Network
 from streamcity.kernel.schemas import STOP_SCHEDULE, event_key
 
 from .conftest import CAIRNS_DAY, QUIET, WEEKDAY, run
@@ -141,8 +142,37 @@ def test_the_simulator_runs_on_cairns(cairns):
 
 def test_cairns_today_runs_the_nearest_timetable_day_and_says_so(cairns):
     sim = Simulation(cairns, seed=3, start=dt.time(9), date=dt.date(2026, 11, 27), **QUIET)
-    assert sim.timetable_note() == "2026-11-27 is outside the feed's calendar: running the timetable of 2014-12-19 (Fri)"
+    assert sim.timetable_note() == ("2026-11-27 (Fri) has no service in the feed: running the timetable of "
+                                    "2014-12-19 (Fri, same weekday)")
+    assert sim.service_state()["timetable_date"] == dt.date(2014, 12, 19)
+    assert sim.service_state()["reason"] == "same weekday"
     assert len(sim.vehicles) > 20
     tick = sim.tick(1.0)
     assert {e.service_date for e in tick.schedule} == {dt.date(2026, 11, 27)}
     assert tick.vehicles[0].timestamp.date() == dt.date(2026, 11, 26)  # 09:00 in Brisbane is 23:00 UTC
+
+
+def test_a_feed_with_one_service_day_runs_it_on_any_other_weekday_and_says_so(tmp_path):
+    """A calendar with service on one Tuesday only, run on a Friday: no same weekday has service, so
+    the nearest date with service runs (never zero vehicles in silence)."""
+    from transit.gtfs.parse import parse_feed
+    from transit.gtfs.reader import FeedSource
+
+    from ..transit.gtfs_samples import write_feed
+
+    folder = write_feed(tmp_path / "one-day", {
+        "calendar.txt": None,
+        "calendar_dates.txt": "service_id,date,exception_type\nWK,20260106,1\n",
+    })
+    with FeedSource(folder) as src:
+        network = Network(parse_feed(src), name="one-day")
+    assert network.service_day(dt.date(2026, 1, 9)) == (dt.date(2026, 1, 6), "nearest with service")
+    assert network.service_day(dt.date(2026, 1, 13)) == (dt.date(2026, 1, 6), "same weekday")
+    assert network.service_day(dt.date(2026, 1, 6)) == (dt.date(2026, 1, 6), "requested")
+    sim = Simulation(network, seed=1, start=dt.time(7, 59), date=dt.date(2026, 1, 9), **QUIET)
+    assert "running the timetable of 2026-01-06 (Tue, nearest with service)" in sim.timetable_note()
+    assert sim.service_state()["reason"] == "nearest with service"
+    assert len(sim.vehicles) == 1  # T1 leaves at 08:00: laying over at its first stop
+    assert sim.tick(1.0).vehicles[0].status == "layover"
+    early = Simulation(network, seed=1, start=dt.time(5, 0), date=dt.date(2026, 1, 9), **QUIET)
+    assert early.idle_note() == "nothing scheduled now: service starts Fri 2026-01-09 08:00"

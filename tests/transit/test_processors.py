@@ -70,3 +70,64 @@ def test_the_deviation_is_measured_against_a_timetable_loaded_after_start():
     with bus.consumer("check", [LIVE_VEHICLES.name]) as c:
         [record] = c.consume(10, 0.5)
     assert decode(LiveVehicle, record.value).delay_seconds == 0
+
+
+# -- issue 16: vehicles waiting at the start of their trip -----------------------------------------
+
+def _first_stop_schedule(departure_s: float = 600, arrival_s: float | None = None):
+    from streamcity.kernel.schemas import StopSchedule
+    from transit.timetable import Schedule
+
+    sched = Schedule()
+    arrive = T0 + dt.timedelta(seconds=departure_s if arrival_s is None else arrival_s)
+    leave = T0 + dt.timedelta(seconds=departure_s)
+    sched.apply(StopSchedule(trip_id="T", stop_sequence=1, stop_id="A", scheduled_arrival=arrive,
+                             scheduled_departure=leave if leave != arrive else None, service_date=T0.date()))
+    sched.apply(StopSchedule(trip_id="T", stop_sequence=2, stop_id="B", service_date=T0.date(),
+                             scheduled_arrival=T0 + dt.timedelta(seconds=departure_s + 120)))
+    return sched
+
+
+def at_stop(seconds, speed=0.0, status="in_service", seq=1):
+    return VehicleLocation(vehicle_id="v", vehicle_type="bus", trip_id="T", stop_sequence=seq, speed=speed,
+                           status=status, latitude=52.0, longitude=4.0, timestamp=T0 + dt.timedelta(seconds=seconds))
+
+
+def test_a_vehicle_waiting_at_its_first_stop_is_laying_over_and_never_early():
+    """It got there 10 min before its departure (the issue's bus read -730 s): it lays over at 0 s,
+    is late only once the departure is due, and its deviation after leaving is from its departure."""
+    table = LiveVehicleTable(_first_stop_schedule(departure_s=600))
+    states = [table.apply([at_stop(s)])[0] for s in (0, 300, 590)]
+    assert [(v.status, v.delay_seconds) for v in states] == [("layover", 0), ("layover", 0), ("layover", 0)]
+    [due] = table.apply([at_stop(630)])  # still standing 30 s after the departure: late, not laying over
+    assert (due.status, due.delay_seconds) == ("in_service", 30)
+    [gone] = table.apply([at_stop(640, speed=5.0)])  # it left 40 s late
+    [later] = table.apply([at_stop(680, speed=8.0)])
+    assert (gone.delay_seconds, later.delay_seconds) == (40, 40)
+
+
+def test_a_reported_layover_is_kept_and_measured_from_the_scheduled_departure():
+    table = LiveVehicleTable(_first_stop_schedule(departure_s=600, arrival_s=0))  # arrives 0, leaves 600
+    [v] = table.apply([at_stop(100, status="layover")])
+    assert (v.status, v.delay_seconds) == ("layover", 0)
+    [v] = table.apply([at_stop(610, status="in_service", speed=4.0)])
+    assert v.delay_seconds == 10
+
+
+def test_holding_at_a_timepoint_is_not_early_but_leaving_early_is():
+    from streamcity.kernel.schemas import StopSchedule
+    from transit.timetable import Schedule
+
+    sched = Schedule()
+    for seq, t, timepoint in ((1, 0, True), (2, 300, True), (3, 600, False), (4, 900, True)):
+        sched.apply(StopSchedule(trip_id="T", stop_sequence=seq, stop_id=f"S{seq}", timepoint=timepoint,
+                                 scheduled_arrival=T0 + dt.timedelta(seconds=t), service_date=T0.date()))
+    table = LiveVehicleTable(sched)
+    table.apply([at_stop(0, speed=6.0, seq=1)])
+    [held] = table.apply([at_stop(180, seq=2)])  # 2 min early at a timepoint, holding
+    assert held.delay_seconds == 0
+    table.apply([at_stop(270, seq=2)])
+    [left] = table.apply([at_stop(280, speed=6.0, seq=2)])  # it left 20 s early: within a minute
+    assert left.delay_seconds == -20
+    [approx] = table.apply([at_stop(500, speed=6.0, seq=3)])  # 100 s early past an approximate time
+    assert approx.delay_seconds == 0

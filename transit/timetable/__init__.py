@@ -15,11 +15,14 @@ from .schedule import (
     ScheduledStop,
     StopProgress,
     deviation,
+    deviation_from_departure,
     distance_m,
+    laying_over,
     measure,
 )
 
 __all__ = [
     "Incidents", "Progress", "Punctuality", "ReferenceData", "ReferenceFollower", "Schedule", "ScheduledStop",
-    "StopProgress", "deviation", "distance_m", "measure", "punctuality", "punctuality_setting", "shared_reference",
+    "StopProgress", "deviation", "deviation_from_departure", "distance_m", "laying_over", "measure",
+    "punctuality", "punctuality_setting", "shared_reference",
 ]

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from streamcity.kernel.schemas import StopSchedule, TrafficIncident, VehicleLocation
 
+MOVING_SPEED = 0.5  # m/s: faster than this, a vehicle is moving
+
 
 @dataclass(frozen=True, slots=True)
 class ScheduledStop:
@@ -23,6 +25,12 @@ class ScheduledStop:
     stop_id: str
     route_id: str | None
     arrival: dt.datetime
+    departure: dt.datetime | None = None  # None: departs when it arrives (the schedule says no dwell)
+    timepoint: bool = True  # False: approximate times (GTFS timepoint=0)
+
+    @property
+    def leaves(self) -> dt.datetime:
+        return self.departure or self.arrival
 
 
 class Schedule:
@@ -44,7 +52,8 @@ class Schedule:
         with self._lock:
             stops = self._trips.setdefault(s.trip_id, {})
             self._count += s.stop_sequence not in stops
-            stops[s.stop_sequence] = ScheduledStop(s.stop_sequence, s.stop_id, s.route_id, s.scheduled_arrival)
+            stops[s.stop_sequence] = ScheduledStop(s.stop_sequence, s.stop_id, s.route_id, s.scheduled_arrival,
+                                                   s.scheduled_departure, s.timepoint)
             self._orders.pop(s.trip_id, None)
             self._around.pop(s.trip_id, None)
             self._stops.add(s.stop_id)
@@ -94,6 +103,13 @@ class Schedule:
                 self._around.setdefault(trip_id, {})[stop_sequence] = answer
         return answer
 
+    def is_first(self, trip_id: str | None, stop_sequence: int | None) -> bool:
+        """Whether `stop_sequence` is the first stop of the trip (where it lays over before leaving)."""
+        if trip_id is None or stop_sequence is None:
+            return False
+        order = self._order(trip_id)
+        return bool(order) and stop_sequence <= order[0]
+
     def is_last(self, trip_id: str | None, stop_sequence: int | None) -> bool:
         if trip_id is None or stop_sequence is None:
             return False
@@ -132,6 +148,46 @@ def deviation(now: dt.datetime, last: ScheduledStop | None, nxt: ScheduledStop |
         elif worst is None:  # before the first stop: waiting at the terminal is not being early
             worst = 0
     return worst
+
+
+def deviation_from_departure(now: dt.datetime, last: ScheduledStop, nxt: ScheduledStop | None,
+                             departed_at: dt.datetime | None, waiting: bool) -> int:
+    """Schedule deviation in seconds of a vehicle at or just past stop `last` (not its trip's last
+    stop), measured from its departure there: a vehicle waiting at a stop (laying over at the start
+    of its trip, or holding at a timepoint because it got there early) is not early, and it is late
+    only once its scheduled departure has passed. `waiting`: it has not left yet; left at
+    `departed_at`: that against the scheduled departure (leaving early is early). Between `last`
+    and the next stop, past the next stop's scheduled time is at least that late."""
+    leaves = last.leaves
+    if waiting:
+        worst = max(0, _seconds(now - leaves))
+    elif departed_at is not None:
+        worst = _seconds(departed_at - leaves)
+    else:  # seen only after it left: when is not known, so not early
+        worst = 0
+    if worst < 0 and not last.timepoint:
+        worst = 0  # against an approximate time (a timepoint=0 stop) nobody is early
+    if nxt is not None and now > nxt.arrival:
+        worst = max(worst, _seconds(now - nxt.arrival))
+    return worst
+
+
+def _seconds(d: dt.timedelta) -> int:
+    return d.days * 86400 + d.seconds
+
+
+def laying_over(e: VehicleLocation, progress: Progress, schedule: Schedule) -> bool:
+    """Whether an in-service report is of a vehicle laying over: standing at the first stop of its
+    trip, not moved since it got there, before the scheduled departure (for producers that do not
+    report `layover` themselves)."""
+    if e.status == "layover":
+        return True
+    if e.status != "in_service" or e.speed > MOVING_SPEED or progress.departed_at is not None:
+        return False
+    if not schedule.is_first(e.trip_id, e.stop_sequence):
+        return False
+    first = schedule.stop(e.trip_id, e.stop_sequence)
+    return first is not None and e.timestamp < first.leaves
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -186,6 +242,9 @@ class Progress:
     # vehicle's own object is at hand where the schedule's dictionaries are not (in cache).
     around: tuple | None = field(default=None, compare=False, repr=False)
     version: int = field(default=-1, compare=False, repr=False)
+    # When it was first seen moving on from stop_sequence (its departure there), None until then.
+    departed_at: dt.datetime | None = None
+    stood: bool = False  # seen standing at stop_sequence (so its first move is its departure)
 
 
 class StopProgress:
@@ -205,9 +264,14 @@ class StopProgress:
         p = self._by_vehicle.get(e.vehicle_id)
         if p is None:  # first sight: when it reached its current stop is unknown
             p = self._by_vehicle[e.vehicle_id] = Progress(e.trip_id, e.stop_sequence, None)
+            p.stood = e.speed <= MOVING_SPEED
             answer = self._last_answer = (p, False)
             return answer
         if p.trip_id == e.trip_id and p.stop_sequence == e.stop_sequence:
+            if e.speed <= MOVING_SPEED:
+                p.stood = True
+            elif p.departed_at is None and p.stood and e.status == "in_service":
+                p.departed_at = e.timestamp  # seen standing there, now moving: its departure
             answer = self._last_answer = (p, False)
             return answer
         arrived = e.stop_sequence is not None
@@ -215,6 +279,9 @@ class StopProgress:
             e.trip_id, e.stop_sequence, e.timestamp if arrived else None,
             e.latitude if arrived else None, e.longitude if arrived else None,
         )
+        if arrived and e.speed > MOVING_SPEED and e.status == "in_service":
+            p.departed_at = e.timestamp  # passed it without stopping
+        p.stood = e.speed <= MOVING_SPEED
         answer = self._last_answer = (p, arrived)
         return answer
 
@@ -234,4 +301,11 @@ def measure(e: VehicleLocation, progress: Progress, schedule: Schedule) -> int |
             progress.around, progress.version = around, version
     if around is None:
         return None
-    return deviation(e.timestamp, around[0], around[1], progress.arrived_at)
+    last, nxt = around
+    if last is not None and nxt is not None and (
+            progress.arrived_at is not None or progress.departed_at is not None
+            or schedule.is_first(e.trip_id, e.stop_sequence)):
+        # seen getting there, or at the start of its trip: from its departure (see deviation_from_departure)
+        waiting = e.status == "layover" or (progress.departed_at is None and e.speed <= MOVING_SPEED)
+        return deviation_from_departure(e.timestamp, last, nxt, progress.departed_at, waiting)
+    return deviation(e.timestamp, last, nxt, progress.arrived_at)

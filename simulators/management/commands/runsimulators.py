@@ -27,8 +27,9 @@ class Command(BaseCommand):
             f"simulating {sim.network.name} from {sim.local_now:%a %Y-%m-%d %H:%M} ({sim.tz.key}) at x{sim.clock.speed:g}: "
             f"{len(sim.vehicles)} vehicles in service"
         )
-        if sim.timetable_note():
-            self.stdout.write(sim.timetable_note())
+        for note in (sim.timetable_note(), sim.idle_note()):
+            if note:
+                self.stdout.write(note)
         stop = threading.Event()
         stop_on_signals(stop)
         # The simulator runs in this thread; a duration ends it on its own.
@@ -37,5 +38,4 @@ class Command(BaseCommand):
         watcher.start()
         role.run(stop)
         stop.set()
-        stats = bus.delivery_stats
-        self.stdout.write(f"produced {runner.events} events, {stats['delivered']} acknowledged")
+        self.stdout.write(runner.counts_line())

@@ -6,12 +6,13 @@ import os
 import threading
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from alerts.services import demo_operator_reset
 from streamcity.kernel.bus import get_bus
 from streamcity.kernel.registry import ensure_topics, registry, worker_status
 from streamcity.kernel.runtime import Role, RoleThreads
+from streamcity.netcheck import hosts_for, port_problem, primary_address
 from transit.realtime.options import add_arguments as add_realtime_arguments
 from transit.realtime.options import poller_from_options
 
@@ -34,6 +35,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        # The port first, before the bus, the database or the demo operator's password are touched:
+        # a second instance must not disturb the first one (one clear line, exit status 1).
+        problem = port_problem(options["host"], options["port"])
+        if problem:
+            raise CommandError(problem)
+        allowed = hosts_for(options["host"])
+        if "*" not in settings.ALLOWED_HOSTS:  # the host it binds is a host it answers to
+            settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, *(h for h in allowed if h not in settings.ALLOWED_HOSTS)]
         bus = get_bus()
         ensure_topics(bus)
         loop = server_loop()  # the channel layer is used from the server's own loop
@@ -64,6 +73,12 @@ class Command(BaseCommand):
         def ready():
             for host, port in [(a[0], a[1]) for a in server.listening_addresses]:
                 self.stdout.write(f"StreamCity is running at http://{host}:{port}/  (Ctrl+C to stop)")
+                if host in ("0.0.0.0", "::"):
+                    outward = primary_address()
+                    self.stdout.write(
+                        f"Listening on every interface: from another machine open "
+                        f"http://{outward or '<this machine>'}:{port}/ (answers to {', '.join(allowed)}; "
+                        f"add other names with DJANGO_ALLOWED_HOSTS)")
                 if login:
                     self.stdout.write(
                         f"Operators: log in at http://{host}:{port}/accounts/login/ as {login[0]!r} "
