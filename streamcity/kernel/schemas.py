@@ -91,7 +91,7 @@ class RiderTappedOn(Event, frozen=True, kw_only=True):
     timestamp: dt.datetime
     # The station the stop belongs to (its parent station, else the stop itself), when the producer knows it:
     # a surge is counted per station, its platforms together.
-    station_id: str | None = None
+    station_id: OptionalId = None
     # The taps per hour normal at this stop at this time (the simulator's demand model, surges left out),
     # when the producer knows it: the surge rule's baseline. Without it the rule learns one.
     expected_per_hour: NonNegative | None = None
@@ -216,12 +216,12 @@ class SilentVehicleAlert(AlertEvent, frozen=True, kw_only=True):
 class InformedEntity(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """What a service alert applies to (GTFS-Realtime EntitySelector): at least one field set."""
 
-    agency_id: str | None = None
-    route_id: str | None = None
+    agency_id: OptionalId = None
+    route_id: OptionalId = None
     route_type: int | None = None
     direction_id: int | None = None
-    trip_id: str | None = None
-    stop_id: str | None = None
+    trip_id: OptionalId = None
+    stop_id: OptionalId = None
 
 
 class ActivePeriod(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -237,14 +237,14 @@ class ServiceAlert(AlertEvent, frozen=True, kw_only=True):
 
     kind: ClassVar[str] = "service"
     feed: Identifier  # the static feed its ids belong to
-    cause: str = "UNKNOWN_CAUSE"
-    effect: str = "UNKNOWN_EFFECT"
-    header: str = ""
-    description: str = ""
-    url: str = ""
-    language: str = ""
-    active_periods: tuple[ActivePeriod, ...] = ()
-    informed_entities: tuple[InformedEntity, ...] = ()
+    cause: Annotated[str, msgspec.Meta(max_length=64)] = "UNKNOWN_CAUSE"
+    effect: Annotated[str, msgspec.Meta(max_length=64)] = "UNKNOWN_EFFECT"
+    header: Text = ""
+    description: Text = ""
+    url: Text = ""
+    language: Annotated[str, msgspec.Meta(max_length=35)] = ""  # a BCP 47 tag
+    active_periods: Annotated[tuple[ActivePeriod, ...], msgspec.Meta(max_length=64)] = ()
+    informed_entities: Annotated[tuple[InformedEntity, ...], msgspec.Meta(max_length=512)] = ()
 
 
 class Topic(msgspec.Struct, frozen=True):

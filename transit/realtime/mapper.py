@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 
 from google.transit import gtfs_realtime_pb2 as rt
 
-from streamcity.kernel.schemas import ActivePeriod, InformedEntity, ServiceAlert, StopSchedule, VehicleLocation
+from streamcity.kernel.schemas import (
+    TEXT_LIMIT, ActivePeriod, InformedEntity, ServiceAlert, StopSchedule, VehicleLocation,
+)
 
 from .static import CAPACITY, StaticIndex, TripInfo, service_date_of, service_day_origin
 
@@ -492,8 +494,10 @@ class Mapper:
             detected_at=min(_ts(min(starts)), ts) if starts else ts, timestamp=ts,
             cause=rt.Alert.Cause.Name(a.cause) if a.HasField("cause") else "UNKNOWN_CAUSE",
             effect=rt.Alert.Effect.Name(a.effect) if a.HasField("effect") else "UNKNOWN_EFFECT",
-            header=header, description=description, url=url, language=lang or dlang or index.lang,
-            active_periods=periods, informed_entities=tuple(entities),
+            # the schema's bounds: texts cut at TEXT_LIMIT, at most 64 periods and 512 entities
+            header=header[:TEXT_LIMIT], description=description[:TEXT_LIMIT], url=url[:TEXT_LIMIT],
+            language=(lang or dlang or index.lang or "")[:35],
+            active_periods=tuple(periods)[:64], informed_entities=tuple(entities)[:512],
         )
 
 

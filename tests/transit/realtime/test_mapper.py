@@ -147,9 +147,10 @@ def test_the_agencys_predicted_delay_is_the_live_deviation_and_can_open_a_delay_
                              stop_sequence=1, next_stop_id="s2", timestamp=at + dt.timedelta(minutes=6),
                              reported_delay_seconds=900)
     (live,) = LiveVehicleTable(schedule).apply([report])
-    assert live.delay_seconds == 900  # measured from progress it would be 0 (before stop 2's time)
+    assert live.delay_seconds == 900
+    # measured from progress instead: one minute late leaving its first stop (still there at 23:56)
     measured = msgspec_replace(report, reported_delay_seconds=None)
-    assert LiveVehicleTable(schedule).apply([measured])[0].delay_seconds == 0
+    assert LiveVehicleTable(schedule).apply([measured])[0].delay_seconds == 60
     progress, _ = StopProgress().observe(report)
     (alert,) = DelayDetector(DetectionConfig(), schedule).apply(report, progress)
     assert alert.delay_seconds == 900 and alert.state == "open"
