@@ -306,6 +306,12 @@ def test_credentials_in_a_feed_url_are_masked_in_logs_errors_and_the_admin(tmp_p
         assert secret not in caplog.text and secret not in page
     assert "city.zip" in page
 
+    # a feed stored with its key by an earlier version is shown masked
+    Feed.objects.filter(pk=feed.pk).update(source=url)
+    page = admin_client.get("/admin/transit/feed/").content.decode()
+    page += admin_client.get(f"/admin/transit/feed/{feed.pk}/change/").content.decode()
+    assert "KEY-0451" not in page and "pa55-s3cret" not in page and "api_key=***" in page
+
     missing = url.replace("city.zip", "missing.zip")
     with pytest.raises(CommandError) as exc:
         call_command("importgtfs", missing, "--allow-private-network", stdout=io.StringIO())
