@@ -259,6 +259,9 @@ def test_a_url_to_an_internal_address_is_refused_without_the_flag(tmp_path, serv
     assert server.requests == []  # not even connected to
     with FeedSource(url, allow_private_network=True) as src:  # allowed when asked for
         assert "stops.txt" in src.files()
+    with pytest.raises(GtfsError, match="loopback, private or link-local"):  # https goes through the same check
+        FeedSource(url.replace("http://", "https://"))
+    assert len(server.requests) == 1  # only the allowed download above
 
 
 @pytest.mark.django_db
