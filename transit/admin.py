@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from streamcity.security import redact_url
+
 from .gtfs.tables import format_time
 from .models import Agency, Calendar, CalendarDate, Feed, Frequency, Route, Shape, Stop, StopTime, Trip, VehicleState
 
@@ -25,8 +27,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Feed)
 class FeedAdmin(ReadOnlyAdmin):
-    list_display = ["name", "timezone", "start_date", "end_date", "imported_at", "import_seconds", "source"]
-    readonly_fields = [f.name for f in Feed._meta.fields]
+    list_display = ["name", "timezone", "start_date", "end_date", "imported_at", "import_seconds", "source_shown"]
+    # the source as imports store it (credentials masked), masked again for rows stored before they were
+    readonly_fields = [f.name if f.name != "source" else "source_shown" for f in Feed._meta.fields]
+    exclude = ["source"]
+
+    @admin.display(description="source")
+    def source_shown(self, obj):
+        return redact_url(obj.source)
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser  # deleting a feed removes its whole network

@@ -259,6 +259,9 @@ def test_a_url_to_an_internal_address_is_refused_without_the_flag(tmp_path, serv
     assert server.requests == []  # not even connected to
     with FeedSource(url, allow_private_network=True) as src:  # allowed when asked for
         assert "stops.txt" in src.files()
+    with pytest.raises(GtfsError, match="loopback, private or link-local"):  # https goes through the same check
+        FeedSource(url.replace("http://", "https://"))
+    assert len(server.requests) == 1  # only the allowed download above
 
 
 @pytest.mark.django_db
@@ -305,6 +308,12 @@ def test_credentials_in_a_feed_url_are_masked_in_logs_errors_and_the_admin(tmp_p
     for secret in ("pa55-s3cret", "KEY-0451", "TOK-2112"):
         assert secret not in caplog.text and secret not in page
     assert "city.zip" in page
+
+    # a feed stored with its key by an earlier version is shown masked
+    Feed.objects.filter(pk=feed.pk).update(source=url)
+    page = admin_client.get("/admin/transit/feed/").content.decode()
+    page += admin_client.get(f"/admin/transit/feed/{feed.pk}/change/").content.decode()
+    assert "KEY-0451" not in page and "pa55-s3cret" not in page and "api_key=***" in page
 
     missing = url.replace("city.zip", "missing.zip")
     with pytest.raises(CommandError) as exc:
