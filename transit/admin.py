@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from streamcity.security import redact_url
+from streamcity.kernel.security import redact_url
 
 from .gtfs.tables import format_time
 from .models import Agency, Calendar, CalendarDate, Feed, Frequency, Route, Shape, Stop, StopTime, Trip, VehicleState
