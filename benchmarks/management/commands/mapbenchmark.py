@@ -68,7 +68,9 @@ class Command(BaseCommand):
             return self.measure(options["url"].rstrip("/"), options["min_vehicles"] or options["vehicles"], options)
         with tempfile.TemporaryDirectory(prefix="mapbenchmark-") as tmp:
             env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
-            env.update(STREAMCITY_VAR_DIR=tmp, PYTHONUNBUFFERED="1")
+            # a throwaway local server on plain http (the demo's settings), whatever this shell's settings
+            env.update(STREAMCITY_VAR_DIR=tmp, PYTHONUNBUFFERED="1", STREAMCITY_DEMO="true")
+            env.pop("DJANGO_SECRET_KEY", None)
             manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
             subprocess.run([*manage, "migrate", "--no-input", "-v0"], env=env, check=True)
             port = _free_port()
