@@ -28,7 +28,7 @@ from streamcity.kernel.sockets import FLOW_EXTENSION
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BUFFER_BYTES = 256 * 1024
+DEFAULT_BUFFER_BYTES = 2 * 1024 * 1024
 
 
 @implementer(IPushProducer)
