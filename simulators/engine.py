@@ -198,6 +198,8 @@ class Simulation:
     def _load_day(self, date: dt.date) -> None:
         timetable, why = self.network.service_day(date)
         self.service_days[date] = (timetable, why)
+        if why == "requested":
+            logger.info("service day %s (%s) of %s: its own timetable", date, f"{date:%a}", self.network.name)
         if timetable != date or why == "no service":
             if why == "no service":
                 note = f"{date} ({date:%a}): the feed {self.network.name} has no service on any day"

@@ -115,6 +115,8 @@ class SimulatorRunner:
             f"{self.vehicle_reports} positions, {self.taps} taps, {self.incidents} incident events, "
             f"{self.schedule_rows} schedule rows"
         )
+        state = sim.service_state()
+        line += f" | timetable of {state['timetable_date']:%a %Y-%m-%d} ({state['reason']})"
         for note in (sim.timetable_note(), sim.idle_note()):
             if note:
                 line += " | " + note

@@ -79,6 +79,9 @@ def _recent_vehicles(*, area: tuple[float, float, float, float] | None = None, r
     return rows.values_list(*VEHICLE_FIELDS, named=True)
 
 
+RUN_CLOCK_SPAN = dt.timedelta(hours=1)  # a running simulation's vehicles report within this of its last heartbeat
+
+
 def live_vehicle_states():
     """The live table: the vehicles written recently (wall clock, STREAMCITY_VEHICLE_STALE_SECONDS) that
     reported within the silent rule's time (STREAMCITY_SILENT_SECONDS of event time) of the newest
@@ -86,6 +89,9 @@ def live_vehicle_states():
     stopped simulation run clears the table (transit.services.simulation_run_start / _stop)."""
     since = timezone.now() - dt.timedelta(seconds=settings.STREAMCITY_VEHICLE_STALE_SECONDS)
     rows = VehicleState.objects.filter(updated_at__gte=since)
+    run = SimulationRun.objects.filter(stopped_at__isnull=True).order_by("-started_at").only("sim_now").first()
+    if run is not None:  # late states of an earlier run (a bridge catching up) are far from this run's clock
+        rows = rows.filter(timestamp__range=(run.sim_now - RUN_CLOCK_SPAN, run.sim_now + RUN_CLOCK_SPAN))
     newest = rows.aggregate(t=Max("timestamp"))["t"]
     if newest is None:
         return rows
@@ -235,8 +241,7 @@ def stops_in_area(*, area: tuple[float, float, float, float], limit: int = 3000)
 def twin_now() -> dt.datetime:
     """The twin's clock: the event time of the newest vehicle report (the simulator may run ahead of
     or behind the wall clock), or the wall clock when no vehicle reported recently."""
-    since = timezone.now() - dt.timedelta(seconds=settings.STREAMCITY_VEHICLE_STALE_SECONDS)
-    newest = VehicleState.objects.filter(updated_at__gte=since).aggregate(t=Max("timestamp"))["t"]
+    newest = live_vehicle_states().aggregate(t=Max("timestamp"))["t"]
     return newest or timezone.now()
 
 

@@ -124,3 +124,89 @@ def test_an_alert_carries_its_start_in_the_feeds_time_zone_its_age_and_severity_
     assert payload["detected_local"] == "2026-11-27T08:30:00+01:00" and payload["detected_local_display"] == "08:30:00"
     assert payload["age_seconds"] == 600
     assert payload["severity"] == 3 and payload["severity_label"] == "major" and payload["is_open"] is True
+
+
+def _pipeline(bus, sim, minutes: float, step_s: float = 10.0):
+    """The simulator, the processors, the bridge and the alert consumer on the in-process bus, for
+    `minutes` of simulated time; returns the alert consumer (AlertSink)."""
+    from alerts.detection.config import DetectionConfig
+    from alerts.detection.processors import BunchingProcessor, SurgeProcessor, VehicleAlertProcessor
+    from alerts.streams import TOPICS as ALERT_STREAM_TOPICS
+    from streamcity.kernel.bus import Worker
+    from transit.processors import LiveVehicleProcessor
+    from transit.streams import VehicleBridge, vehicle_frames
+    from transit.timetable import ReferenceData
+
+    ref = ReferenceData()
+    ref.ready.set()
+    cfg = DetectionConfig(idle_partition_seconds=0.0)
+    sink = AlertSink(alert_feed())
+    handlers = [LiveVehicleProcessor(bus, ref, catch_up=False), VehicleAlertProcessor(bus, cfg, reference=ref),
+                BunchingProcessor(bus, cfg, reference=ref), SurgeProcessor(bus, cfg, reference=ref)]
+    workers = [(Worker(bus, name=h.name, group_id=h.group_id, topics=h.topics, handle=h, tick=h.tick,
+                       retain=h.retained if hasattr(h, "retained") else None, batch_size=20_000, poll_timeout=0.0),
+                h.topics) for h in handlers]
+    bridge = VehicleBridge(vehicle_frames(), write_interval=0.0)
+    from streamcity.kernel.schemas import LIVE_VEHICLES
+
+    workers.append((Worker(bus, name="bridge", group_id=f"{bridge.group_id}-{sim.run_id}", topics=[LIVE_VEHICLES],
+                           handle=bridge, tick=bridge.tick, batch_size=20_000, poll_timeout=0.0), [LIVE_VEHICLES]))
+    workers.append((Worker(bus, name="alerts", group_id=f"{sink.group_id}-{sim.run_id}", topics=ALERT_STREAM_TOPICS,
+                           handle=sink, tick=sink.tick, batch_size=5_000, poll_timeout=0.0), ALERT_STREAM_TOPICS))
+    consumers = [(w, bus.consumer(w.group_id, [t.name for t in topics])) for w, topics in workers]
+    for _ in range(int(minutes * 60 / step_s)):
+        tick = sim.tick(step_s)
+        for e in tick.schedule:
+            ref.schedule.apply(e)
+        sim.publish(bus, tick)
+        for worker, consumer in consumers:
+            while worker.step(consumer):
+                pass
+    for _, consumer in consumers:
+        consumer.close()
+    return sink
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_restarted_simulation_expires_the_alerts_of_the_last_run_end_to_end(operator):
+    """Run A (the built-in city's morning, with breakdowns and incidents) raises alerts through the
+    real processors and consumers; an operator acknowledges one with a note. Run B starts (another
+    time of day, the live table cleared): within a minute of its event time every alert of run A whose
+    condition is gone is `expired`, the acknowledged one with its note and audit trail."""
+    from simulators.city import generate_city
+    from simulators.engine import Simulation
+    from simulators.network import Network
+    from streamcity.kernel.bus import topic_specs
+    from streamcity.kernel.bus.memory import MemoryBus
+
+    network = Network(generate_city(), name="builtin")
+    first = Simulation(network, seed=5, start=dt.time(7, 30), date=dt.date(2026, 11, 25), breakdown_rate=2.0,
+                       incident_rate=20.0, surge_rate=4.0)
+    simulation_run_start(run_id=first.run_id, feed="builtin", tz=first.tz.key, state=first.service_state(),
+                         sim_now=first.now)
+    bus = MemoryBus(partitions=2, retention=50_000_000)
+    bus.ensure_topics(topic_specs(2))
+    _pipeline(bus, first, minutes=12)
+    open_before = list(Alert.objects.exclude(status__in=Alert.CLOSED))
+    assert {a.kind for a in open_before} >= {"breakdown", "incident"}, [a.kind for a in open_before]
+    target = open_before[0]
+    alert_acknowledge(alert=target, user=operator)
+    alert_assign(alert=Alert.objects.get(pk=target.pk), user=operator, assignee=operator)
+
+    second = Simulation(network, seed=6, start=dt.time(17, 0), date=dt.date(2026, 11, 26), breakdown_rate=0.0,
+                        incident_rate=0.0, surge_rate=0.0)
+    simulation_run_start(run_id=second.run_id, feed="builtin", tz=second.tz.key, state=second.service_state(),
+                         sim_now=second.now)
+    bus2 = MemoryBus(partitions=2, retention=50_000_000)  # a restart: nothing of run A's processors survives
+    bus2.ensure_topics(topic_specs(2))
+    started = second.now
+    _pipeline(bus2, second, minutes=1)  # one minute of run B's event time, its first expiry pass included
+    left = Alert.objects.filter(pk__in=[a.pk for a in open_before]).exclude(status="expired")
+    assert list(left.values_list("kind", "summary")) == []
+    expired = Alert.objects.get(pk=target.pk)
+    assert expired.acknowledged_by == operator and expired.assigned_to == operator
+    assert list(expired.changes.values_list("action", flat=True))[-3:] == ["acknowledged", "assigned", "expired"]
+    note = expired.changes.get(action="expired")
+    assert note.note.startswith("Expired: ") and dt.datetime.fromisoformat(note.data["event_time"]) <= (
+        started + dt.timedelta(minutes=1))

@@ -175,7 +175,9 @@ def test_sigterm_simulator_and_processors_deliver_everything_and_exit_zero(procs
     time.sleep(5)
     assert sim.stop() == 0, sim.output()[-3000:]
     out = sim.output()
-    produced, acknowledged = map(int, re.search(r"produced (\d+) events, (\d+) acknowledged", out).groups())
+    produced, records, acknowledged = map(int, re.search(
+        r"the simulator produced (\d+) events .*: (\d+) records produced = (\d+) acknowledged", out).groups())
+    assert produced == records  # alone in its process: the simulator's events are the bus's records
     # the vehicle stages' group commits only up to what a restart must re-read (the last 30 min):
     # caught up means its status line has read every report
     reports = sum(bus.end_offsets(VEHICLE_LOCATIONS.name).values())

@@ -82,3 +82,14 @@ def test_routes_say_whether_they_run_now_on_the_running_feed(client, tmp_path):
                              sim_now=at_0803 + dt.timedelta(hours=1))
     runs = {r["route_id"]: r["runs_now"] for r in client.get("/api/network/").json()["routes"]}
     assert runs == {"R1": False, "R2": True}
+
+
+def test_late_states_of_an_earlier_run_do_not_take_over_the_live_table(client):
+    simulation_run_start(run_id="7-2", feed="cairns", tz="Australia/Brisbane", state=state(), sim_now=T0)
+    evening = T0 + dt.timedelta(hours=9)  # a bridge catching up writes the last run's 16:00 states afterwards
+    vehicle_states_upsert(vehicles=[vehicle("morning-bus", 30), LiveVehicle(
+        vehicle_id="evening-bus", vehicle_type="bus", latitude=52.0, longitude=4.9, timestamp=evening)])
+    assert [v["vehicle_id"] for v in client.get("/api/vehicles/").json()["vehicles"]] == ["morning-bus"]
+    from transit.selectors import twin_now
+
+    assert twin_now() == T0 + dt.timedelta(seconds=30)

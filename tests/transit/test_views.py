@@ -158,3 +158,17 @@ def test_the_page_carries_its_configuration(client):
     assert config["urls"]["network"] == "/api/network/" and config["stale_seconds"] > 0
     assert "transit/live_map.css" in html
     assert client.get("/static/transit/live_map.css").status_code == 200
+
+
+def test_a_vehicle_laying_over_is_predicted_from_its_scheduled_departure(client, network):
+    """V2 waits at S1 for T1b's 08:10 departure (a layover: deviation 0, never negative): T1b's arrival
+    at S2 is predicted at its scheduled 08:12, whatever a producer said about being early."""
+    vehicle_states_upsert(vehicles=[
+        LiveVehicle(vehicle_id="V2", vehicle_type="bus", route_id="R1", trip_id="T1b", latitude=52.37, longitude=4.9,
+                    stop_sequence=1, next_stop_id="S2", status="layover", delay_seconds=-540, timestamp=NOW),
+    ])
+    rows = {a["trip_id"]: a for a in client.get("/api/stops/S2/arrivals/").json()["arrivals"]}
+    assert (rows["T1b"]["vehicle_id"], rows["T1b"]["delay_seconds"]) == ("V2", 0)
+    assert rows["T1b"]["expected"] == "2026-11-27T07:12:00Z"
+    [v2] = [v for v in client.get("/api/vehicles/").json()["vehicles"] if v["vehicle_id"] == "V2"]
+    assert v2["status"] == "layover"

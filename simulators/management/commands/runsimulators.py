@@ -27,6 +27,9 @@ class Command(BaseCommand):
             f"simulating {sim.network.name} from {sim.local_now:%a %Y-%m-%d %H:%M} ({sim.tz.key}) at x{sim.clock.speed:g}: "
             f"{len(sim.vehicles)} vehicles in service"
         )
+        state = sim.service_state()
+        self.stdout.write(f"service day {state['date']}: the timetable of {state['timetable_date']} "
+                          f"({state['reason']})")
         for note in (sim.timetable_note(), sim.idle_note()):
             if note:
                 self.stdout.write(note)
