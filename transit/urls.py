@@ -12,4 +12,5 @@ urlpatterns = [
     path("api/stops/", views.stops_api, name="stops-api"),
     path("api/stops/<path:stop_id>/arrivals/", views.stop_arrivals_api, name="stop-arrivals-api"),
     path("api/search/", views.search_api, name="search-api"),
+    path("api/service/", views.service_api, name="service-api"),
 ]
