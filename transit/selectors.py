@@ -268,7 +268,7 @@ def service_guess(*, feeds: list[str]) -> dict | None:
         # running: None (unknown) without reports: a simulator may be starting, or none runs
         "feed": feed.name, "timezone": feed.timezone, "running": True if reporting else None, "date": now.date(),
         "timetable_date": now.date() if has_service else None, "reason": "requested" if has_service else "unknown",
-        "note": "" if has_service else f"{now:%a %Y-%m-%d} has no service in the feed {feed.name}",
+        "note": "" if has_service else f"{now:%a} {now.day} {now:%b %Y} has no service in {feed.name}",
         "vehicles": vehicles, "service_starts": None, "sim_now": now,
     })
 

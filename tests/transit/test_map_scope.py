@@ -96,7 +96,7 @@ def test_the_banner_facts_without_a_recorded_run(client, two_feeds):
     service = client.get("/api/service/").json()["service"]
     # 22:30 UTC on Friday 27 November is Saturday 08:30 in Brisbane: the weekday calendar has no service
     assert (service["feed"], service["date"], service["timetable_date"]) == ("far", "2026-11-28", None)
-    assert service["note"] == "Sat 2026-11-28 has no service in the feed far"
+    assert service["note"] == "Sat 28 Nov 2026 has no service in far"
     assert service["vehicles"] == 1 and service["running"] is True
     assert service["sim_now"].startswith("2026-11-28T08:30")
 
