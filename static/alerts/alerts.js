@@ -14,7 +14,7 @@ export const NO_RING = { color: "#fff", weight: 1 }; // the vehicle layer's plai
 export const ALERT_RING = { color: "#111", weight: 3 }; // a vehicle with an alert: a black ring
 export const INK = "#111";
 export const PAPER = "#fff";
-export const SURGE_RING_PX = 14; // a surge: a ring this size around its station (a stop, not a district)
+export const SURGE_RING_PX = 18; // a surge: a ring this size around its station (a stop, not a district)
 export const CLOSED = new Set(["resolved", "expired"]);
 
 // The symbols, in the legend's order. shape: the badge's outline; glyph: what is drawn inside.
