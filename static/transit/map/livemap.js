@@ -90,7 +90,10 @@ export function createLiveMap(map) {
   // Open on the running feed's extent (MAP_CENTER_LAT/LON set: the server sends none, the map stays there).
   const bounds = extentBounds(cfg.extent);
   if (bounds) {
-    map.fitBounds(bounds, { padding: [20, 20], animate: false, maxZoom: 16 });
+    // the filter panel opens on wide maps (controls.js): keep the feed clear of it
+    const panelOpen = cfg.panel && urlState.panel !== "off" && urlState.panel !== "closed" && map.getSize().x >= 1100;
+    map.fitBounds(bounds, { paddingTopLeft: [20, 20], paddingBottomRight: [panelOpen ? 330 : 20, 20], animate: false,
+                            maxZoom: 16 });
     container.dataset.extent = JSON.stringify(cfg.extent);
   }
 
