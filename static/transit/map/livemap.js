@@ -105,7 +105,7 @@ export function createLiveMap(map) {
 
   function styleOf(m) {
     const v = m.vehicle, state = stateOf(v), colours = punctuality.colours;
-    if (state === "out_of_service") return { fill: colours.out_of_service, badge: false, dim: true };
+    if (state === "out_of_service" || state === "deadhead") return { fill: colours[state], badge: false, dim: true };
     if (filters.colour === "state") return { fill: colours[state], badge: false, dim: false };
     return { fill: routeColour(v.route_id), badge: state === "broken_down" && colours.broken_down, dim: false };
   }
