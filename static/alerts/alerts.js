@@ -9,7 +9,7 @@
 
 import { agoText, clockTime, esc } from "../transit/map/format.js";
 
-export const VEHICLE_KINDS = new Set(["delay", "bunching", "silent", "breakdown"]); // alerts about one vehicle
+export const VEHICLE_KINDS = new Set(["delay", "bunching", "gap", "silent", "breakdown"]); // alerts about one vehicle
 export const NO_RING = { color: "#fff", weight: 1 }; // the vehicle layer's plain ring
 export const ALERT_RING = { color: "#111", weight: 3 }; // a vehicle with an alert: a black ring
 export const INK = "#111";
@@ -42,7 +42,7 @@ export function severityOf(a) {
   return a.severity_label || severityWord(a.severity);
 }
 
-/** The symbol of an alert: its kind, but a bunching alert about a gap is a gap. */
+/** The symbol of an alert: its kind ("gap" is a kind of its own; an older bunching alert about a gap is a gap). */
 export function symbolKey(a) {
   if (a.kind === "bunching" && a.detection && a.detection.condition === "gap") return "gap";
   return SYMBOLS[a.kind] ? a.kind : "incident";
@@ -131,16 +131,29 @@ function outline(shape, s, inset) {
   }
 }
 
+// A path from points in glyph units (u = a twentieth of the badge, from its centre): [["M", x, y], ["L", x, y]...].
+function path(c, u, steps) {
+  return steps.map(([cmd, ...xy]) => cmd + xy.map((v) => (c + v * u).toFixed(2)).join(" "))
+    .join("");
+}
+
 function glyph(name, s, ink) {
-  const c = s / 2, u = s / 20, line = `stroke="${ink}" stroke-width="${(1.8 * u).toFixed(2)}" stroke-linecap="round" fill="none"`;
+  const c = s / 2, u = s / 20;
+  const line = (d, extra = "") => `<path d="${d}" stroke="${ink}" stroke-width="${(1.8 * u).toFixed(2)}"` +
+    ` stroke-linecap="round" stroke-linejoin="round" fill="none"${extra}/>`;
+  const dot = (x, y, r) => `<circle cx="${(c + x * u).toFixed(2)}" cy="${(c + y * u).toFixed(2)}"` +
+    ` r="${(r * u).toFixed(2)}" fill="${ink}"/>`;
   switch (name) {
-    case "cross": return `<path d="M${c - 3.5 * u} ${c - 3.5 * u}L${c + 3.5 * u} ${c + 3.5 * u}M${c + 3.5 * u} ${c - 3.5 * u}L${c - 3.5 * u} ${c + 3.5 * u}" ${line}/>`;
-    case "clock": return `<path d="M${c} ${c - 5 * u}V${c}H${c + 4 * u}" ${line}/>`;
-    case "dots-close": return `<circle cx="${c - 2.2 * u}" cy="${c}" r="${2 * u}" fill="${ink}"/><circle cx="${c + 2.2 * u}" cy="${c}" r="${2 * u}" fill="${ink}"/>`;
-    case "dots-apart": return `<circle cx="${c - 6 * u}" cy="${c}" r="${1.8 * u}" fill="${ink}"/><circle cx="${c + 6 * u}" cy="${c}" r="${1.8 * u}" fill="${ink}"/><path d="M${c - 3 * u} ${c}H${c + 3 * u}" ${line} stroke-dasharray="${u} ${u}"/>`;
-    case "question": return `<path d="M${c - 3 * u} ${c - 3 * u}Q${c - 3 * u} ${c - 6 * u} ${c} ${c - 6 * u}Q${c + 3.5 * u} ${c - 6 * u} ${c + 3 * u} ${c - 2.5 * u}Q${c + 2.5 * u} ${c - 0.5 * u} ${c} ${c + 0.5 * u}V${c + 2 * u}" ${line}/><circle cx="${c}" cy="${c + 5 * u}" r="${1.2 * u}" fill="${ink}"/>`;
-    case "arrow-up": return `<path d="M${c} ${c + 5 * u}V${c - 4.5 * u}M${c - 4 * u} ${c - 0.5 * u}L${c} ${c - 4.5 * u}L${c + 4 * u} ${c - 0.5 * u}" ${line}/>`;
-    default: return `<path d="M${c} ${c - 3 * u}V${c + 2.5 * u}" ${line}/><circle cx="${c}" cy="${c + 5.5 * u}" r="${1.2 * u}" fill="${ink}"/>`; // bang
+    case "cross": return line(path(c, u, [["M", -3.5, -3.5], ["L", 3.5, 3.5], ["M", 3.5, -3.5], ["L", -3.5, 3.5]]));
+    case "clock": return line(path(c, u, [["M", 0, -5], ["L", 0, 0], ["L", 4, 0]]));
+    case "dots-close": return dot(-2.2, 0, 2) + dot(2.2, 0, 2);
+    case "dots-apart":
+      return dot(-6, 0, 1.8) + dot(6, 0, 1.8) + line(path(c, u, [["M", -3, 0], ["L", 3, 0]]), ` stroke-dasharray="${u} ${u}"`);
+    case "question":
+      return line(path(c, u, [["M", -3, -3], ["Q", -3, -6, 0, -6], ["Q", 3.5, -6, 3, -2.5], ["Q", 2.5, -0.5, 0, 0.5],
+                              ["L", 0, 2]])) + dot(0, 5, 1.2);
+    case "arrow-up": return line(path(c, u, [["M", 0, 5], ["L", 0, -4.5], ["M", -4, -0.5], ["L", 0, -4.5], ["L", 4, -0.5]]));
+    default: return line(path(c, u, [["M", 0, -3], ["L", 0, 2.5]])) + dot(0, 5.5, 1.2); // bang
   }
 }
 
@@ -167,12 +180,14 @@ export function symbolSvg(key, severity = "major", detached = false) {
 
 // -- the list and the legend -----------------------------------------------------------------------
 
-/** When an alert began ("08:31", in the feed's time zone `tz`) and how old it is at `now` (ms). */
+/**
+ * When an alert began ("08:31", in the feed's time zone: the alert's own `timezone` where the server
+ * sends one, else `tz`) and how old it is at `now` (ms, the twin's clock).
+ */
 export function alertTimeText(a, tz, now) {
-  const began = a.started_at || a.detected_at;
-  const t = Date.parse(began);
+  const t = Date.parse(a.started_at || a.detected_at);
   if (!Number.isFinite(t)) return "";
-  return clockTime(t, tz) + " · " + agoText(now - t);
+  return clockTime(t, a.timezone || tz) + " · " + agoText(now - t);
 }
 
 /**

@@ -20,6 +20,8 @@ test("every kind has a symbol; a bunching alert about a gap is a gap", () => {
     assert.equal(symbolKey({ kind }), kind);
   }
   assert.equal(symbolKey({ kind: "bunching", detection: { condition: "gap" } }), "gap");
+  assert.equal(symbolKey({ kind: "gap" }), "gap");
+  assert.equal(alertPlacement({ kind: "gap", vehicle_id: "v", severity: 2, status: "new" }).vehicle_id, "v");
   assert.equal(symbolKey({ kind: "bunching", detection: { condition: "bunching" } }), "bunching");
   const shapes = Object.values(SYMBOLS).map((s) => s.shape + "/" + s.glyph);
   assert.equal(new Set(shapes).size, shapes.length, "no two symbols look the same");
@@ -99,6 +101,7 @@ test("an alert row: local time in the feed's zone and age, severity as a word", 
   assert.equal(alertTimeText(a, "Australia/Brisbane", now), "17:31 · 4 min ago");
   assert.equal(alertTimeText({ ...a, started_at: "2026-12-04T06:00:00Z" }, "UTC", now), "06:00 · 1 h 35 min ago");
   assert.equal(alertTimeText({ detected_at: null }, "UTC", now), "");
+  assert.equal(alertTimeText({ ...a, timezone: "Asia/Tokyo" }, "UTC", now), "16:31 · 4 min ago", "the alert's own zone");
   const html = alertItemHtml(a, { tz: "Europe/Amsterdam", now });
   assert.match(html, /<span class="kind">Passenger surge<\/span> · <span class="severity severity-critical">critical/);
   assert.match(html, /<div class="when"[^>]*>08:31 · 4 min ago<\/div>/);
