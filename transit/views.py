@@ -13,15 +13,20 @@ def _error(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
-def service_state() -> dict | None:
-    """The running simulation's feed, service day and vehicles, for the map's banner: the simulation
-    run's record where there is one (selectors.service_status, from the branch that adds the
-    SimulationRun model), else what the live vehicles and the feed's calendar tell (service_guess)."""
+def _recorded_service() -> dict | None:
+    # the simulation run's record (selectors.service_status, from the branch that adds SimulationRun)
     recorded = getattr(selectors, "service_status", None)
-    status = recorded() if recorded else None
+    return recorded() if recorded else None
+
+
+def service_state(feeds: list[str] | None = None) -> dict | None:
+    """The running simulation's feed, service day and vehicles, for the map's banner: the simulation
+    run's record where there is one, else what the live vehicles and the feed's calendar tell
+    (selectors.service_guess about `feeds`, by default the running ones)."""
+    status = _recorded_service()
     if status is not None:
         return status
-    return selectors.service_guess(feeds=selectors.running_feeds())
+    return selectors.service_guess(feeds=selectors.running_feeds() if feeds is None else feeds)
 
 
 def live_map_config() -> dict:
@@ -33,8 +38,9 @@ def live_map_config() -> dict:
     (null when MAP_CENTER_LAT/LON are set: then the map opens there), the vehicle types the
     filters and the legend list, and the time zone the pages show times in. `service`: the banner's
     facts (service_state)."""
-    service = service_state()
-    scope = selectors.map_scope(feed=service and service.get("feed"))
+    recorded = _recorded_service()
+    scope = selectors.map_scope(feed=recorded and recorded.get("feed"))
+    service = recorded if recorded is not None else service_state(scope["feeds"])
     return {
         "stale_seconds": settings.STREAMCITY_VEHICLE_STALE_SECONDS,
         "punctuality": punctuality_setting().as_config(),
