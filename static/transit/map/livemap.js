@@ -288,6 +288,8 @@ export function createLiveMap(map) {
   L.DomEvent.disableClickPropagation(banner);
 
   function showService(service) {
+    const simNow = service && Date.parse(service.sim_now);
+    if (simNow > clockEvent) { clockEvent = simNow; clockAt = performance.now(); } // the clock without vehicles in view
     const text = serviceBanner(service);
     banner.hidden = !text;
     banner.textContent = text || "";
