@@ -129,6 +129,21 @@ def test_alert_symbols_follow_their_subject_and_the_legend_lists_them(embedded, 
             assert ring == [18], ring  # a surge: a ring of 18 px at the station, at any zoom
             page.screenshot(path=str(ARTIFACTS / "ops-map.png"))
 
+            # the vehicle filtered off the map: its symbol, dashed, where the alert last placed it
+            other = "rail" if v["vehicle_type"] != "rail" else "bus"
+            page.evaluate("(t) => document.getElementById('live-map').streamcityLive.setTypes([t])", other)
+            page.wait_for_function(
+                "(key) => document.getElementById('live-map').streamcityAlerts.get(key).detached", arg=delay_key
+            )
+            symbol = page.evaluate("(key) => document.getElementById('live-map').streamcityLive.alertPoint(key)",
+                                   delay_key)
+            assert distance_px(symbol, fired) < 2
+            assert page.locator('.sc-alert-icon svg[data-symbol="delay"] [stroke-dasharray="2 2"]').count() == 1
+            page.evaluate("() => document.getElementById('live-map').streamcityLive.setTypes([])")
+            page.wait_for_function(
+                "(key) => !document.getElementById('live-map').streamcityAlerts.get(key).detached", arg=delay_key
+            )
+
             # resolving the alert of a closure still in place: out of the list, still on the map
             page.click('#alert-list li[data-alert-key="incident:closure-1"] button[data-do="resolve"]')
             page.wait_for_selector('#alert-list li[data-alert-key="incident:closure-1"]', state="detached")
