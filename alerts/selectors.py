@@ -77,7 +77,15 @@ def alert_payloads(alerts) -> list[dict]:
 
 
 def open_alert_payloads(limit: int = 500) -> list[dict]:
-    return alert_payloads(alerts_list(status="open", limit=limit))
+    """The ops socket's snapshot: the open alerts, and the traffic incidents still active on the road
+    whose alerts were resolved (the map draws an incident while it is active, whatever its alert's
+    workflow state; the list leaves them out)."""
+    active = (
+        Alert.objects.select_related("acknowledged_by", "resolved_by", "assigned_to")
+        .filter(kind=Alert.Kind.INCIDENT, condition_open=True, status=Alert.Status.RESOLVED)
+        .order_by("-detected_at")[:limit]
+    )
+    return alert_payloads(list(alerts_list(status="open", limit=limit)) + list(active))
 
 
 def open_counts_by_kind() -> dict[str, int]:

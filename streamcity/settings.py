@@ -229,6 +229,8 @@ STREAMCITY_BRIDGE_WRITE_INTERVAL = env.float("STREAMCITY_BRIDGE_WRITE_INTERVAL",
 # A vehicle not heard of for this long (wall clock) is left out of snapshots.
 STREAMCITY_VEHICLE_STALE_SECONDS = env.int("STREAMCITY_VEHICLE_STALE_SECONDS", default=300)
 
+# The live map opens on the running feed's extent unless MAP_CENTER_LAT/LON are set (then there).
+MAP_CENTER_FIXED = bool(env.str("MAP_CENTER_LAT", default="") or env.str("MAP_CENTER_LON", default=""))
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (env.float("MAP_CENTER_LAT", default=52.37), env.float("MAP_CENTER_LON", default=4.90)),
     "DEFAULT_ZOOM": env.int("MAP_ZOOM", default=13),

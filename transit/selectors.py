@@ -184,22 +184,29 @@ def _network_version() -> str:
     return ";".join(f"{name}:{fingerprint}:{at.isoformat()}" for name, fingerprint, at in feeds)
 
 
-def network_routes(*, tolerance_m: float = 4.0) -> list[dict]:
-    """Every route with its GTFS colours and its distinct shapes (simplified), for the map.
+def network_routes(*, tolerance_m: float = 4.0, feeds: Iterable[str] = ()) -> list[dict]:
+    """Every route with its GTFS colours and its distinct shapes (simplified), for the map; only
+    the routes of `feeds` (names) when given.
 
     A route whose trips have no shape gets a line through the stops of one trip per direction.
     Cached until a feed changes.
     """
-    key = "transit:network-routes:" + hashlib.sha1(_network_version().encode()).hexdigest()
+    feeds = sorted(set(feeds))
+    key = "transit:network-routes:" + hashlib.sha1((_network_version() + "|" + ",".join(feeds)).encode()).hexdigest()
     cached = cache.get(key)
     if cached is not None:
         return cached
+    route_rows = Route.objects.all()
+    trip_rows = Trip.objects.all()
+    if feeds:
+        route_rows = route_rows.filter(feed__name__in=feeds)
+        trip_rows = trip_rows.filter(feed__name__in=feeds)
     routes: dict[int, dict] = {}
-    for pk, feed, *values in Route.objects.values_list("pk", "feed__name", *ROUTE_FIELDS):
+    for pk, feed, *values in route_rows.values_list("pk", "feed__name", *ROUTE_FIELDS):
         routes[pk] = dict(zip(ROUTE_FIELDS, values), feed=feed, shapes=[])
     shape_routes: dict[int, set[int]] = {}
     unshaped: dict[tuple[int, int | None], int] = {}  # (route, direction) -> a trip without a shape
-    trips = Trip.objects.values_list("route", "shape", "direction_id", "pk").order_by("pk")
+    trips = trip_rows.values_list("route", "shape", "direction_id", "pk").order_by("pk")
     for route, shape, direction, trip in trips.iterator(chunk_size=5000):
         if shape is not None:
             shape_routes.setdefault(shape, set()).add(route)
@@ -225,6 +232,127 @@ def network_routes(*, tolerance_m: float = 4.0) -> list[dict]:
     result = sorted(routes.values(), key=lambda r: (r["feed"], r["short_name"] or r["route_id"]))
     cache.set(key, result, 3600)
     return result
+
+
+# -- which feed runs, and where: the map opens on it ------------------------------------------------
+
+# A stop this far outside the box of the feed's other stops is left out of its extent (a depot or
+# a typo at 0,0 would otherwise make the map open on half the globe).
+_EXTENT_TRIM = 0.002  # share of stops cut at each edge, in feeds of more than 100 stops
+
+
+def _trimmed(values: list[float]) -> tuple[float, float]:
+    values.sort()
+    cut = int(len(values) * _EXTENT_TRIM) if len(values) > 100 else 0
+    return values[cut], values[len(values) - 1 - cut]
+
+
+def feed_extents() -> dict[str, dict]:
+    """Per imported feed: its extent {"south", "west", "north", "east"} (its stops' box, the outermost
+    0.2 % of a large feed's stops left out; None without located stops), its vehicle types, its
+    route ids and its time zone. Cached until a feed changes."""
+    key = "transit:feed-extents:" + hashlib.sha1(_network_version().encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    out: dict[str, dict] = {}
+    for pk, name, tz in Feed.objects.values_list("pk", "name", "timezone"):
+        lats, lons = [], []
+        for lat, lon in Stop.objects.filter(feed=pk, latitude__isnull=False, longitude__isnull=False).values_list(
+            "latitude", "longitude"
+        ).iterator(chunk_size=5000):
+            if -90 <= lat <= 90 and -180 <= lon <= 180 and (lat, lon) != (0.0, 0.0):
+                lats.append(lat)
+                lons.append(lon)
+        extent = None
+        if lats:
+            (south, north), (west, east) = _trimmed(lats), _trimmed(lons)
+            extent = {"south": south, "west": west, "north": north, "east": east}
+        routes = Route.objects.filter(feed=pk)
+        out[name] = {
+            "extent": extent,
+            "vehicle_types": sorted(set(routes.values_list("vehicle_type", flat=True))),
+            "route_ids": sorted(set(routes.values_list("route_id", flat=True))),
+            "timezone": tz,
+        }
+    cache.set(key, out, 3600)
+    return out
+
+
+def _inside(extent: dict | None, lat: float, lon: float, margin: float = 0.05) -> bool:
+    return extent is not None and (extent["south"] - margin <= lat <= extent["north"] + margin
+                                   and extent["west"] - margin <= lon <= extent["east"] + margin)
+
+
+def running_feeds(*, feed: str | None = None) -> list[str]:
+    """The feeds being simulated: `feed` when the caller knows it (the simulation run's record); else
+    the feeds the live vehicles belong to (on one of the feed's routes and inside its extent; a feed
+    with under a fifth of the best one's vehicles is left out); else, with no live vehicle, the feed
+    of the STREAMCITY_GTFS setting or the feed imported last."""
+    extents = feed_extents()
+    if feed and feed in extents:
+        return [feed]
+    since = timezone.now() - dt.timedelta(seconds=settings.STREAMCITY_VEHICLE_STALE_SECONDS)
+    live = list(VehicleState.objects.filter(updated_at__gte=since).values_list("route_id", "latitude", "longitude"))
+    counts: dict[str, int] = {}
+    for name, info in extents.items():
+        route_ids = set(info["route_ids"])
+        counts[name] = sum(1 for route, lat, lon in live
+                           if (route is None or route in route_ids) and _inside(info["extent"], lat, lon))
+    best = max(counts.values(), default=0)
+    if best:
+        return sorted(name for name, n in counts.items() if n * 5 >= best)
+    feeds = Feed.objects.order_by("-imported_at")
+    if settings.STREAMCITY_GTFS:
+        chosen = feeds.filter(source=settings.STREAMCITY_GTFS).values_list("name", flat=True).first()
+        if chosen:
+            return [chosen]
+    latest = feeds.values_list("name", flat=True).first()
+    return [latest] if latest else []
+
+
+def map_scope(*, feed: str | None = None) -> dict:
+    """What the live map shows of the network: the running feeds (running_feeds), the box around
+    them (None without stops), their vehicle types and the first one's time zone."""
+    extents = feed_extents()
+    names = running_feeds(feed=feed)
+    boxes = [extents[n]["extent"] for n in names if extents[n]["extent"]]
+    extent = None
+    if boxes:
+        extent = {"south": min(b["south"] for b in boxes), "west": min(b["west"] for b in boxes),
+                  "north": max(b["north"] for b in boxes), "east": max(b["east"] for b in boxes)}
+    return {
+        "feeds": names,
+        "extent": extent,
+        "vehicle_types": sorted({t for n in names for t in extents[n]["vehicle_types"]}),
+        "timezone": extents[names[0]]["timezone"] if names else settings.TIME_ZONE,
+    }
+
+
+def service_guess(*, feeds: list[str]) -> dict | None:
+    """The banner's facts when no simulation run is recorded (see the twin branch's service_status,
+    which knows the simulator's choice): the running feed, the simulated date there, whether its
+    calendar has service that date (the timetable of another date runs when not), and the vehicles
+    in service now. None without a feed."""
+    if not feeds:
+        return None
+    feed = Feed.objects.filter(name=feeds[0]).first()
+    if feed is None:
+        return None
+    tz = ZoneInfo(feed.timezone or "UTC")
+    now = twin_now().astimezone(tz)
+    since = timezone.now() - dt.timedelta(seconds=settings.STREAMCITY_VEHICLE_STALE_SECONDS)
+    recent = VehicleState.objects.filter(updated_at__gte=since)
+    reporting = recent.exists()
+    vehicles = recent.exclude(status=VehicleState.Status.OUT_OF_SERVICE).count()
+    has_service = bool(_services_on(feed, now.date()))
+    return msgspec.to_builtins({
+        # running: None (unknown) without reports: a simulator may be starting, or none runs
+        "feed": feed.name, "timezone": feed.timezone, "running": True if reporting else None, "date": now.date(),
+        "timetable_date": now.date() if has_service else None, "reason": "requested" if has_service else "unknown",
+        "note": "" if has_service else f"{now:%a} {now.day} {now:%b %Y} has no service in {feed.name}",
+        "vehicles": vehicles, "service_starts": None, "sim_now": now,
+    })
 
 
 def stops_in_area(*, area: tuple[float, float, float, float], limit: int = 3000) -> tuple[list[dict], bool]:

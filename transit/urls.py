@@ -19,4 +19,5 @@ urlpatterns = [
     path("api/search/", views.search_api, name="search-api"),
     re_path(r"^gtfs-rt/(?:(?P<feed>[-a-z0-9_]+)/)?(?P<kind>vehicle-positions|trip-updates|alerts)\.pb$",
             realtime_views.gtfs_rt, name="gtfs-rt"),
+    path("api/service/", views.service_api, name="service-api"),
 ]

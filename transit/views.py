@@ -13,19 +13,43 @@ def _error(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
+def service_state(feeds: list[str] | None = None) -> dict | None:
+    """The running simulation's feed, service day and vehicles, for the map's banner: the simulation
+    run's record where there is one, else what the live vehicles and the feed's calendar tell
+    (selectors.service_guess about `feeds`, by default the running ones)."""
+    status = selectors.service_status()  # the simulation run's record, if a run is recorded
+    if status is not None:
+        return status
+    return selectors.service_guess(feeds=selectors.running_feeds() if feeds is None else feeds)
+
+
 def live_map_config() -> dict:
     """The live map's settings, rendered into its pages as json_script "live-map-config" (the public
     map and /ops/); static/transit/map/livemap.js reads them. `punctuality` gives the thresholds of
-    the map's early / on time / late classes, the same as the server's (transit.subscriptions)."""
+    the map's early / on time / late classes, the same as the server's (transit.subscriptions).
+
+    `feeds`, `extent`, `vehicle_types`, `timezone`: the running feed(s), the box the map opens on
+    (null when MAP_CENTER_LAT/LON are set: then the map opens there), the vehicle types the
+    filters and the legend list, and the time zone the pages show times in. `service`: the banner's
+    facts (service_state)."""
+    recorded = selectors.service_status()
+    scope = selectors.map_scope(feed=recorded and recorded.get("feed"))
+    service = recorded if recorded is not None else service_state(scope["feeds"])
     return {
         "stale_seconds": settings.STREAMCITY_VEHICLE_STALE_SECONDS,
         "punctuality": punctuality_setting().as_config(),
+        "feeds": scope["feeds"],
+        "extent": None if settings.MAP_CENTER_FIXED else scope["extent"],
+        "vehicle_types": scope["vehicle_types"],
+        "timezone": scope["timezone"],
+        "service": service,
         "urls": {
             "socket": "/ws/live/",
             "network": reverse("transit:network-api"),
             "stops": reverse("transit:stops-api"),
             "vehicle": reverse("transit:vehicles-api"),
             "search": reverse("transit:search-api"),
+            "service": reverse("transit:service-api"),
         },
     }
 
@@ -59,13 +83,24 @@ def vehicle_api(request, vehicle_id):
 def network_api(request):
     """Every route with its colours and shapes (the map's route lines and route list), and `service`:
     the running simulation's feed, service day and message for the map's banner (transit.selectors.
-    service_status; null without a simulator). With a simulation running, each route says whether it
+    service_status; null without a simulator). `?feed=NAME` (repeatable): only the routes of those
+    feeds (the map asks for the running ones). With a simulation running, each route says whether it
     `runs_now` (within 15 min of its service hours that day: night lines only at night)."""
-    routes = selectors.network_routes()
+    feeds = [f for f in request.GET.getlist("feed") if f]
+    if len(feeds) > 20 or any(len(f) > 64 for f in feeds):
+        return _error("at most 20 feed names of at most 64 characters")
+    routes = selectors.network_routes(feeds=feeds)
     running = selectors.routes_running_now()
     if running is not None:  # `runs_now`: the map draws a night line at night only
         routes = [{**r, "runs_now": running.get(r["route_id"], False)} for r in routes]
     return JsonResponse({"routes": routes, "service": selectors.service_status()})
+
+
+@require_GET
+def service_api(request):
+    """`/api/service/`: what the map's banner says — the running feed, the simulated date, the date
+    whose timetable runs and why, the vehicles on duty and, when none is, when service starts."""
+    return JsonResponse({"service": service_state()})
 
 
 @require_GET

@@ -3,42 +3,84 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  KIND_COLOURS, NO_RING, alertItemHtml, alertShape, alertTooltip, flaggedVehicles, ringStyle, sortAlerts,
+  ALERT_RING, NO_RING, SEVERITY_SIZES, SURGE_RING_PX, SYMBOLS, alertItemHtml, alertPlacement, alertTimeText,
+  alertTooltip, flaggedVehicles, inList, legendHtml, onMap, ringStyle, severityOf, severityWord, sortAlerts,
+  symbolKey, symbolSvg,
 } from "../../static/alerts/alerts.js";
+import { PALETTE } from "../../static/transit/map/format.js";
 
-test("an alert without a position is not drawn", () => {
-  assert.equal(alertShape({ kind: "delay", latitude: null, longitude: 4.9 }), null);
-  assert.equal(alertShape({ kind: "delay", latitude: 52.3 }), null);
+test("severity in words: 1-2 minor, 3 major, 4-5 critical; the server's word wins", () => {
+  assert.deepEqual([1, 2, 3, 4, 5].map(severityWord), ["minor", "minor", "major", "critical", "critical"]);
+  assert.equal(severityOf({ severity: 5, severity_label: "major" }), "major");
+  assert.equal(severityOf({ severity: 2 }), "minor");
 });
 
-test("a surge grows with its taps; an incident covers its radius; a vehicle alert is a ring", () => {
-  const surge = alertShape({ kind: "surge", latitude: 52.3, longitude: 4.9, detection: { tap_count: 30 } });
-  assert.deepEqual(surge, {
-    shape: "circle", latlng: [52.3, 4.9],
-    options: { radius: 60 + 12 * 30, color: KIND_COLOURS.surge, fillOpacity: 0.35, weight: 2 },
-  });
-  assert.equal(alertShape({ kind: "surge", latitude: 0, longitude: 0 }).options.radius, 72, "one tap at least");
-  const incident = alertShape({ kind: "incident", latitude: 1, longitude: 2, detection: { radius: 250 } });
-  assert.deepEqual([incident.shape, incident.options.radius, incident.options.dashArray], ["circle", 250, "4 4"]);
-  assert.equal(alertShape({ kind: "incident", latitude: 1, longitude: 2 }).options.radius, 150);
-  const delay = alertShape({ kind: "delay", latitude: 0, longitude: 0 });
-  assert.deepEqual([delay.shape, delay.options.radius, delay.options.fill, delay.options.color],
-                   ["circleMarker", 11, false, KIND_COLOURS.delay]);
-  assert.equal(alertShape({ kind: "martian", latitude: 0, longitude: 0 }).options.color, "#333");
+test("every kind has a symbol; a bunching alert about a gap is a gap", () => {
+  for (const kind of ["surge", "delay", "breakdown", "bunching", "silent", "incident"]) {
+    assert.equal(symbolKey({ kind }), kind);
+  }
+  assert.equal(symbolKey({ kind: "bunching", detection: { condition: "gap" } }), "gap");
+  assert.equal(symbolKey({ kind: "gap" }), "gap");
+  assert.equal(alertPlacement({ kind: "gap", vehicle_id: "v", severity: 2, status: "new" }).vehicle_id, "v");
+  assert.equal(symbolKey({ kind: "bunching", detection: { condition: "bunching" } }), "bunching");
+  const shapes = Object.values(SYMBOLS).map((s) => s.shape + "/" + s.glyph);
+  assert.equal(new Set(shapes).size, shapes.length, "no two symbols look the same");
 });
 
-test("vehicles with an alert about them get a ring in the alert's colour", () => {
+test("symbols are black and white: no route palette colour, severity by size and fill", () => {
+  const minor = symbolSvg("delay", "minor"), critical = symbolSvg("delay", "critical");
+  assert.match(minor, new RegExp(`width="${SEVERITY_SIZES.minor}"`));
+  assert.match(critical, new RegExp(`width="${SEVERITY_SIZES.critical}"`));
+  assert.ok(SEVERITY_SIZES.minor < SEVERITY_SIZES.major && SEVERITY_SIZES.major < SEVERITY_SIZES.critical);
+  assert.match(critical, /<g fill="#111"/, "a critical badge is black");
+  assert.match(minor, /<g fill="#fff"/);
+  for (const key of Object.keys(SYMBOLS)) {
+    const colours = new Set(symbolSvg(key, "major").match(/#[0-9a-f]{3,6}\b/gi));
+    assert.deepEqual([...colours].sort(), ["#111", "#fff"], key);
+    for (const c of PALETTE) assert.ok(!colours.has(c));
+  }
+  assert.match(symbolSvg("delay", "major", true), /stroke-dasharray="2 2"/, "detached: dashed");
+});
+
+test("a vehicle's alert follows the vehicle; a surge is a stop-sized ring; an incident its area", () => {
+  const delay = alertPlacement({ kind: "delay", vehicle_id: "bus-7", severity: 3, status: "new", latitude: 52.3,
+                                 longitude: 4.9 });
+  assert.deepEqual(delay, { symbol: "delay", severity: "major", size: SEVERITY_SIZES.major, vehicle_id: "bus-7",
+                            latlng: [52.3, 4.9], area: null, ring: null });
+  // no position yet: still drawn, at the vehicle
+  assert.equal(alertPlacement({ kind: "breakdown", vehicle_id: "x", severity: 4, status: "new" }).vehicle_id, "x");
+  const surge = alertPlacement({ kind: "surge", stop_id: "CS", severity: 5, status: "new", latitude: 52.37,
+                                 longitude: 4.9, detection: { tap_count: 300 } });
+  assert.deepEqual([surge.vehicle_id, surge.ring, surge.area], [null, { px: SURGE_RING_PX }, null]);
+  assert.ok(SURGE_RING_PX <= 20, "a stop, not a district: pixels, not hundreds of metres");
+  const incident = alertPlacement({ kind: "incident", severity: 4, status: "new", condition_open: true, latitude: 1,
+                                    longitude: 2, detection: { radius: 250 } });
+  assert.deepEqual(incident.area, { radius: 250 });
+  assert.equal(alertPlacement({ kind: "surge", status: "new", latitude: null, longitude: 4.9 }), null);
+});
+
+test("an incident is on the map while active, whatever its alert's state; other alerts while open", () => {
+  const inc = { kind: "incident", condition_open: true };
+  assert.ok(onMap({ ...inc, status: "resolved" }), "resolving the alert does not reopen the road");
+  assert.ok(!onMap({ ...inc, status: "resolved", condition_open: false }));
+  assert.ok(!onMap({ ...inc, status: "expired" }));
+  assert.ok(!inList({ ...inc, status: "resolved" }));
+  assert.ok(onMap({ kind: "delay", status: "acknowledged" }) && inList({ kind: "delay", status: "acknowledged" }));
+  assert.ok(!onMap({ kind: "delay", status: "expired" }) && !inList({ kind: "delay", status: "resolved" }));
+});
+
+test("vehicles with an open alert about them get a black ring", () => {
   const flagged = flaggedVehicles([
-    { kind: "delay", vehicle_id: "a" },
-    { kind: "surge", vehicle_id: "b" }, // about a stop, not a vehicle
-    { kind: "breakdown", vehicle_id: "c" },
-    { kind: "bunching", vehicle_id: null },
-    { kind: "silent", vehicle_id: "a" },
+    { kind: "delay", vehicle_id: "a", severity: 3 },
+    { kind: "surge", vehicle_id: "b", severity: 5 }, // about a stop, not a vehicle
+    { kind: "breakdown", vehicle_id: "c", severity: 4 },
+    { kind: "bunching", vehicle_id: null, severity: 2 },
+    { kind: "silent", vehicle_id: "a", severity: 2 }, // less severe than the delay
+    { kind: "delay", vehicle_id: "d", severity: 3, status: "expired" },
   ]);
-  assert.deepEqual([...flagged], [["a", "silent"], ["c", "breakdown"]]);
-  assert.deepEqual(ringStyle("breakdown"), { color: KIND_COLOURS.breakdown, weight: 3 });
+  assert.deepEqual([...flagged], [["a", "delay"], ["c", "breakdown"]]);
+  assert.deepEqual(ringStyle("breakdown"), ALERT_RING);
   assert.equal(ringStyle(undefined), NO_RING);
-  assert.deepEqual(NO_RING, { color: "#fff", weight: 1 });
 });
 
 test("the list shows the most severe first, then the most recent", () => {
@@ -51,17 +93,30 @@ test("the list shows the most severe first, then the most recent", () => {
   assert.deepEqual(sorted.map((a) => a.id), [4, 2, 3, 1]);
 });
 
-test("a list item offers acknowledge only while new, and escapes what it shows", () => {
+test("an alert row: local time in the feed's zone and age, severity as a word", () => {
   const a = { status: "new", condition_open: true, kind: "surge", severity: 4, summary: "<b>30 taps</b> at Dam",
-              admin_url: '/admin/alerts/alert/7/change/"' };
-  const html = alertItemHtml(a);
-  assert.match(html, /<span class="status">new<\/span><span class="kind">surge<\/span> · severity 4/);
+              detected_at: "2026-12-04T07:31:10Z", admin_url: '/admin/alerts/alert/7/change/"' };
+  const now = Date.parse("2026-12-04T07:35:40Z");
+  assert.equal(alertTimeText(a, "Europe/Amsterdam", now), "08:31 · 4 min ago");
+  assert.equal(alertTimeText(a, "Australia/Brisbane", now), "17:31 · 4 min ago");
+  assert.equal(alertTimeText({ ...a, started_at: "2026-12-04T06:00:00Z" }, "UTC", now), "06:00 · 1 h 35 min ago");
+  assert.equal(alertTimeText({ detected_at: null }, "UTC", now), "");
+  assert.equal(alertTimeText({ ...a, timezone: "Asia/Tokyo" }, "UTC", now), "16:31 · 4 min ago", "the alert's own zone");
+  const html = alertItemHtml(a, { tz: "Europe/Amsterdam", now });
+  assert.match(html, /<span class="kind">Passenger surge<\/span> · <span class="severity severity-critical">critical/);
+  assert.match(html, /<div class="when"[^>]*>08:31 · 4 min ago<\/div>/);
+  assert.match(html, /data-symbol="surge" data-severity="critical"/);
   assert.match(html, /data-do="acknowledge"/);
-  assert.match(html, /data-do="resolve"/);
   assert.ok(html.includes("&lt;b&gt;30 taps&lt;/b&gt; at Dam"));
   assert.ok(html.includes('href="/admin/alerts/alert/7/change/&quot;"'));
-  const seen = alertItemHtml({ ...a, status: "acknowledged", condition_open: false });
-  assert.ok(!seen.includes("acknowledge\""));
+  const seen = alertItemHtml({ ...a, status: "acknowledged", condition_open: false }, { tz: "UTC", now });
+  assert.ok(!seen.includes('data-do="acknowledge"'));
   assert.match(seen, /acknowledged · cleared/);
-  assert.equal(alertTooltip({ kind: "delay", summary: "a<b" }), "delay: a&lt;b");
+  assert.equal(alertTooltip({ kind: "delay", severity: 2, summary: "a<b" }), "Delay (minor): a&lt;b");
+});
+
+test("the legend lists every symbol and the three severities", () => {
+  const html = legendHtml();
+  for (const key of Object.keys(SYMBOLS)) assert.match(html, new RegExp(`data-symbol="${key}">`));
+  for (const sev of ["minor", "major", "critical"]) assert.match(html, new RegExp(`data-severity="${sev}">`));
 });

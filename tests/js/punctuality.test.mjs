@@ -31,6 +31,14 @@ test("a vehicle's status wins over its delay; no delay is no schedule", () => {
   assert.equal(state(undefined), "unknown");
 });
 
+test("laying over is never early, and late only once the departure is overdue; deadhead is its own state", () => {
+  assert.equal(state(-700, "layover"), "layover");
+  assert.equal(state(0, "layover"), "layover");
+  assert.equal(state(null, "layover"), "layover");
+  assert.equal(state(301, "layover"), "late");
+  assert.equal(state(null, "deadhead"), "deadhead");
+});
+
 test("the legend's labels are made from the thresholds", () => {
   const labels = Object.fromEntries(p.states.map((s) => [s.key, s.label]));
   assert.equal(labels.on_time, "On time (1 min early – 5 min late)");
@@ -43,7 +51,7 @@ test("the legend's labels are made from the thresholds", () => {
 
 test("every state has a colour of its own, and the legend lists each once", () => {
   const keys = p.states.map((s) => s.key);
-  assert.deepEqual(keys, ["on_time", "late", "early", "broken_down", "unknown", "out_of_service"]);
+  assert.deepEqual(keys, ["on_time", "late", "early", "layover", "broken_down", "deadhead", "unknown", "out_of_service"]);
   assert.equal(new Set(p.states.map((s) => s.colour)).size, keys.length);
   for (const s of p.states) assert.match(p.colours[s.key], /^#[0-9a-f]{6}$/);
 });

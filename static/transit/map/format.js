@@ -64,3 +64,42 @@ export function crowding(v) {
   if (pct < 95) return { label: "standing room", level: "high", pct };
   return { label: "full", level: "full", pct };
 }
+
+function parts(t, tz, options) {
+  const fmt = new Intl.DateTimeFormat("en-GB", { ...options, timeZone: tz || undefined });
+  const out = {};
+  fmt.formatToParts(new Date(t)).forEach((p) => { out[p.type] = p.value; });
+  return out;
+}
+
+/** The local time "08:31" of `t` (epoch ms or an ISO string) in time zone `tz` (IANA; none: the browser's). */
+export function clockTime(t, tz) {
+  const ms = typeof t === "number" ? t : Date.parse(t);
+  if (!Number.isFinite(ms)) return "";
+  const p = parts(ms, tz, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  return p.hour + ":" + p.minute;
+}
+
+/** A calendar date "2026-11-28" as "Sat 28 Nov 2026" (the date itself, no time zone involved). */
+export function dayText(isoDate) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(isoDate || "");
+  if (!m) return String(isoDate || "");
+  const p = parts(Date.UTC(+m[1], +m[2] - 1, +m[3], 12), "UTC", { weekday: "short", day: "numeric", month: "short",
+                                                                    year: "numeric" });
+  return p.weekday + " " + p.day + " " + p.month + " " + p.year;
+}
+
+/** A moment as "Sat 08:12" in time zone `tz`. */
+export function dayTimeText(t, tz) {
+  const ms = typeof t === "number" ? t : Date.parse(t);
+  if (!Number.isFinite(ms)) return "";
+  return parts(ms, tz, { weekday: "short" }).weekday + " " + clockTime(ms, tz);
+}
+
+/** How long ago, to the minute: "just now", "4 min ago", "2 h 5 min ago" (negative ages: "just now"). */
+export function agoText(ms) {
+  const min = Math.floor(Math.max(0, ms) / 60000);
+  if (min < 1) return "just now";
+  if (min < 60) return min + " min ago";
+  return Math.floor(min / 60) + " h" + (min % 60 ? " " + (min % 60) + " min" : "") + " ago";
+}

@@ -1,13 +1,15 @@
 // The live map: turns a Leaflet map (django-leaflet's callback) into StreamCity's live map and
 // wires the parts together — the vehicles (vehicles.js, motion.js), the socket (socket.js,
 // subscription.js), the network's lines and stops (network.js), popups (popups.js), the filter
-// panel and legend (controls.js), the URL state (filters.js) and punctuality (punctuality.js).
+// panel and legend (controls.js), the URL state (filters.js), punctuality (punctuality.js) and the
+// service banner (service.js). It opens on the running feed's extent (live-map-config's `extent`)
+// and lists the vehicle types of the running feed (`vehicle_types`) and its routes (`feeds`).
 //
 // Hooks kept for the operations page and the tests: container.streamcityLive (the api below),
 // container.streamcityMarkers (Map vehicle_id -> marker with getLatLng() and setStyle({color, weight})
 // for a ring), container.streamcityMap, #vehicle-count, #connection, and data-vehicle-count /
 // data-connected / data-connection / data-subscription / data-snapshots / data-frames /
-// data-popup / data-routes / data-stops on the map container.
+// data-popup / data-routes / data-stops / data-extent / data-banner on the map container.
 
 import { hashColour } from "./format.js";
 import { MAIN_TYPES, isShown, parseState, serialiseState } from "./filters.js";
@@ -15,6 +17,7 @@ import { VehicleMarker } from "./motion.js";
 import { createNetwork } from "./network.js";
 import { createPopups } from "./popups.js";
 import { punctuality as punctualityOf } from "./punctuality.js";
+import { serviceBanner } from "./service.js";
 import { LiveSocket } from "./socket.js";
 import { SnapshotAssembler, decodeVehicles, wanted } from "./subscription.js";
 import { createControls } from "./controls.js";
@@ -23,10 +26,28 @@ import { createVehicleLayer } from "./vehicles.js";
 const DEFAULTS = {
   stale_seconds: 300,
   urls: { socket: "/ws/live/", network: "/api/network/", stops: "/api/stops/", vehicle: "/api/vehicles/",
-          search: "/api/search/" },
+          search: "/api/search/", service: "/api/service/" },
   panel: true,
+  feeds: [],
+  extent: null,
+  vehicle_types: [],
+  timezone: null,
+  service: null,
 };
 const STALE_CHECK_MS = 5000;
+const SERVICE_POLL_MS = 30000;
+
+/** The network URL for the running feeds (all routes when none is named). */
+export function networkUrl(base, feeds) {
+  if (!feeds || !feeds.length) return base;
+  return base + (base.includes("?") ? "&" : "?") + feeds.map((f) => "feed=" + encodeURIComponent(f)).join("&");
+}
+
+/** Leaflet bounds [[south, west], [north, east]] of an extent {south, west, north, east}, or null. */
+export function extentBounds(e) {
+  if (!e || ![e.south, e.west, e.north, e.east].every(Number.isFinite)) return null;
+  return [[e.south, e.west], [e.north, e.east]];
+}
 
 /** The page's live-map-config (json_script) over the defaults; its punctuality is required. */
 export function readConfig(doc) {
@@ -57,12 +78,24 @@ export function createLiveMap(map) {
   const filters = urlState.filters;
   const vehicles = new Map(); // vehicle_id -> VehicleMarker
   const routes = new Map(); // route_id -> {route_id, short_name, long_name, vehicle_type, color, text_color, shapes}
-  const typesSeen = new Set(MAIN_TYPES);
+  // the running feed's vehicle types (MAIN_TYPES only when the server names none); types of vehicles seen are added
+  const typesSeen = new Set(cfg.vehicle_types && cfg.vehicle_types.length ? cfg.vehicle_types : MAIN_TYPES);
   const countEl = document.getElementById("vehicle-count");
   const connEl = document.getElementById("connection");
   const snapshots = new SnapshotAssembler();
   let plan = null; // the server's view of our subscription (from the last snapshot)
   let pendingOpen = null;
+  let clockEvent = 0, clockAt = 0; // the newest event time seen (ms) and when (performance.now())
+
+  // Open on the running feed's extent (MAP_CENTER_LAT/LON set: the server sends none, the map stays there).
+  const bounds = extentBounds(cfg.extent);
+  if (bounds) {
+    // the filter panel opens on wide maps (controls.js): keep the feed clear of it
+    const panelOpen = cfg.panel && urlState.panel !== "off" && urlState.panel !== "closed" && map.getSize().x >= 1100;
+    map.fitBounds(bounds, { paddingTopLeft: [20, 20], paddingBottomRight: [panelOpen ? 330 : 20, 20], animate: false,
+                            maxZoom: 16 });
+    container.dataset.extent = JSON.stringify(cfg.extent);
+  }
 
   function routeColour(id) {
     const r = id && routes.get(id);
@@ -72,7 +105,7 @@ export function createLiveMap(map) {
 
   function styleOf(m) {
     const v = m.vehicle, state = stateOf(v), colours = punctuality.colours;
-    if (state === "out_of_service") return { fill: colours.out_of_service, badge: false, dim: true };
+    if (state === "out_of_service" || state === "deadhead") return { fill: colours[state], badge: false, dim: true };
     if (filters.colour === "state") return { fill: colours[state], badge: false, dim: false };
     return { fill: routeColour(v.route_id), badge: state === "broken_down" && colours.broken_down, dim: false };
   }
@@ -103,6 +136,8 @@ export function createLiveMap(map) {
     }
     if (!m) vehicles.set(v.vehicle_id, new VehicleMarker(layer, v, now));
     else m.update(v, now, fromSnapshot);
+    const t = Date.parse(v.timestamp);
+    if (t > clockEvent) { clockEvent = t; clockAt = now; }
   }
 
   // A snapshot may come in parts (large ones do): vehicles missing from every part are removed.
@@ -195,7 +230,8 @@ export function createLiveMap(map) {
   });
 
   const network = createNetwork({
-    map, container, routes, typesSeen, filters, routeColour, getJSON, urls: cfg.urls,
+    map, container, routes, typesSeen, filters, routeColour, getJSON,
+    urls: { ...cfg.urls, network: networkUrl(cfg.urls.network, cfg.feeds) },
     show: { lines: urlState.lines, stops: urlState.stops },
     onRoutes() {
       layer.restyle();
@@ -244,6 +280,26 @@ export function createLiveMap(map) {
     l.on("tileload", () => { loaded += 1; container.classList.remove("sc-no-tiles"); });
   });
 
+  // -- the service banner: which service day runs, nothing scheduled now ---------------------------
+
+  const banner = L.DomUtil.create("div", "sc-banner", container);
+  banner.setAttribute("role", "status");
+  banner.hidden = true;
+  L.DomEvent.disableClickPropagation(banner);
+
+  function showService(service) {
+    const simNow = service && Date.parse(service.sim_now);
+    if (simNow > clockEvent) { clockEvent = simNow; clockAt = performance.now(); } // the clock without vehicles in view
+    const text = serviceBanner(service);
+    banner.hidden = !text;
+    banner.textContent = text || "";
+    container.dataset.banner = text || "";
+  }
+
+  function pollService() {
+    getJSON(cfg.urls.service).then((data) => showService(data.service)).catch(() => { /* the banner stays */ });
+  }
+
   // -- the api --------------------------------------------------------------------------------
 
   const api = {
@@ -280,6 +336,11 @@ export function createLiveMap(map) {
       return { draws: layer.draws, drawMs: layer.drawMs, messages: socket.messages, messageMs: socket.messageMs,
                vehicles: vehicles.size, plan };
     },
+    timezone: cfg.timezone,
+    /** The twin's clock (ms): the newest event time seen, moved on by the wall time since; else the wall clock. */
+    clock() {
+      return clockEvent ? clockEvent + (performance.now() - clockAt) : Date.now();
+    },
     vehiclePoint(id) {
       const m = vehicles.get(id);
       return m ? map.latLngToContainerPoint(m.getLatLng()) : null;
@@ -296,6 +357,8 @@ export function createLiveMap(map) {
   document.addEventListener("visibilitychange", () => { if (!document.hidden) socket.reconnectNow(); });
 
   updateCount();
+  showService(cfg.service);
+  if (cfg.urls.service) setInterval(pollService, SERVICE_POLL_MS);
   network.load();
   network.loadStops();
   socket.connect();

@@ -2,6 +2,7 @@
 // Needs Leaflet.
 
 export const STOP_ZOOM = 15; // stops are shown from this zoom on
+const NETWORK_REFRESH_MS = 15 * 60 * 1000; // which routes run now changes over the day
 const STOP_HIT_PX = 10;
 
 /** The key of a stops request for a box (west, south, east, north), to 3 decimals. */
@@ -46,6 +47,8 @@ export function createNetwork(ctx) {
       const selected = filters.routes.size ? filters.routes.has(r.route_id) : true;
       const typed = filters.types.size ? filters.types.has(r.vehicle_type) : true;
       if (!typed) return;
+      // a route that does not run now (the server's runs_now: a night line by day) is drawn only when picked
+      if (r.runs_now === false && !(filters.routes.size && selected)) return;
       const colour = routeColour(r.route_id);
       r.shapes.forEach((pts) => {
         L.polyline(pts, { renderer: lineRenderer, interactive: false, color: colour,
@@ -88,6 +91,7 @@ export function createNetwork(ctx) {
   }
 
   map.on("moveend", loadStops);
+  setInterval(load, NETWORK_REFRESH_MS);
   return {
     load, drawLines, loadStops, hitStop,
     show(what, on) {

@@ -10,6 +10,8 @@ const COLOURS = {
   late: "#ef6c00",
   early: "#1e88e5",
   broken_down: "#c62828",
+  layover: "#00897b",
+  deadhead: "#8d6e63",
   unknown: "#78909c",
   out_of_service: "#9e9e9e",
 };
@@ -39,15 +41,22 @@ export function punctuality(config) {
     { key: "on_time", label: `On time (${early} early – ${late} late)` },
     { key: "late", label: `Late (over ${late})` },
     { key: "early", label: `Early (over ${early})` },
+    { key: "layover", label: "Laying over (waiting to depart)" },
     { key: "broken_down", label: "Broken down" },
+    { key: "deadhead", label: "Driving to its next trip" },
     { key: "unknown", label: "No schedule" },
     { key: "out_of_service", label: "Out of service" },
   ].map((s) => ({ ...s, colour: COLOURS[s.key] }));
 
-  /** The state of a vehicle ({status, delay_seconds}; delay positive when late). */
+  /**
+   * The state of a vehicle ({status, delay_seconds}; delay positive when late). A vehicle laying
+   * over at the start of its trip is never early, and late only once its departure is overdue.
+   */
   function stateOf(v) {
     if (v.status === "broken_down") return "broken_down";
     if (v.status === "out_of_service") return "out_of_service";
+    if (v.status === "deadhead") return "deadhead";
+    if (v.status === "layover") return v.delay_seconds > lateSeconds ? "late" : "layover";
     if (v.delay_seconds == null) return "unknown";
     if (v.delay_seconds > lateSeconds) return "late";
     if (v.delay_seconds < -earlySeconds) return "early";
