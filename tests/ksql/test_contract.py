@@ -214,7 +214,8 @@ def test_the_alert_consumer_stores_every_alert_the_scripts_write(emitted):
     assert sink.created == len(keys) and sink.ignored == resent
     last = {d.event.alert_key: d.event for d in batch}  # updates (later tap counts) reach the rows
     for alert in Alert.objects.filter(kind="surge"):
-        assert alert.summary == last[alert.alert_key].summary and alert.severity == last[alert.alert_key].severity
+        update = last[alert.alert_key]  # the row's text is in people's words (alerts.wording), from the last update
+        assert f"{update.tap_count} taps" in alert.summary and alert.severity == update.severity
 
 
 @pytest.mark.django_db(transaction=True)
