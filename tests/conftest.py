@@ -92,3 +92,22 @@ def memory_bus():
 def bus(request):
     """Each bus implementation in turn: both must pass the same contract."""
     return request.getfixturevalue(f"{request.param}_bus")
+
+
+@pytest.fixture
+def operator_groups(transactional_db):
+    """The operators and supervisors groups with their permissions, as migration 0002 makes them.
+
+    A transactional test's database is flushed after each test, groups included. Re-create them
+    here rather than with serialized_rollback: restoring the serialized content after a flush that
+    re-created the content types fails on duplicates, depending on which test ran before."""
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    migration = import_module("alerts.migrations.0002_operator_groups")
+    operators, _ = Group.objects.get_or_create(name="operators")
+    operators.permissions.set(migration.perms(apps, migration.OPERATOR_PERMS))
+    supervisors, _ = Group.objects.get_or_create(name="supervisors")
+    supervisors.permissions.set(migration.perms(apps, migration.OPERATOR_PERMS + migration.SUPERVISOR_EXTRA))

@@ -16,7 +16,7 @@ from streamcity.asgi import application
 
 from .conftest import surge
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps the groups
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("operator_groups")]
 
 
 def session_cookie(user) -> bytes:

@@ -66,7 +66,8 @@ def previous_run_alerts(operator):
     return acknowledged
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the consumer closes connections; keeps the groups
+@pytest.mark.django_db(transaction=True)  # the consumer closes connections
+@pytest.mark.usefixtures("operator_groups")
 def test_after_a_restart_the_alerts_of_the_previous_run_expire_and_keep_what_operators_did(operator):
     acknowledged = previous_run_alerts(operator)
     assert Alert.objects.filter(status__in=["new", "acknowledged"]).count() == 5
@@ -168,7 +169,8 @@ def _pipeline(bus, sim, minutes: float, step_s: float = 10.0):
 
 
 @pytest.mark.slow
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("operator_groups")
 def test_a_restarted_simulation_expires_the_alerts_of_the_last_run_end_to_end(operator):
     """Run A (the built-in city's morning, with breakdowns and incidents) raises alerts through the
     real processors and consumers; an operator acknowledges one with a note. Run B starts (another

@@ -12,7 +12,7 @@ from streamcity.kernel.schemas import encode, event_key, SURGE_ALERTS, BREAKDOWN
 
 from .conftest import breakdown, incident, surge
 
-pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.usefixtures("postgres_required")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("operator_groups"), pytest.mark.usefixtures("postgres_required")]
 
 
 def produce_all(bus, events):
