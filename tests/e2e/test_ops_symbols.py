@@ -55,17 +55,20 @@ def test_alert_symbols_follow_their_subject_and_the_legend_lists_them(embedded, 
     stops = get_json(url + f"/api/stops/?bbox={lon - 0.01},{lat - 0.006},{lon + 0.01},{lat + 0.006}")["stops"]
     stop = min(stops, key=lambda s: (s["latitude"] - lat) ** 2 + (s["longitude"] - lon) ** 2)
     delay_key = f"delay:{v['vehicle_id']}:test"
+    run_id = get_json(url + "/api/service/")["service"]["run_id"]
     surge_key = f"surge:{stop['stop_id']}:test"
     iso = began.isoformat()
     inject(base_env(tmp_path), [
         {"type_": "delay", "alert_key": delay_key, "vehicle_id": v["vehicle_id"], "route_id": v["route_id"],
          "trip_id": v["trip_id"], "delay_seconds": 540, "threshold_seconds": 300, "severity": 3, "latitude": lat,
-         "longitude": lon, "summary": f"{v['vehicle_id']} 9 min late", "detected_at": iso, "timestamp": iso},
+         "longitude": lon, "summary": f"{v['vehicle_id']} 9 min late", "detected_at": iso,
+         "timestamp": at.isoformat()},  # began 4 min ago, still reported now: the lifecycle keeps it open
         {"type_": "surge", "alert_key": surge_key, "stop_id": stop["stop_id"], "window_start": iso,
          "window_end": at.isoformat(), "tap_count": 300, "threshold": 60, "severity": 5,
          "latitude": stop["latitude"], "longitude": stop["longitude"], "summary": "300 taps", "detected_at": iso,
          "timestamp": iso},
-        {"type_": "incident", "incident_id": "closure-1", "type": "road_closure", "latitude": lat + 0.004,
+        # an incident of the running simulation (ids carry its run id), or the lifecycle expires it
+        {"type_": "incident", "incident_id": f"{run_id}-closure-1", "type": "road_closure", "latitude": lat + 0.004,
          "longitude": lon + 0.004, "radius": 200, "severity": 4, "description": "Bridge closed", "timestamp": iso},
     ])
 
@@ -145,11 +148,12 @@ def test_alert_symbols_follow_their_subject_and_the_legend_lists_them(embedded, 
             )
 
             # resolving the alert of a closure still in place: out of the list, still on the map
-            page.click('#alert-list li[data-alert-key="incident:closure-1"] button[data-do="resolve"]')
-            page.wait_for_selector('#alert-list li[data-alert-key="incident:closure-1"]', state="detached")
+            closure = f"incident:{run_id}-closure-1"
+            page.click(f'#alert-list li[data-alert-key="{closure}"] button[data-do="resolve"]')
+            page.wait_for_selector(f'#alert-list li[data-alert-key="{closure}"]', state="detached")
             drawn = page.evaluate(
-                "() => { const e = document.getElementById('live-map').streamcityAlerts.get('incident:closure-1');"
-                " return e && e.alert.status + ':' + e.layers.length; }"
+                "key => { const e = document.getElementById('live-map').streamcityAlerts.get(key);"
+                " return e && e.alert.status + ':' + e.layers.length; }", closure,
             )
             assert drawn == "resolved:2"  # its area and its symbol
             assert errors == []

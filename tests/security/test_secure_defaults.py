@@ -206,6 +206,7 @@ def test_check_deploy_reports_nothing_with_the_documented_production_environment
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
+@pytest.mark.django_db
 def test_the_suite_itself_runs_as_the_demo():
     """The test process: STREAMCITY_DEMO from tests/environment.py, DEBUG off (pytest-django's default too)."""
     from django.conf import settings
