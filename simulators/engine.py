@@ -241,8 +241,10 @@ class Simulation:
     def _schedule_events(trip: TripPlan, day: _Day) -> list[StopSchedule]:
         return [
             StopSchedule(trip_id=trip.trip_id, stop_sequence=seq, stop_id=stop, route_id=trip.route.route_id,
-                         scheduled_arrival=_ts(day.origin + arr), service_date=day.date)
-            for seq, stop, arr in zip(trip.stop_seqs, trip.stop_ids, trip.arr)
+                         scheduled_arrival=_ts(day.origin + arr), service_date=day.date,
+                         scheduled_departure=_ts(day.origin + dep) if dep != arr else None,
+                         direction_id=int(trip.direction) if trip.direction in ("0", "1") else None, timepoint=tp)
+            for seq, stop, arr, dep, tp in zip(trip.stop_seqs, trip.stop_ids, trip.arr, trip.dep, trip.timepoint)
         ]
 
     def _start_vehicles(self) -> None:

@@ -220,3 +220,76 @@ class Frequency(models.Model):
 
     def __str__(self):
         return f"{self.trip_id} every {self.headway_secs}s"
+
+
+# -- history (transit.history; docs/history.md) --------------------------------------------------------
+# Time-ordered tables: rows arrive roughly in time order, so on PostgreSQL a BRIN index on the time
+# column (migration 0003) finds a period in a few pages; the composite primary keys are the b-tree
+# lookups by vehicle and time, and make a record read twice a conflict that is ignored.
+
+
+class StopEvent(models.Model):
+    """A vehicle's call at one stop of its trip (from the `stop_events` topic)."""
+
+    pk = models.CompositePrimaryKey("vehicle_id", "trip_start", "stop_sequence")
+    vehicle_id = models.CharField(max_length=128)
+    trip_start = models.DateTimeField(help_text="the trip's first scheduled time: tells runs of one trip_id apart")
+    stop_sequence = models.IntegerField()
+    trip_id = models.CharField(max_length=128)
+    route_id = models.CharField(max_length=128, null=True, blank=True)
+    direction_id = models.SmallIntegerField(null=True, blank=True)
+    stop_id = models.CharField(max_length=128)
+    scheduled = models.DateTimeField(help_text="scheduled departure (arrival at the last stop)")
+    arrival = models.DateTimeField(null=True, blank=True)
+    departure = models.DateTimeField(null=True, blank=True)
+    passenger_count = models.PositiveSmallIntegerField(default=0, help_text="on board when leaving")
+    capacity = models.PositiveSmallIntegerField(default=0)
+    timepoint = models.BooleanField(null=True, blank=True)
+    observed = models.BooleanField(default=True, help_text="false: passed between two reports, times interpolated")
+
+    class Meta:
+        indexes = [models.Index(fields=["route_id", "stop_id", "scheduled"], name="transit_stopevent_route_stop")]
+
+    def __str__(self):
+        return f"{self.vehicle_id} {self.trip_id}#{self.stop_sequence}"
+
+
+class VehiclePosition(models.Model):
+    """A vehicle's position, sampled (STREAMCITY_HISTORY_POSITION_SECONDS, or a change of course)."""
+
+    pk = models.CompositePrimaryKey("vehicle_id", "timestamp")
+    vehicle_id = models.CharField(max_length=128)
+    timestamp = models.DateTimeField()
+    route_id = models.CharField(max_length=128, null=True, blank=True)
+    trip_id = models.CharField(max_length=128, null=True, blank=True)
+    latitude = models.FloatField()
+    longitude = models.FloatField()
+    bearing = models.SmallIntegerField(default=0)
+    speed = models.FloatField(default=0)
+    status = models.CharField(max_length=16, default="in_service")
+    delay_seconds = models.IntegerField(null=True, blank=True)
+    passenger_count = models.PositiveSmallIntegerField(default=0)
+    capacity = models.PositiveSmallIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.vehicle_id} @ {self.timestamp:%H:%M:%S}"
+
+
+class ScheduledTrip(models.Model):
+    """A run of a trip the timetable planned (from `stop_schedule`): what service delivered counts against."""
+
+    pk = models.CompositePrimaryKey("trip_id", "service_date")
+    trip_id = models.CharField(max_length=128)
+    service_date = models.DateField()
+    start = models.DateTimeField(help_text="scheduled departure from the first stop (StopEvent.trip_start)")
+    end = models.DateTimeField(help_text="scheduled arrival at the last stop")
+    first_sequence = models.IntegerField()
+    last_sequence = models.IntegerField()
+    route_id = models.CharField(max_length=128, null=True, blank=True)
+    direction_id = models.SmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["start"], name="transit_scheduledtrip_start")]
+
+    def __str__(self):
+        return f"{self.trip_id} {self.start:%Y-%m-%d %H:%M}"

@@ -23,6 +23,9 @@ class ScheduledStop:
     stop_id: str
     route_id: str | None
     arrival: dt.datetime
+    direction_id: int | None = None
+    timepoint: bool | None = None
+    departure: dt.datetime | None = None  # when it differs from the arrival
 
 
 class Schedule:
@@ -44,7 +47,8 @@ class Schedule:
         with self._lock:
             stops = self._trips.setdefault(s.trip_id, {})
             self._count += s.stop_sequence not in stops
-            stops[s.stop_sequence] = ScheduledStop(s.stop_sequence, s.stop_id, s.route_id, s.scheduled_arrival)
+            stops[s.stop_sequence] = ScheduledStop(s.stop_sequence, s.stop_id, s.route_id, s.scheduled_arrival,
+                                                  s.direction_id, s.timepoint, s.scheduled_departure)
             self._orders.pop(s.trip_id, None)
             self._around.pop(s.trip_id, None)
             self._stops.add(s.stop_id)
