@@ -225,17 +225,20 @@ class Frequency(models.Model):
 # -- history (transit.history; docs/history.md) --------------------------------------------------------
 # Time-ordered tables: rows arrive roughly in time order, so on PostgreSQL a BRIN index on the time
 # column (migration 0003) finds a period in a few pages; the composite primary keys are the b-tree
-# lookups by vehicle and time, and make a record read twice a conflict that is ignored.
+# lookups (a vehicle's positions by time, a trip run's calls), and make a record read twice a conflict
+# that is ignored.
 
 
 class StopEvent(models.Model):
     """A vehicle's call at one stop of its trip (from the `stop_events` topic)."""
 
-    pk = models.CompositePrimaryKey("vehicle_id", "trip_start", "stop_sequence")
-    vehicle_id = models.CharField(max_length=128)
+    # a trip run's calls together (service delivered looks runs up by it); a spare taking over at a stop
+    # makes a second call there
+    pk = models.CompositePrimaryKey("trip_id", "trip_start", "stop_sequence", "vehicle_id")
+    trip_id = models.CharField(max_length=128)
     trip_start = models.DateTimeField(help_text="the trip's first scheduled time: tells runs of one trip_id apart")
     stop_sequence = models.IntegerField()
-    trip_id = models.CharField(max_length=128)
+    vehicle_id = models.CharField(max_length=128)
     route_id = models.CharField(max_length=128, null=True, blank=True)
     direction_id = models.SmallIntegerField(null=True, blank=True)
     stop_id = models.CharField(max_length=128)
