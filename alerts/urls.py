@@ -4,7 +4,7 @@ from streamcity.kernel.security import ExternalIdConverter
 
 from . import history_views, views
 
-register_converter(ExternalIdConverter, "external_id")
+register_converter(ExternalIdConverter, "vehicle_ref")  # transit registers it as external_id
 
 app_name = "alerts"
 
@@ -14,7 +14,7 @@ urlpatterns = [
     path("ops/playback/", history_views.playback, name="playback"),
     path("api/history/at/", history_views.history_at, name="history-at"),
     path("api/history/range/", history_views.history_range, name="history-range"),
-    path("api/history/vehicles/<external_id:vehicle_id>/track/", history_views.vehicle_track,
+    path("api/history/vehicles/<vehicle_ref:vehicle_id>/track/", history_views.vehicle_track,
          name="vehicle-track"),
     path("api/alerts/", views.alerts_api, name="alerts-api"),
     path("api/alerts/<int:pk>/acknowledge/", views.alert_action, {"action": "acknowledge"}, name="alert-acknowledge"),

@@ -35,7 +35,8 @@ export function otpHeat(tables) {
     return r ? r.on_time_pct : null;
   }));
   return {
-    data: [{ type: "heatmap", x: hours, y: routes, z, zmin: 0, zmax: 100, colorscale: "RdYlGn",
+    data: [{ type: "heatmap", x: hours, y: routes, z, zmin: 0, zmax: 100,
+             colorscale: [[0, "#b91c1c"], [0.6, "#f97316"], [0.8, "#facc15"], [1, "#16a34a"]],
              colorbar: { title: { text: "% on time" } } }],
     layout: layout("On time, route × hour (%)", { yaxis: { type: "category" } }),
   };

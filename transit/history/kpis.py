@@ -15,9 +15,10 @@ London-sized day answers without moving its rows into Python (docs/history.md ha
   headways h is sum(h²) / (2·sum(h)) (AWT from the actual ones, SWT from the scheduled ones) and
   the excess wait time EWT = AWT - SWT. Gaps longer than MAX_HEADWAY are breaks in service
   (overnight), not headways.
-- Service delivered: scheduled trip runs due (their start at least DUE_GRACE ago) against the ones
-  with at least one stop event; a missed trip's scheduled running time is its ghost-bus minutes
-  (the time a passenger information system showed a vehicle that never ran).
+- Service delivered: scheduled trip runs due (starting between the first and the last trip run of
+  the period, and at least DUE_GRACE ago) against the ones with at least one stop event; a missed
+  trip's scheduled running time is its ghost-bus minutes (the time a passenger information system
+  showed a vehicle that never ran).
 - Crowding: load factor (on board / capacity) at timepoint departures, in bands; trips full (at
   or over capacity at a departure).
 """
@@ -205,19 +206,24 @@ def headways(period: Period) -> tuple[Table, Table]:
 # -- service delivered -------------------------------------------------------------------------------------
 
 def service(period: Period, now: dt.datetime | None = None) -> Table:
+    """Trips due are those scheduled to start while history was being kept: from the first trip run
+    of the period to the last one (no later than DUE_GRACE ago), so a day whose history begins late
+    (a deployment, a simulation started mid-day) does not count the trips before it as missed."""
     from django.db.models import Exists, OuterRef
 
     from transit.models import ScheduledTrip, StopEvent
 
     now = now or timezone.now()
     ran = StopEvent.objects.filter(trip_id=OuterRef("trip_id"), trip_start=OuterRef("start"))
-    trips = (ScheduledTrip.objects.filter(start__gte=period.start, start__lt=period.end)
-             .annotate(ran=Exists(ran)).values_list("route_id", "start", "end", "ran"))
+    trips = list(ScheduledTrip.objects.filter(start__gte=period.start, start__lt=period.end)
+                 .annotate(ran=Exists(ran)).values_list("route_id", "start", "end", "ran"))
+    starts = [start for _, start, _, ran_ in trips if ran_]
+    first, last = (min(starts), min(max(starts), now - DUE_GRACE)) if starts else (None, None)
     by_route: dict[str, list] = {}
     for route, start, end, ran_ in trips:
         t = by_route.setdefault(route or "", [0, 0, 0, 0, 0.0])
         t[0] += 1
-        if start <= now - DUE_GRACE:
+        if first is not None and first <= start <= last:
             t[1] += 1
             if ran_:
                 t[2] += 1
