@@ -106,7 +106,7 @@ def test_kpi_charts_and_the_playback_of_a_breakdown(procs, tmp_path, chromium_pa
             assert during["vehicles"][vehicle]["status"] == "broken_down"
             assert during["vehicles"][vehicle]["speed"] == 0
             assert any(k.startswith(f"breakdown:{vehicle}") for k in during["alerts"])
-            assert page.locator(f'#pb-open-alerts li[data-kind="breakdown"]').count() >= 1
+            assert page.locator('#pb-open-alerts li[data-kind="breakdown"]').count() >= 1
             page.screenshot(path=str(IMG / "playback.png"))
             # the spare takes over: on the road, in service, on the broken vehicle's block
             spare_time = dt.datetime.fromisoformat(spare_track[2]["timestamp"])
