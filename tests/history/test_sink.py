@@ -20,9 +20,9 @@ def batch(events):
     return [Decoded(Record("t", 0, i, None, b""), e) for i, e in enumerate(events)]
 
 
-def live(t0, s, *, bearing=90.0, trip="T1", vehicle="V1", status="in_service"):
+def live(t0, s, *, bearing=90.0, trip="T1", vehicle="V1", status="in_service", speed=5.0):
     return LiveVehicle(vehicle_id=vehicle, vehicle_type="bus", route_id="R1", trip_id=trip, latitude=52.0,
-                       longitude=4.9, bearing=bearing, speed=5, stop_sequence=3, status=status,
+                       longitude=4.9, bearing=bearing, speed=speed, stop_sequence=3, status=status,
                        timestamp=t0 + dt.timedelta(seconds=s), delay_seconds=30)
 
 
@@ -41,6 +41,16 @@ def test_positions_are_sampled_every_period_or_on_a_turn():
         t0 + dt.timedelta(seconds=s) for s in (0, 16, 32, 48)]
     sink(batch([live(t0, 50, bearing=135), live(t0, 52, bearing=140), live(t0, 54, status="broken_down")]))
     assert VehiclePosition.objects.count() == 6  # the turn and the breakdown, not the 5° after the turn
+
+
+def test_a_vehicle_standing_still_is_kept_less_often():
+    t0 = timezone.now().replace(microsecond=0)
+    sink = HistorySink(every_seconds=15, course_degrees=30, prune_every=0)
+    sink(batch([live(t0, s, speed=0.0, vehicle="V3") for s in range(0, 150, 5)]))  # 2.5 min at a stop
+    kept = [p.timestamp for p in VehiclePosition.objects.filter(vehicle_id="V3").order_by("timestamp")]
+    assert kept == [t0 + dt.timedelta(seconds=s) for s in (0, 60, 120)]
+    sink(batch([live(t0, 150, speed=4.0, vehicle="V3"), live(t0, 155, speed=6.0, vehicle="V3")]))
+    assert VehiclePosition.objects.filter(vehicle_id="V3").count() == 4  # moving off: the first move is kept
 
 
 def test_stop_events_read_twice_are_stored_once_and_trips_fold_their_stops():

@@ -85,7 +85,11 @@ def _param(value: dt.datetime):
 
 
 def _query(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
+    from django.db import transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # the headways' sorts in memory, not on disk
+            cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(sql, params)
         return cursor.fetchall()
 

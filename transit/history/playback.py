@@ -6,7 +6,16 @@ import datetime as dt
 
 from django.db.models import Max, Min
 
-POSITION_WINDOW = dt.timedelta(seconds=90)  # a vehicle whose latest sample is older is not shown at t
+
+
+def position_window() -> dt.timedelta:
+    """How far back a vehicle's latest point may be to show it at t: a little more than the longest
+    the sampler goes without a point (a vehicle standing still)."""
+    from django.conf import settings
+
+    from .sink import STILL_EVERY
+
+    return dt.timedelta(seconds=max(90.0, settings.STREAMCITY_HISTORY_POSITION_SECONDS * STILL_EVERY + 30))
 
 
 def _position(p) -> dict:
@@ -16,10 +25,11 @@ def _position(p) -> dict:
             "passenger_count": p.passenger_count, "capacity": p.capacity}
 
 
-def positions_at(t: dt.datetime, window: dt.timedelta = POSITION_WINDOW) -> list[dict]:
+def positions_at(t: dt.datetime, window: dt.timedelta | None = None) -> list[dict]:
     """Each vehicle's latest sampled position at or before `t`, within `window` before it."""
     from transit.models import VehiclePosition
 
+    window = window or position_window()
     latest: dict[str, object] = {}
     for p in VehiclePosition.objects.filter(timestamp__gt=t - window, timestamp__lte=t).order_by("timestamp"):
         latest[p.vehicle_id] = p

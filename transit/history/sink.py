@@ -32,6 +32,7 @@ class _Kept:
     trip_id: str | None
     status: str
     stop_sequence: int | None
+    speed: float
 
 
 def _turned(a: float, b: float) -> float:
@@ -39,11 +40,18 @@ def _turned(a: float, b: float) -> float:
     return min(d, 360 - d)
 
 
+STILL_MPS = 0.5  # slower than this: standing (at a stop, at lights, on layover)
+STILL_EVERY = 4  # a vehicle standing since the last point kept is kept this many times less often
+
+
 class PositionSampler:
-    """Which reports of each vehicle to keep."""
+    """Which reports of each vehicle to keep: every `every_seconds`, or at once on a turn of
+    `course_degrees` or a change of trip, status or stop; a vehicle that stood still since its last
+    point every STILL_EVERY × `every_seconds` (under playback's POSITION_WINDOW)."""
 
     def __init__(self, every_seconds: float, course_degrees: float):
         self.every = dt.timedelta(seconds=every_seconds)
+        self.still_every = self.every * STILL_EVERY
         self.course = course_degrees
         self._kept: dict[str, _Kept] = {}
 
@@ -52,10 +60,12 @@ class PositionSampler:
         if k is not None:
             if v.timestamp <= k.timestamp:
                 return False
-            if (v.timestamp - k.timestamp < self.every and v.trip_id == k.trip_id and v.status == k.status
-                    and v.stop_sequence == k.stop_sequence and _turned(v.bearing, k.bearing) < self.course):
+            still = v.speed < STILL_MPS and k.speed < STILL_MPS
+            if (v.timestamp - k.timestamp < (self.still_every if still else self.every) and v.trip_id == k.trip_id
+                    and v.status == k.status and v.stop_sequence == k.stop_sequence
+                    and _turned(v.bearing, k.bearing) < self.course):
                 return False
-        self._kept[v.vehicle_id] = _Kept(v.timestamp, v.bearing, v.trip_id, v.status, v.stop_sequence)
+        self._kept[v.vehicle_id] = _Kept(v.timestamp, v.bearing, v.trip_id, v.status, v.stop_sequence, v.speed)
         return True
 
 
