@@ -65,8 +65,8 @@ class Period:
 # -- SQL that reads the same on both databases ----------------------------------------------------------
 
 def _epoch(column: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"EXTRACT(EPOCH FROM {column})"
+    if connection.vendor == "postgresql":  # double precision (EXTRACT gives numeric: several times slower)
+        return f"date_part('epoch', {column})"
     return f"((julianday({column}) - 2440587.5) * 86400.0)"
 
 
