@@ -35,6 +35,12 @@ def test_a_user_who_is_not_an_operator_is_refused(client, django_user_model):
     assert client.get("/ops/kpis/?format=csv&table=alerts_by_kind").status_code == 403
 
 
+def test_supervisors_see_the_pages_too(client, supervisor):
+    login(client, supervisor)
+    assert client.get("/ops/kpis/").status_code == 200
+    assert client.get("/ops/playback/").status_code == 200
+
+
 def test_every_table_comes_as_json_and_as_csv(client, operator):
     login(client, operator)
     now = timezone.now()

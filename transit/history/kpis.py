@@ -70,8 +70,8 @@ def _epoch(column: str) -> str:
     return f"((julianday({column}) - 2440587.5) * 86400.0)"
 
 
-# (SQLite's julianday() is exact to some 50 µs: a deviation is rounded to the wire's milliseconds
-# before it is compared with the punctuality window)
+# (SQLite's julianday() is a float of days, not exact to the millisecond: a deviation is rounded to the wire's
+# milliseconds before it is compared with the punctuality window)
 
 
 def _hour(seconds: str) -> str:
