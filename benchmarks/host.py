@@ -37,7 +37,7 @@ from streamcity.server import asgi_server, server_loop  # first: it installs Twi
 
 logger = logging.getLogger(__name__)
 
-VEHICLE_WORKERS = ("vehicles", "bridge")  # the vehicle stages (live-vehicles, vehicle-alerts, bunching) share one Worker
+VEHICLE_WORKERS = ("vehicles", "bridge")  # the vehicle stages (live-vehicles, stop-events, alerts) share one Worker
 TAP_WORKERS = ("surges",)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 1e6
@@ -211,7 +211,7 @@ class Children:
 
 
 # What each processors process runs (runprocessors --only ...), by --processor-processes.
-PROCESSOR_SPLITS = {1: [None], 2: [["live-vehicles", "vehicle-alerts", "bunching"], ["surges"]]}
+PROCESSOR_SPLITS = {1: [None], 2: [["live-vehicles", "stop-events", "vehicle-alerts", "bunching"], ["surges"]]}
 
 
 def proc_cpu_seconds(pid: int) -> float:

@@ -249,7 +249,8 @@ class Simulation:
         return [
             StopSchedule(trip_id=trip.trip_id, stop_sequence=seq, stop_id=stop, route_id=trip.route.route_id,
                          scheduled_arrival=_ts(day.origin + arr), service_date=day.date,
-                         scheduled_departure=_ts(day.origin + dep) if dep != arr else None, timepoint=exact)
+                         scheduled_departure=_ts(day.origin + dep) if dep != arr else None,
+                         direction_id=int(trip.direction) if trip.direction in ("0", "1") else None, timepoint=exact)
             for seq, stop, arr, dep, exact in zip(trip.stop_seqs, trip.stop_ids, trip.arr, trip.dep, trip.timepoint)
         ]
 

@@ -231,6 +231,18 @@ STREAMCITY_VEHICLE_STALE_SECONDS = env.int("STREAMCITY_VEHICLE_STALE_SECONDS", d
 
 # The live map opens on the running feed's extent unless MAP_CENTER_LAT/LON are set (then there).
 MAP_CENTER_FIXED = bool(env.str("MAP_CENTER_LAT", default="") or env.str("MAP_CENTER_LON", default=""))
+
+# History (docs/history.md): one position per vehicle at most this often (seconds), or on a change of
+# course of this many degrees; rows older than the retention (days, the SQLite demo keeps 2) are
+# pruned by the history consumer every STREAMCITY_HISTORY_PRUNE_SECONDS and by `manage.py prunehistory`.
+STREAMCITY_HISTORY_POSITION_SECONDS = env.float("STREAMCITY_HISTORY_POSITION_SECONDS", default=15.0)
+STREAMCITY_HISTORY_COURSE_DEGREES = env.float("STREAMCITY_HISTORY_COURSE_DEGREES", default=30.0)
+STREAMCITY_HISTORY_RETENTION_DAYS = env.float(
+    "STREAMCITY_HISTORY_RETENTION_DAYS",
+    default=2 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 30,
+)
+STREAMCITY_HISTORY_PRUNE_SECONDS = env.float("STREAMCITY_HISTORY_PRUNE_SECONDS", default=3600.0)
+
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (env.float("MAP_CENTER_LAT", default=52.37), env.float("MAP_CENTER_LON", default=4.90)),
     "DEFAULT_ZOOM": env.int("MAP_ZOOM", default=13),
@@ -257,6 +269,12 @@ STATIC_URL = "static/"
 # and the demo serve them straight from the app folders through WhiteNoise too (no collectstatic step).
 STATIC_ROOT = env.str("DJANGO_STATIC_ROOT", default="" if LOCAL else str(VAR_DIR / "static")) or None
 STATICFILES_DIRS = [BASE_DIR / "static"]
+try:  # plotly.min.js from the plotly package (the KPI charts; served from here, offline, no CDN)
+    import plotly as _plotly
+
+    STATICFILES_DIRS.append(("plotly", Path(_plotly.__file__).resolve().parent / "package_data"))
+except ImportError:  # pragma: no cover - plotly is in requirements.txt
+    pass
 WHITENOISE_USE_FINDERS = LOCAL
 
 # -- auth and security --------------------------------------------------------------------------

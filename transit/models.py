@@ -250,3 +250,82 @@ class SimulationRun(models.Model):
 
     def __str__(self):
         return f"{self.feed} {self.run_id}"
+# -- history (transit.history; docs/history.md) --------------------------------------------------------
+# Time-ordered tables: rows arrive roughly in time order, so on PostgreSQL a BRIN index on the time
+# column (migration 0003) finds a period in a few pages; the composite primary keys are the b-tree
+# lookups (a vehicle's positions by time, a trip run's calls), and make a record read twice a conflict
+# that is ignored.
+
+
+class Float4Field(models.FloatField):
+    """A 4-byte float (REAL on PostgreSQL and SQLite): about 7 digits, some 0.5 m of latitude or
+    longitude, for the tens of millions of positions a day keeps (FloatField is 8 bytes)."""
+
+    def db_type(self, connection):
+        return "real"
+
+
+class StopEvent(models.Model):
+    """A vehicle's call at one stop of its trip (from the `stop_events` topic)."""
+
+    # a trip run's calls together (service delivered looks runs up by it); a spare taking over at a stop
+    # makes a second call there
+    pk = models.CompositePrimaryKey("trip_id", "trip_start", "stop_sequence", "vehicle_id")
+    trip_id = models.CharField(max_length=128)
+    trip_start = models.DateTimeField(help_text="the trip's first scheduled time: tells runs of one trip_id apart")
+    stop_sequence = models.IntegerField()
+    vehicle_id = models.CharField(max_length=128)
+    route_id = models.CharField(max_length=128, null=True, blank=True)
+    direction_id = models.SmallIntegerField(null=True, blank=True)
+    stop_id = models.CharField(max_length=128)
+    scheduled = models.DateTimeField(help_text="scheduled departure (arrival at the last stop)")
+    arrival = models.DateTimeField(null=True, blank=True)
+    departure = models.DateTimeField(null=True, blank=True)
+    passenger_count = models.PositiveSmallIntegerField(default=0, help_text="on board when leaving")
+    capacity = models.PositiveSmallIntegerField(default=0)
+    timepoint = models.BooleanField(null=True, blank=True)
+    observed = models.BooleanField(default=True, help_text="false: passed between two reports, times interpolated")
+
+    def __str__(self):
+        return f"{self.vehicle_id} {self.trip_id}#{self.stop_sequence}"
+
+
+class VehiclePosition(models.Model):
+    """A vehicle's position, sampled (STREAMCITY_HISTORY_POSITION_SECONDS, or a change of course)."""
+
+    pk = models.CompositePrimaryKey("vehicle_id", "timestamp")
+    vehicle_id = models.CharField(max_length=128)
+    timestamp = models.DateTimeField()
+    route_id = models.CharField(max_length=128, null=True, blank=True)
+    trip_id = models.CharField(max_length=128, null=True, blank=True)
+    latitude = Float4Field()
+    longitude = Float4Field()
+    bearing = models.SmallIntegerField(default=0)
+    speed = Float4Field(default=0)
+    status = models.CharField(max_length=16, default="in_service")
+    delay_seconds = models.IntegerField(null=True, blank=True)
+    passenger_count = models.PositiveSmallIntegerField(default=0)
+    capacity = models.PositiveSmallIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.vehicle_id} @ {self.timestamp:%H:%M:%S}"
+
+
+class ScheduledTrip(models.Model):
+    """A run of a trip the timetable planned (from `stop_schedule`): what service delivered counts against."""
+
+    pk = models.CompositePrimaryKey("trip_id", "service_date")
+    trip_id = models.CharField(max_length=128)
+    service_date = models.DateField()
+    start = models.DateTimeField(help_text="scheduled departure from the first stop (StopEvent.trip_start)")
+    end = models.DateTimeField(help_text="scheduled arrival at the last stop")
+    first_sequence = models.IntegerField()
+    last_sequence = models.IntegerField()
+    route_id = models.CharField(max_length=128, null=True, blank=True)
+    direction_id = models.SmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["start"], name="transit_scheduledtrip_start")]
+
+    def __str__(self):
+        return f"{self.trip_id} {self.start:%Y-%m-%d %H:%M}"

@@ -26,3 +26,22 @@ def bridge(bus, loop):
     worker = bridge_worker(bus, frames)
     publisher = vehicle_publisher(frames, interval=settings.STREAMCITY_FRAME_INTERVAL, loop=loop)
     return [Role("bridge", worker.run), Role("frames", publisher.run)], [worker]
+
+
+@registry.processor("stop-events", order=5, stage_of=VEHICLE_PIPELINE)
+def stop_events(ctx: Context):
+    from .history.stops import StopEventStage
+
+    return StopEventStage(ctx.bus, shared_reference(ctx))
+
+
+@registry.consumer("history", order=20)
+def history(bus, loop):
+    from streamcity.kernel.bus import Worker
+
+    from .history.sink import HistorySink
+
+    sink = HistorySink()
+    worker = Worker(bus, name="history", group_id=sink.group_id, topics=sink.topics, handle=sink, batch_size=2000,
+                    tick=sink.tick)
+    return [Role("history", worker.run)], [worker]

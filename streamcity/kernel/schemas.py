@@ -122,6 +122,7 @@ class StopSchedule(Event, frozen=True, kw_only=True):
     service_date: dt.date
     scheduled_departure: dt.datetime | None = None  # when it differs from the arrival (a layover, a dwell)
     timepoint: bool = True  # False: the times here are approximate (GTFS timepoint=0), no one is early against them
+    direction_id: Annotated[int, msgspec.Meta(ge=0, le=1)] | None = None  # GTFS direction_id, where known
 
 
 class LiveVehicle(VehicleLocation, frozen=True, kw_only=True):
@@ -133,6 +134,32 @@ class LiveVehicle(VehicleLocation, frozen=True, kw_only=True):
     @classmethod
     def of(cls, report: VehicleLocation, *, delay_seconds: int | None) -> LiveVehicle:
         return cls(**msgspec.structs.asdict(report), delay_seconds=delay_seconds)
+
+
+class StopEvent(Event, frozen=True, kw_only=True):
+    """A vehicle's call at one stop of its trip, derived from its reports (topic stop_events), sent
+    once its departure is seen (or the trip moved on without it). Key: vehicle_id.
+
+    `trip_start` (the trip's first scheduled arrival) tells two runs of one trip_id apart;
+    `arrival` is None when the vehicle was first seen already at the stop; `departure` is None
+    at a trip's last stop and when the vehicle never left (a breakdown). `observed` is False for
+    a stop passed between two reports (its times are interpolated from the schedule)."""
+
+    vehicle_id: Identifier
+    trip_id: Identifier
+    route_id: OptionalId = None
+    direction_id: int | None = None
+    stop_id: Identifier
+    stop_sequence: int
+    trip_start: dt.datetime
+    scheduled: dt.datetime  # the scheduled departure (the arrival at a trip's last stop)
+    arrival: dt.datetime | None = None
+    departure: dt.datetime | None = None
+    passenger_count: Count = 0  # on board when leaving (or arriving, without a departure)
+    capacity: Count = 0
+    timepoint: bool | None = None
+    observed: bool = True
+    timestamp: dt.datetime  # event time it was derived at (the departure, or what ended the call)
 
 
 AlertState = Literal["open", "cleared"]
@@ -261,6 +288,7 @@ RIDER_TAPPED_ON = Topic("rider_tapped_on", RiderTappedOn, "stop_id")
 TRAFFIC_INCIDENTS = Topic("traffic_incidents", TrafficIncident, "incident_id")
 STOP_SCHEDULE = Topic("stop_schedule", StopSchedule, "trip_id", compacted=True)
 LIVE_VEHICLES = Topic("live_vehicles", LiveVehicle, "vehicle_id", compacted=True)
+STOP_EVENTS = Topic("stop_events", StopEvent, "vehicle_id")
 SURGE_ALERTS = Topic("surge_alerts", SurgeAlert, "alert_key")
 DELAY_ALERTS = Topic("delay_alerts", DelayAlert, "alert_key")
 BREAKDOWN_ALERTS = Topic("breakdown_alerts", BreakdownAlert, "alert_key")
@@ -276,6 +304,7 @@ TOPICS: dict[str, Topic] = {
         TRAFFIC_INCIDENTS,
         STOP_SCHEDULE,
         LIVE_VEHICLES,
+        STOP_EVENTS,
         SURGE_ALERTS,
         DELAY_ALERTS,
         BREAKDOWN_ALERTS,

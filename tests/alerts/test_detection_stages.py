@@ -225,8 +225,8 @@ def test_runprocessors_selects_stages_and_names_their_group(settings):
     _, workers = registry.processors(bus)
     by_name = {w.name: w for w in workers}
     assert set(by_name) == {"reference", "vehicles", "surges"}
-    assert by_name["vehicles"].group_id == "streamcity-live-vehicles+vehicle-alerts+bunching"
-    assert [s.name for s in by_name["vehicles"].handle.stages] == ["live-vehicles", "vehicle-alerts", "bunching"]
+    assert by_name["vehicles"].group_id == "streamcity-live-vehicles+stop-events+vehicle-alerts+bunching"
+    assert [s.name for s in by_name["vehicles"].handle.stages] == ["live-vehicles", "stop-events", "vehicle-alerts", "bunching"]
     assert by_name["vehicles"].retain is not None
     _, workers = registry.processors(bus, only=["bunching", "vehicle-alerts"])
     [w] = [w for w in workers if w.name != "reference"]

@@ -52,7 +52,7 @@ def test_a_short_run_on_kafka_with_the_processors_in_two_processes(tmp_path, kaf
     assert set(result["capacity_s_by_worker"]) == {"vehicles", "surges", "bridge"}
     assert result["processor_capacity_per_s"] > 0 and result["baseline_consume_per_s"] > 0
     by_process = result["capacity_cpu_s_by_process"]  # the pipeline (bridge) and each processors process
-    assert set(by_process) == {"pipeline", "processors-live-vehicles+vehicle-alerts+bunching", "processors-surges"}
+    assert set(by_process) == {"pipeline", "processors-live-vehicles+stop-events+vehicle-alerts+bunching", "processors-surges"}
     assert all(seconds >= 0 for seconds in by_process.values()) and sum(by_process.values()) > 0  # 10 ms ticks
 
 

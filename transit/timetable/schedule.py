@@ -27,6 +27,7 @@ class ScheduledStop:
     arrival: dt.datetime
     departure: dt.datetime | None = None  # None: departs when it arrives (the schedule says no dwell)
     timepoint: bool = True  # False: approximate times (GTFS timepoint=0)
+    direction_id: int | None = None
 
     @property
     def leaves(self) -> dt.datetime:
@@ -53,7 +54,7 @@ class Schedule:
             stops = self._trips.setdefault(s.trip_id, {})
             self._count += s.stop_sequence not in stops
             stops[s.stop_sequence] = ScheduledStop(s.stop_sequence, s.stop_id, s.route_id, s.scheduled_arrival,
-                                                   s.scheduled_departure, s.timepoint)
+                                                   s.scheduled_departure, s.timepoint, s.direction_id)
             self._orders.pop(s.trip_id, None)
             self._around.pop(s.trip_id, None)
             self._stops.add(s.stop_id)
