@@ -6,4 +6,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("alerts.urls")),
     path("", include("transit.urls")),
+    path("", include("transit.passenger_urls")),
 ]

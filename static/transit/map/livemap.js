@@ -55,6 +55,7 @@ export function createLiveMap(map) {
   const stateOf = punctuality.stateOf;
   const urlState = parseState(location.search);
   const filters = urlState.filters;
+  if (Array.isArray(cfg.routes) && cfg.routes.length) filters.routes = new Set(cfg.routes); // a page's own map
   const vehicles = new Map(); // vehicle_id -> VehicleMarker
   const routes = new Map(); // route_id -> {route_id, short_name, long_name, vehicle_type, color, text_color, shapes}
   const typesSeen = new Set(MAIN_TYPES);
@@ -160,6 +161,7 @@ export function createLiveMap(map) {
   }
 
   function saveState() {
+    if (cfg.save_state === false) return; // a map inside another page leaves its URL alone
     const s = serialiseState(location.search, filters);
     history.replaceState(null, "", location.pathname + (s ? "?" + s : "") + location.hash);
   }
