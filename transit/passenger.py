@@ -109,9 +109,10 @@ def _alert_dict(alert) -> dict:
             "trip_id": alert.trip_id, "severity": alert.severity, "url": p.get("url", "")}
 
 
-def _cancelled_by(alerts: list, *, stop_ids: set[str]) -> tuple[set[str], set[str], bool]:
-    """(trip ids, route ids, the whole stop) that alerts of effect NO_SERVICE take out of service."""
-    trips, routes, stop_closed = set(), set(), False
+def _cancelled_by(alerts: list, *, stop_ids: set[str]) -> tuple[set[str], set[tuple], set[str]]:
+    """(trip ids, (route id, stop id or None) pairs, closed stop ids) that alerts of effect NO_SERVICE
+    take out of service."""
+    trips, routes, stop_closed = set(), set(), set()
     for a in alerts:
         p = a.payload or {}
         if a.kind != "service" or p.get("effect") != NO_SERVICE:
@@ -121,11 +122,11 @@ def _cancelled_by(alerts: list, *, stop_ids: set[str]) -> tuple[set[str], set[st
                 trips.add(e["trip_id"])
             elif e.get("stop_id") in stop_ids:
                 if e.get("route_id"):
-                    routes.add(e["route_id"])
+                    routes.add((e["route_id"], e["stop_id"]))
                 else:
-                    stop_closed = True
+                    stop_closed.add(e["stop_id"])
             elif e.get("route_id") and not e.get("stop_id"):
-                routes.add(e["route_id"])
+                routes.add((e["route_id"], None))
     return trips, routes, stop_closed
 
 
@@ -182,9 +183,10 @@ def stop_departures(platforms: list[Stop], *, now: dt.datetime, horizon_s: int =
         expected = scheduled + dt.timedelta(seconds=delay or 0) if is_live else scheduled
         if not (now - dt.timedelta(seconds=30) <= expected <= now + dt.timedelta(seconds=horizon_s)):
             continue
-        cancelled = (status == VehicleState.Status.BROKEN_DOWN or trip_id in cancelled_trips
-                     or route_id in cancelled_routes or stop_closed)
         platform = by_pk[stop_pk]
+        cancelled = (status == VehicleState.Status.BROKEN_DOWN or trip_id in cancelled_trips
+                     or (route_id, None) in cancelled_routes or (route_id, platform.stop_id) in cancelled_routes
+                     or platform.stop_id in stop_closed)
         out.append({
             "trip_id": trip_id, "headsign": headsign, "direction_id": direction, "route_id": route_id,
             "route_short_name": short or route_id, "route_long_name": long, "route_color": color,
@@ -313,8 +315,6 @@ def stops_near(*, latitude: float, longitude: float, radius_m: float = 800, limi
     ).select_related("feed")
     ranked = sorted(((distance_m(latitude, longitude, s.latitude, s.longitude), s) for s in rows),
                     key=lambda x: x[0])
-    now = now or selectors.twin_now()
-    alerts = _open_public_alerts()
     out, covered = [], set()
     for metres, stop in ranked:
         if metres > radius_m or stop.pk in covered:
@@ -322,14 +322,29 @@ def stops_near(*, latitude: float, longitude: float, radius_m: float = 800, limi
         station, platforms = stop_group(stop)
         covered.update(s.pk for s in platforms)
         covered.add(station.pk)
-        deps = [x for x in stop_departures(platforms, now=now, horizon_s=3600, alerts=alerts) if not x["terminates"]]
-        tz = ZoneInfo(station.feed.timezone or "UTC")
-        out.append({**_stop_dict(station), "feed": station.feed.name, "distance_m": round(metres),
-                    "departures": [{**x, "expected": x["expected"].astimezone(tz),
-                                    "scheduled": x["scheduled"].astimezone(tz)} for x in deps[:departures]]})
+        out.append((metres, station, platforms))
         if len(out) >= limit:
             break
-    return msgspec.to_builtins(out)
+    if not out:
+        return []
+    now = now or selectors.twin_now()
+    alerts = _open_public_alerts()
+    by_feed: dict[int, list[Stop]] = {}
+    for _, _, platforms in out:
+        by_feed.setdefault(platforms[0].feed_id, []).extend(platforms)
+    at: dict[tuple[int, str], list[dict]] = {}
+    for platforms in by_feed.values():  # one query for all the stops of a feed
+        for x in stop_departures(platforms, now=now, horizon_s=3600, alerts=alerts):
+            if not x["terminates"]:
+                at.setdefault((platforms[0].feed_id, x["stop_id"]), []).append(x)
+    result = []
+    for metres, station, platforms in out:
+        tz = ZoneInfo(station.feed.timezone or "UTC")
+        deps = sorted((x for p in platforms for x in at.get((p.feed_id, p.stop_id), [])), key=lambda x: x["expected"])
+        result.append({**_stop_dict(station), "feed": station.feed.name, "distance_m": round(metres),
+                       "departures": [{**x, "expected": x["expected"].astimezone(tz),
+                                       "scheduled": x["scheduled"].astimezone(tz)} for x in deps[:departures]]})
+    return msgspec.to_builtins(result)
 
 
 def place_named(q: str) -> dict | None:
