@@ -234,14 +234,15 @@ def stop_board(*, stop_id: str, feed: str | None = None, now: dt.datetime | None
     concerned = [a for a in alerts if _alert_informs(a, stop_ids=stop_ids, route_ids={r["route_id"] for r in routes},
                                                      trip_ids={d["trip_id"] for d in departures})]
     tz = ZoneInfo(station.feed.timezone or "UTC")
+    departures = [{**d, "scheduled": d["scheduled"].astimezone(tz), "expected": d["expected"].astimezone(tz)}
+                  for d in departures]
     return msgspec.to_builtins({
         "stop": {**_stop_dict(station), "feed": station.feed.name},
         "asked": stop.stop_id,
         "platforms": [_stop_dict(s) for s in platforms],
         "now": now.astimezone(tz),
         "timezone": tz.key,
-        "departures": [{**d, "scheduled": d["scheduled"].astimezone(tz), "expected": d["expected"].astimezone(tz)}
-                       for d in departures[:limit]],
+        "departures": departures[:limit],
         "groups": _group_departures(departures, per_group),
         "routes": routes,
         "alerts": [_alert_dict(a) for a in concerned],
