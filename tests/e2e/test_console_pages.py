@@ -1,0 +1,173 @@
+"""The passenger pages and the dispatcher's console in Chromium (issue 20), against StreamCity embedded
+with its simulated city: stop pages of a station, search with accents, the route ladder with ghost
+buses, the vehicle and trip view, and axe-core's check of colour contrast and other serious
+accessibility violations on the map, a stop page and /ops/."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from .conftest import get_json, wait_until
+from .test_browser import CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+@pytest.fixture
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _login(page, app) -> None:
+    password = re.search(r"with password '([^']+)'", app.output()).group(1)
+    page.goto(app.url + "/accounts/login/")
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", password)
+    page.click("form:not(.site-search) button[type=submit]")
+    page.wait_for_url(re.compile(r".*/(ops/)?$"))
+
+
+def _axe_serious(page) -> list[dict]:
+    import axe_playwright_python
+
+    page.add_script_tag(path=str(Path(axe_playwright_python.__file__).parent / "axe.min.js"))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_stop_page_of_a_station_lists_departures_of_all_its_platforms(embedded, browser):
+    board = wait_until(lambda: (b := get_json(embedded.url + "/api/stops/CS-T/board/"))["departures"] and b,
+                       timeout=30, message="departures at Centraal")
+    platforms = {p["stop_id"] for p in board["platforms"]}
+    assert {"CS-B", "CS-T", "CS-R"} <= platforms  # asked for the tram platform: the whole station
+    with_departures = {d["stop_id"] for d in board["departures"] if not d["terminates"]}
+    assert len(with_departures) >= 2, with_departures
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(embedded.url + "/stops/CS-B/")
+    assert page.title().startswith("Centraal")
+    shown = set(page.eval_on_selector_all("tr.departure", "rows => rows.map(r => r.dataset.platform)"))
+    assert with_departures <= shown | {d["stop_id"] for d in board["departures"][20:]}, (with_departures, shown)
+    assert len(shown) >= 2
+    # live predictions are marked apart from timetable times
+    assert page.locator("tr.departure .live-mark, tr.departure .sched-mark").count() == page.locator(
+        "tr.departure").count()
+    page.wait_for_function("() => Number(document.getElementById('live-map').dataset.vehicleCount) > 0",
+                           timeout=30_000)
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS_IMG / "console-stop-page.png"))
+    assert _axe_serious(page) == []
+
+
+def test_search_ignores_accents_and_says_when_nothing_matches(embedded, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(embedded.url + "/")
+    page.fill("#site-search-q", "CËNTRÁAL")
+    page.press("#site-search-q", "Enter")
+    page.wait_for_url(re.compile(r".*/search/\?q=.*"))
+    link = page.locator("#stop-results a", has_text="Centraal")
+    assert link.count() == 1  # one entry for the station, not one per platform
+    page.screenshot(path=str(DOCS_IMG / "console-search.png"))
+    link.click()
+    page.wait_for_url(re.compile(r".*/stops/CS-.*"))
+    assert page.locator("h1").inner_text().startswith("Centraal")
+    page.goto(embedded.url + "/search/?q=qqxxzz")
+    assert "No results for “qqxxzz”" in page.locator(".no-results").inner_text()
+
+
+def _route_with_vehicles(app) -> tuple[str, list[dict]]:
+    def found():
+        vehicles = get_json(app.url + "/api/vehicles/")["vehicles"]
+        by_route: dict[str, list] = {}
+        for v in vehicles:
+            if v["route_id"] and v["trip_id"] and v["status"] in ("in_service", "layover"):
+                by_route.setdefault(v["route_id"], []).append(v)
+        best = max(by_route.items(), key=lambda kv: len(kv[1]), default=None)
+        return best if best and len(best[1]) >= 2 else None
+
+    return wait_until(found, timeout=60, message="a route with two vehicles")
+
+
+def test_ladder_places_every_vehicle_in_stop_order_and_shows_ghost_buses(embedded, browser):
+    route_id, _ = _route_with_vehicles(embedded)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _login(page, embedded)
+    page.goto(f"{embedded.url}/ops/routes/{route_id}/")
+    page.wait_for_function("() => document.getElementById('ladder').dataset.connected === 'true'", timeout=20_000)
+    page.wait_for_function("() => Number(document.getElementById('ladder').dataset.vehicles) > 0", timeout=20_000)
+    config = json.loads(page.locator("#ladder-config").text_content())["ladder"]["routes"][0]
+    vehicles = {v["vehicle_id"]: v for v in get_json(embedded.url + f"/api/vehicles/?route={route_id}")["vehicles"]}
+    markers = page.eval_on_selector_all(".ladder-dir", """cols => cols.map(c => ({
+        direction: c.dataset.direction,
+        vehicles: [...c.querySelectorAll('.ladder-vehicle')].map(m => [m.dataset.vehicle, Number(m.dataset.position)]),
+        ghosts: [...c.querySelectorAll('.ladder-ghost')].map(m => m.dataset.trip)}))""")
+    on_ladder = {vid for col in markers for vid, _ in col["vehicles"]}
+    # every vehicle of the route whose next stop is on its direction's pattern is drawn (it may have moved on
+    # since: compare with the vehicles both lists know)
+    placeable = {vid for vid, v in vehicles.items()
+                 if any(v["next_stop_id"] == s["stop_id"] for d in config["directions"] for s in d["stops"])
+                 or v["status"] == "layover"}
+    assert placeable and placeable <= on_ladder | (placeable - set(vehicles)), (placeable, on_ladder)
+    for col, d in zip(markers, config["directions"]):
+        index = {}
+        for i, s in enumerate(d["stops"]):
+            index.setdefault(s["stop_id"], i)
+        for vid, position in col["vehicles"]:
+            v = vehicles.get(vid)
+            if v is None or v["status"] == "layover" or v["next_stop_id"] not in index:
+                continue
+            # in stop order: between the stop before its next stop and its next stop
+            assert index[v["next_stop_id"]] - 1 <= position <= index[v["next_stop_id"]] + 0.01, (vid, position)
+    # ghost buses: the embedded fleet (40 vehicles) cannot work every trip the timetable runs
+    ghost_routes = wait_until(lambda: page.evaluate("() => Number(document.getElementById('ladder').dataset.ghosts)"),
+                              timeout=5, message="ghosts") if any(c["ghosts"] for c in markers) else None
+    worked = {v["trip_id"] for v in vehicles.values()}
+    ghosts = {t for col in markers for t in col["ghosts"]}
+    assert not ghosts & worked
+    page.screenshot(path=str(DOCS_IMG / "console-ladder.png"), full_page=False)
+    assert ghost_routes is None or ghost_routes == len(ghosts)
+
+
+def test_vehicle_view_lists_the_remaining_stops_with_predicted_times(embedded, browser):
+    _, vehicles = _route_with_vehicles(embedded)
+    v = next((x for x in vehicles if x["delay_seconds"] is not None and x["status"] == "in_service"), vehicles[0])
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _login(page, embedded)
+    page.goto(f"{embedded.url}/ops/vehicles/{v['vehicle_id']}/")
+    assert page.title().startswith(f"Vehicle {v['vehicle_id']}")
+    rows = page.eval_on_selector_all("#remaining-stops tbody tr", """rows => rows.map(r => ({
+        seq: Number(r.dataset.sequence), predicted: r.querySelector('.predicted').innerText.trim()}))""")
+    assert rows, "no remaining stops"
+    assert all(r["seq"] > (v["stop_sequence"] or 0) - 1 for r in rows)
+    assert [r["seq"] for r in rows] == sorted(r["seq"] for r in rows)
+    if v["delay_seconds"] is not None:
+        assert all(re.fullmatch(r"\d\d:\d\d", r["predicted"]) for r in rows), rows
+    page.screenshot(path=str(DOCS_IMG / "console-vehicle.png"))
+
+
+def test_no_serious_accessibility_violation_on_the_map_a_stop_page_and_ops(embedded, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    found = {}
+    page.goto(embedded.url + "/")
+    page.wait_for_function("() => document.getElementById('live-map').dataset.connected === 'true'", timeout=20_000)
+    found["/"] = _axe_serious(page)
+    page.goto(embedded.url + "/stops/CS-B/")
+    found["/stops/CS-B/"] = _axe_serious(page)
+    _login(page, embedded)
+    page.goto(embedded.url + "/ops/")
+    page.wait_for_timeout(2000)
+    found["/ops/"] = _axe_serious(page)
+    assert found == {"/": [], "/stops/CS-B/": [], "/ops/": []}, json.dumps(found, indent=1)
