@@ -195,3 +195,11 @@ def vehicle_view(request, vehicle_id: str):
     config = {**live_map_config(), "routes": [v["route_id"]] if v["route_id"] else [], "panel": False,
               "save_state": False, "center": [v["latitude"], v["longitude"]], "zoom": 15}
     return render(request, "alerts/vehicle_view.html", {"data": data, "config": config, "next_stop": stop})
+
+
+@require_GET
+@login_required
+def shift_alerts(request):
+    """The shift's alert board (static/alerts/shift/): grouped by route, episodes merged, snooze, keys."""
+    _operator_or_404(request)
+    return render(request, "alerts/shift.html", {"kinds": Alert.Kind.choices})

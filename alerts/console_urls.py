@@ -9,6 +9,7 @@ from . import console
 app_name = "console"
 
 urlpatterns = [
+    path("ops/alerts/", console.shift_alerts, name="shift"),
     path("ops/routes/", console.route_ladder, name="ladders"),
     path("ops/routes/<external_id:route_id>/", console.route_ladder, name="ladder"),
     path("api/ops/routes/<external_id:route_id>/ladder/", console.ladder_api, name="ladder-api"),
