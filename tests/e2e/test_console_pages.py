@@ -88,6 +88,28 @@ def test_search_ignores_accents_and_says_when_nothing_matches(embedded, browser)
     assert "No results for “qqxxzz”" in page.locator(".no-results").inner_text()
 
 
+def test_near_a_typed_place_and_a_route_page(embedded, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(embedded.url + "/stops/near/")
+    page.fill("#place", "centraal")
+    page.press("#place", "Enter")
+    page.wait_for_selector("#near-list")
+    first = page.locator("#near-list > li").first
+    assert first.locator("strong").inner_text() == "Centraal" and first.locator(".meta").first.inner_text() == "0 m"
+    assert page.locator("#near-list > li").count() >= 3
+    page.screenshot(path=str(DOCS_IMG / "console-near.png"))
+    route_id, vehicles = _route_with_vehicles(embedded)
+    page.goto(f"{embedded.url}/routes/{route_id}/")
+    assert page.title().startswith("Route ")
+    assert page.locator(".timetable tbody tr").count() > 10  # today's trips
+    assert len(page.eval_on_selector_all("section h2[id^=dir-]", "hs => hs")) == 2  # both directions
+    page.wait_for_function("() => Number(document.getElementById('live-map').dataset.vehicleCount) > 0",
+                           timeout=30_000)
+    plan = json.loads(page.eval_on_selector("#live-map", "m => m.dataset.subscription"))
+    assert plan["routes"] == [route_id]  # the small map watches only this route's group
+    page.screenshot(path=str(DOCS_IMG / "console-route-page.png"))
+
+
 def _route_with_vehicles(app) -> tuple[str, list[dict]]:
     def found():
         vehicles = get_json(app.url + "/api/vehicles/")["vehicles"]
@@ -240,3 +262,68 @@ def test_ladder_shows_a_ghost_bus_where_a_trip_s_vehicle_was_withdrawn(procs, tm
     assert withdrawn["trip_id"] in after["ghosts"]  # its trip is now a hollow marker in place
     ghost = page.locator(f'.ladder-ghost[data-trip="{withdrawn["trip_id"]}"]')
     assert "ghost" in ghost.get_attribute("title")
+
+
+MAKE_ALERTS = r"""
+import datetime as dt
+from django.utils import timezone
+from alerts.models import Alert
+now = timezone.now()
+def make(key, kind, route, minutes_ago, severity=3):
+    t = now - dt.timedelta(minutes=minutes_ago)
+    Alert.objects.create(alert_key=key, kind=kind, route_id=route, summary=f"{kind} on {route} ({key})",
+                         severity=severity, detected_at=t, last_event_at=t)
+# one timetable change: gap alerts at three stops of B12 within 10 minutes; a breakdown on B12; a delay on T1
+make("gap:B12:S1", "gap", "B12", 12); make("gap:B12:S2", "gap", "B12", 8); make("gap:B12:S3", "gap", "B12", 3)
+make("breakdown:V7", "breakdown", "B12", 5, severity=4); make("delay:V9", "delay", "T1", 2)
+"""
+
+
+def test_shift_alerts_merge_an_episode_snooze_hides_and_brings_back(procs, tmp_path, browser):
+    import subprocess
+
+    from .conftest import base_env, free_port, manage
+
+    env = base_env(tmp_path)
+    subprocess.run(manage("migrate", "--no-input", "-v0"), env=env, check=True)
+    port = free_port()
+    app = procs.start("runstreamcity", manage("runstreamcity", "--port", str(port), "--no-simulator",
+                                              "--demo-operator"), env)
+    app.wait_for_output("StreamCity is running at", timeout=60)
+    app.url = f"http://127.0.0.1:{port}"
+    subprocess.run(manage("shell", "-c", MAKE_ALERTS), env=env, check=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _login(page, app)
+    page.clock.install()
+    page.goto(app.url + "/ops/alerts/")
+    page.wait_for_function("() => document.getElementById('shift-board').dataset.alerts === '5'", timeout=20_000)
+    groups = page.eval_on_selector_all(".shift-group", """gs => gs.map(g => [g.dataset.route,
+        g.querySelector('.count').textContent, [...g.querySelectorAll('li.episode')].map(e => e.dataset.alerts)])""")
+    # B12 first (a severity-4 breakdown), its three gap alerts one episode; T1's delay
+    assert groups == [["B12", "4", ["1", "3"]], ["T1", "1", ["1"]]], groups
+    gap = page.locator('li.episode[data-kind="gap"]')
+    assert gap.locator(".n").inner_text() == "× 3 (one episode)"
+    ladder = gap.locator('a[data-do="ladder"]')
+    assert ladder.get_attribute("href") == "/ops/routes/B12/"
+    page.screenshot(path=str(DOCS_IMG / "console-shift-alerts.png"))
+
+    page.select_option("#snooze-minutes", "15")
+    gap.focus()
+    page.keyboard.press("s")  # snooze the episode for 15 minutes
+    page.wait_for_function("() => document.getElementById('shift-board').dataset.alerts === '2'")
+    assert page.locator('li.episode[data-kind="gap"]').count() == 0
+    page.select_option("#f-state", "snoozed")
+    assert page.locator('li.episode[data-kind="gap"]').count() == 1
+    page.select_option("#f-state", "open")
+    page.clock.fast_forward("16:00")  # the snooze runs out: the episode is back
+    page.wait_for_function("() => document.getElementById('shift-board').dataset.alerts === '5'", timeout=10_000)
+
+    page.select_option("#f-kind", "delay")  # the filters
+    assert page.eval_on_selector_all("li.episode", "es => es.map(e => e.dataset.kind)") == ["delay"]
+    page.select_option("#f-kind", "")
+    page.locator('li.episode[data-kind="delay"]').focus()
+    page.keyboard.press("a")  # acknowledge by keyboard
+    page.wait_for_function("""() => document.querySelector('li.episode[data-kind="delay"] .status')
+                              .textContent === 'acknowledged'""", timeout=10_000)
+    page.keyboard.press("r")  # and resolve: it leaves the board
+    page.wait_for_function("() => document.getElementById('shift-board').dataset.alerts === '4'", timeout=10_000)
