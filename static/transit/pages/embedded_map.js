@@ -20,5 +20,10 @@ window.streamcityEmbeddedMap = function (map) {
     });
     if (drawn.length) map.fitBounds(L.featureGroup(drawn).getBounds(), { padding: [20, 20] });
   }
-  return createLiveMap(map);
+  const api = createLiveMap(map);
+  // a small map keeps its legend folded (its button opens it): the vehicles stay in sight
+  const container = map.getContainer();
+  const body = container.querySelector(".sc-legend-body"), toggle = container.querySelector(".sc-legend-toggle");
+  if (body && toggle) { body.hidden = true; toggle.setAttribute("aria-expanded", "false"); }
+  return api;
 };
