@@ -5,5 +5,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("alerts.urls")),
+    path("", include("alerts.console_urls")),
     path("", include("transit.urls")),
+    path("", include("transit.passenger_urls")),
 ]

@@ -99,6 +99,9 @@ class Stop(models.Model):
     stop_id = models.CharField(max_length=128)
     code = models.CharField(max_length=64, blank=True)
     name = models.CharField(max_length=255, blank=True)
+    search_name = models.CharField(
+        max_length=255, blank=True, db_index=True,
+        help_text="the name without accents, case folded (transit.names.search_key): what search compares")
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     location_type = models.PositiveSmallIntegerField(default=0)

@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from transit.models import Agency, Calendar, CalendarDate, Feed, Frequency, Route, Shape, Stop, StopTime, Trip
+from transit.names import search_key
 
 from .parse import Progress, parse_feed
 from streamcity.kernel.security import redact_url
@@ -104,7 +105,8 @@ def _write(parsed: GtfsFeed, *, name: str, source: str, fingerprint: str, progre
                                     vehicle_type=r.vehicle_type, color=r.color[:6], text_color=r.text_color[:6])
                               for r in parsed.routes), "routes")
         route_pk = {r.route_id: r.pk for r in routes}
-        stops = bulk(Stop, (Stop(feed=feed, stop_id=s.stop_id, code=s.code, name=s.name, latitude=s.lat,
+        stops = bulk(Stop, (Stop(feed=feed, stop_id=s.stop_id, code=s.code, name=s.name,
+                                 search_name=search_key(s.name), latitude=s.lat,
                                  longitude=s.lon, location_type=s.location_type, parent_station=s.parent_station)
                             for s in parsed.stops), "stops")
         stop_pk = {s.stop_id: s.pk for s in stops}

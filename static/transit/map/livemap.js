@@ -76,6 +76,7 @@ export function createLiveMap(map) {
   const stateOf = punctuality.stateOf;
   const urlState = parseState(location.search);
   const filters = urlState.filters;
+  if (Array.isArray(cfg.routes) && cfg.routes.length) filters.routes = new Set(cfg.routes); // a page's own map
   const vehicles = new Map(); // vehicle_id -> VehicleMarker
   const routes = new Map(); // route_id -> {route_id, short_name, long_name, vehicle_type, color, text_color, shapes}
   // the running feed's vehicle types (MAIN_TYPES only when the server names none); types of vehicles seen are added
@@ -195,6 +196,7 @@ export function createLiveMap(map) {
   }
 
   function saveState() {
+    if (cfg.save_state === false) return; // a map inside another page leaves its URL alone
     const s = serialiseState(location.search, filters);
     history.replaceState(null, "", location.pathname + (s ? "?" + s : "") + location.hash);
   }

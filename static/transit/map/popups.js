@@ -34,7 +34,9 @@ export function vehicleHtml({ vehicle: v, route: r, colour, state, details, ageM
     '<dt>Schedule</dt><dd class="f-deviation sc-state-' + state + '">' + esc(deviationText(v.delay_seconds)) + "</dd>" +
     '<dt>Status</dt><dd class="f-status">' + esc(String(v.status).replace(/_/g, " ")) + "</dd>" +
     '<dt>Updated</dt><dd class="f-age" title="' + esc(v.timestamp) + '">' + esc(ageText(ageMs)) + "</dd>" +
-    "</dl></div>";
+    "</dl>" + '<p class="sc-links">' +
+    (v.route_id ? '<a href="/routes/' + esc(encodeURIComponent(v.route_id)) + '/">Route page</a> · ' : "") +
+    '<a href="/ops/vehicles/' + esc(encodeURIComponent(v.vehicle_id)) + '/">Vehicle and trip (operators)</a></p></div>';
 }
 
 /**
@@ -46,6 +48,7 @@ export function stopHtml(stop, data, { routeColour, stateOf }) {
   let html = '<div class="sc-popup sc-stop-popup" data-stop-id="' + esc(stop.stop_id) + '">' +
     '<div class="sc-popup-title">Stop <b>' + esc(stop.name || stop.stop_id) + "</b>" +
     (stop.code ? ' <span class="sc-muted">' + esc(stop.code) + "</span>" : "") + "</div>";
+  html += '<p class="sc-links"><a href="/stops/' + esc(encodeURIComponent(stop.stop_id)) + '/">All departures</a></p>';
   if (!data) return html + '<p class="sc-muted">Loading next arrivals…</p></div>';
   if (!rows.length) return html + '<p class="sc-muted">No arrivals in the next hour.</p></div>';
   html += '<table class="sc-arrivals"><thead><tr><th>Route</th><th>To</th><th>Due</th><th>Deviation</th></tr></thead>' +

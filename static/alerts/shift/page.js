@@ -1,0 +1,187 @@
+// The shift's alert board (/ops/alerts/): open alerts over /ws/ops/ grouped by route with counts, the
+// duplicates of one episode merged (logic.js), filters by kind / route / state, snooze for a chosen
+// time (kept in this browser), acknowledge and resolve, the route ladder one click away.
+// Keys (focus in the list): j / ↓ next, k / ↑ previous, a acknowledge, r resolve, s snooze,
+// u wake (unsnooze), l open the route ladder.
+
+import { backoffDelay } from "../../transit/map/subscription.js";
+import { byRoute, episodes, filterEpisodes, isOpen, liveSnoozes, snoozed } from "./logic.js";
+
+const STORE = "streamcity.snoozes";
+const FORBIDDEN = 4403;
+const board = document.getElementById("shift-board");
+const connEl = document.getElementById("ops-connection");
+const csrf = document.querySelector('meta[name="csrf-token"]').content;
+const form = document.getElementById("shift-filters");
+const alerts = new Map(); // alert_key -> alert
+let snoozes = load();
+let selectedKey = null;
+let retry = 0;
+
+function load() {
+  try { return new Map(JSON.parse(localStorage.getItem(STORE) || "[]")); } catch { return new Map(); }
+}
+
+function save() {
+  snoozes = liveSnoozes(snoozes, Date.now());
+  localStorage.setItem(STORE, JSON.stringify(Array.from(snoozes)));
+}
+
+function filters() {
+  const f = new FormData(form);
+  return { kind: f.get("kind") || "", route: f.get("route") || "", state: f.get("state") || "open" };
+}
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text != null) e.textContent = text;
+  return e;
+}
+
+function clock(a) { // the start in the feed's time zone (the server's detected_local_display, HH:MM:SS)
+  return (a.detected_local_display || "").slice(0, 5);
+}
+
+let shown = []; // the episodes on screen, in order
+function render() {
+  const now = Date.now();
+  const all = episodes(Array.from(alerts.values()));
+  const kept = filterEpisodes(all, filters(), snoozes, now);
+  const groups = byRoute(kept);
+  const routeSelect = form.elements.route;
+  const routes = Array.from(new Set(all.map((e) => e.route_id).filter(Boolean))).sort();
+  const current = routeSelect.value;
+  routeSelect.replaceChildren(new Option("any route", ""), new Option("no route", "-"),
+    ...routes.map((r) => new Option(r, r)));
+  routeSelect.value = current;
+  shown = [];
+  const focusedKey = document.activeElement && document.activeElement.dataset
+    ? document.activeElement.dataset.episode : null;
+  board.replaceChildren();
+  for (const g of groups) {
+    const section = el("section", "shift-group");
+    section.dataset.route = g.route_id || "";
+    const h = el("h2", null);
+    h.append(el("span", "route-name", g.route_id ? "Route " + g.route_id : "No route"), " ",
+             el("span", "count", String(g.count)));
+    h.lastChild.setAttribute("aria-label", g.count + " alerts");
+    if (g.route_id) {
+      const a = el("a", "ladder-link", "ladder");
+      a.href = "/ops/routes/" + encodeURIComponent(g.route_id) + "/";
+      h.append(" ", a);
+    }
+    section.append(h);
+    const ul = el("ul", "episodes");
+    for (const ep of g.episodes) {
+      const li = el("li", "episode sev-" + ep.severity + " status-" + ep.status);
+      li.tabIndex = 0;
+      li.dataset.episode = ep.key;
+      li.dataset.kind = ep.kind;
+      li.dataset.alerts = String(ep.alerts.length);
+      if (snoozed(ep, snoozes, now)) li.classList.add("is-snoozed");
+      const head = el("div", "ep-head");
+      head.append(el("strong", "kind", ep.kind), " ",
+                  el("span", "n", ep.alerts.length > 1 ? "× " + ep.alerts.length + " (one episode)" : ""),
+                  " ", el("span", "status", ep.status), " ",
+                  el("span", "when", clock(ep.alerts[0]) +
+                     (ep.alerts.length > 1 ? "–" + clock(ep.alerts[ep.alerts.length - 1]) : "")));
+      li.append(head, el("div", "summary", ep.alerts[ep.alerts.length - 1].summary || ""));
+      const actions = el("div", "actions");
+      const button = (text, act) => { const b = el("button", null, text); b.dataset.do = act; return b; };
+      if (ep.status === "new") actions.append(button("Acknowledge (a)", "acknowledge"));
+      actions.append(button("Resolve (r)", "resolve"));
+      if (li.classList.contains("is-snoozed")) actions.append(button("Wake (u)", "wake"));
+      else actions.append(button("Snooze (s)", "snooze"));
+      if (ep.route_id) {
+        const a = el("a", null, "Ladder (l)");
+        a.href = "/ops/routes/" + encodeURIComponent(ep.route_id) + "/";
+        a.dataset.do = "ladder";
+        actions.append(a);
+      }
+      li.append(actions);
+      li.addEventListener("click", (e) => {
+        selectedKey = ep.key;
+        const act = e.target.dataset && e.target.dataset.do;
+        if (act && act !== "ladder") act_(ep, act);
+      });
+      li.addEventListener("focus", () => { selectedKey = ep.key; });
+      ul.append(li);
+      shown.push(ep);
+    }
+    section.append(ul);
+    board.append(section);
+  }
+  if (!groups.length) board.append(el("p", "empty", "No alert matches these filters."));
+  board.dataset.episodes = String(kept.length);
+  board.dataset.alerts = String(kept.reduce((n, e) => n + e.alerts.length, 0));
+  const back = focusedKey && board.querySelector('[data-episode="' + CSS.escape(focusedKey) + '"]');
+  if (back) back.focus();
+}
+
+function post(a, action) {
+  const body = new URLSearchParams();
+  return fetch("/api/alerts/" + a.id + "/" + action + "/", {
+    method: "POST", credentials: "same-origin", body, headers: { "X-CSRFToken": csrf },
+  }).then((r) => r.json().then((j) => { if (r.ok) apply([j.alert]); }));
+}
+
+function act_(ep, action) {
+  if (action === "acknowledge") ep.alerts.filter((a) => a.status === "new").forEach((a) => post(a, "acknowledge"));
+  else if (action === "resolve") ep.alerts.forEach((a) => post(a, "resolve"));
+  else if (action === "snooze") {
+    const minutes = Number(document.getElementById("snooze-minutes").value) || 30;
+    ep.alerts.forEach((a) => snoozes.set(a.alert_key, Date.now() + minutes * 60000));
+    save();
+    render();
+  } else if (action === "wake") {
+    ep.alerts.forEach((a) => snoozes.delete(a.alert_key));
+    save();
+    render();
+  } else if (action === "ladder" && ep.route_id) location.href = "/ops/routes/" + encodeURIComponent(ep.route_id) + "/";
+}
+
+board.addEventListener("keydown", (e) => {
+  if (e.target.tagName === "INPUT" || e.target.tagName === "SELECT" || e.altKey || e.ctrlKey || e.metaKey) return;
+  const items = Array.from(board.querySelectorAll("li.episode"));
+  const i = items.indexOf(document.activeElement.closest ? document.activeElement.closest("li.episode") : null);
+  const ep = i >= 0 ? shown.find((x) => x.key === items[i].dataset.episode) : null;
+  const move = (d) => { const n = items[Math.max(0, Math.min(items.length - 1, i + d))]; if (n) n.focus(); };
+  const keys = { j: () => move(1), ArrowDown: () => move(1), k: () => move(-1), ArrowUp: () => move(-1),
+                 a: () => ep && act_(ep, "acknowledge"), r: () => ep && act_(ep, "resolve"),
+                 s: () => ep && act_(ep, "snooze"), u: () => ep && act_(ep, "wake"), l: () => ep && act_(ep, "ladder") };
+  const f = keys[e.key];
+  if (f) { e.preventDefault(); f(); }
+});
+
+form.addEventListener("change", render);
+form.addEventListener("submit", (e) => { e.preventDefault(); render(); });
+
+function apply(changed) {
+  changed.forEach((a) => { if (isOpen(a)) alerts.set(a.alert_key, a); else alerts.delete(a.alert_key); });
+  render();
+}
+
+function connect() {
+  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/ops/");
+  ws.onopen = () => { retry = 0; connEl.textContent = "alerts live"; connEl.className = "conn conn-on"; };
+  ws.onmessage = (e) => {
+    const msg = JSON.parse(e.data);
+    if (msg.type === "snapshot") alerts.clear();
+    apply(msg.alerts || []);
+  };
+  ws.onclose = (e) => {
+    connEl.className = "conn conn-off";
+    if (e.code === FORBIDDEN) { connEl.textContent = "not allowed"; return; }
+    connEl.textContent = "alerts reconnecting…";
+    retry = Math.min(retry + 1, 6);
+    setTimeout(connect, backoffDelay(retry + 1, Math.random()));
+  };
+}
+
+setInterval(() => { // snoozes run out: their alerts come back
+  const before = snoozes.size;
+  snoozes = liveSnoozes(snoozes, Date.now());
+  if (snoozes.size !== before) { save(); render(); }
+}, 10000);
+connect();
