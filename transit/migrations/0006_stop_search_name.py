@@ -22,7 +22,7 @@ def fill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("transit", "0004_simulation_run"),
+        ("transit", "0005_history"),
     ]
 
     operations = [
