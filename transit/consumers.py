@@ -82,6 +82,7 @@ class LiveVehiclesConsumer(BoundedWebsocketConsumer):
 
     async def connect(self):
         self._frames = []
+        self._held: list[str] | None = None  # frames that came while a snapshot was being read
         self.bound_socket()
         await self.accept()
         try:
@@ -135,11 +136,19 @@ class LiveVehiclesConsumer(BoundedWebsocketConsumer):
             self.behind = True
             return
         plan = self.plan
-        vehicles = await database_sync_to_async(vehicle_snapshot_rows)(
-            area=plan.area, routes=plan.routes, vehicle_types=plan.vehicle_types
-        )
-        for message in snapshot_messages(plan.describe(), vehicles):
-            await self.send(text_data=message)
+        # frames arriving while the snapshot is read are held and sent after it: a client always gets
+        # the snapshot of a subscription first, then what changed since
+        self._held = [] if self._held is None else self._held
+        try:
+            vehicles = await database_sync_to_async(vehicle_snapshot_rows)(
+                area=plan.area, routes=plan.routes, vehicle_types=plan.vehicle_types
+            )
+            for message in snapshot_messages(plan.describe(), vehicles):
+                await self.send(text_data=message)
+        finally:
+            held, self._held = self._held, None
+        if held:
+            await self._send_frames(held)
 
     async def frame_text(self, text: str):
         """A group's frame (encoded once per group per tick by the bridge), from the process's
@@ -150,6 +159,9 @@ class LiveVehiclesConsumer(BoundedWebsocketConsumer):
         if self.over_bound():
             self.behind = True
             self.withheld += 1
+            return
+        if self._held is not None:  # a snapshot is on its way: this frame follows it
+            self._held.append(text)
             return
         if self.plan is not None and len(self.plan.groups) == 1 and not self._frames:
             await self._send_frames([text])

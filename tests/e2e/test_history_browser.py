@@ -66,7 +66,7 @@ def test_kpi_charts_and_the_playback_of_a_breakdown(procs, tmp_path, chromium_pa
             page.goto(url + "/accounts/login/?next=/ops/kpis/")
             page.fill("input[name=username]", "operator")
             page.fill("input[name=password]", password)
-            page.click("button[type=submit]")
+            page.click("form:not(.site-search) button[type=submit]")  # the login form, not the search box
             page.wait_for_url(url + "/ops/kpis/")
             page.wait_for_selector("#kpi-status[data-loaded=true]", timeout=30_000)
             for chart in ("otp-hour", "otp-heat", "otp-route", "service", "load", "alerts"):

@@ -35,7 +35,7 @@ def test_operator_sees_a_new_alert_live_and_acknowledges_it(procs, tmp_path, kaf
             assert "/accounts/login/" in page.url  # anonymous: sent to the login page
             page.fill("input[name=username]", "operator")
             page.fill("input[name=password]", password)
-            page.click("button[type=submit]")
+            page.click("form:not(.site-search) button[type=submit]")  # the login form, not the search box
             page.wait_for_url(url + "/ops/")
             page.wait_for_selector("#ops-connection.conn-on", timeout=20_000)
 

@@ -83,7 +83,7 @@ def test_alert_symbols_follow_their_subject_and_the_legend_lists_them(embedded, 
             page.goto(url + "/accounts/login/?next=/ops/")
             page.fill("input[name=username]", "operator")
             page.fill("input[name=password]", password)
-            page.click("button[type=submit]")
+            page.click("form:not(.site-search) button[type=submit]")  # the login form, not the search box
             page.wait_for_url(url + "/ops/")
             row = page.wait_for_selector(f'#alert-list li[data-alert-key="{delay_key}"]', timeout=20_000)
 
