@@ -63,7 +63,8 @@ def ladder_route(route: Route, now: dt.datetime) -> dict:
                              for s in p["stops"]]}
                   for d, p in sorted(patterns.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))]
     return {"route": {**{f: getattr(route, f) for f in selectors.ROUTE_FIELDS}, "feed": route.feed.name},
-            "badge": list(badge_colours(route.color, route.text_color)), "directions": directions, "trips": trips}
+            "badge": list(badge_colours(route.color, route.text_color)), "timezone": tz.key,
+            "directions": directions, "trips": trips}
 
 
 def ladder_data(route_ids: list[str], *, now: dt.datetime | None = None) -> dict:

@@ -67,6 +67,10 @@ def test_stop_page_of_a_station_lists_departures_of_all_its_platforms(embedded, 
         "tr.departure").count()
     page.wait_for_function("() => Number(document.getElementById('live-map').dataset.vehicleCount) > 0",
                            timeout=30_000)
+    # the board keeps itself current (every 30 s, and when the tab comes back into view)
+    page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_function("() => document.querySelector('.stop-page').dataset.refreshed", timeout=10_000)
+    assert page.locator("tr.departure").count() > 0
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(DOCS_IMG / "console-stop-page.png"))
     assert _axe_serious(page) == []

@@ -35,6 +35,15 @@ function minutes(s) {
   return (m > 0 ? "+" : "") + m + " min";
 }
 
+/** HH:MM of epoch seconds in a time zone (the feed's). */
+function clockIn(epochS, timeZone) {
+  try {
+    return new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", timeZone }).format(epochS * 1000);
+  } catch {
+    return new Date(epochS * 1000).toISOString().slice(11, 16);
+  }
+}
+
 function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -121,7 +130,8 @@ function draw() {
         const load = v.capacity ? Math.round((100 * v.passenger_count) / v.capacity) + "%" : "";
         const dev = v.delay_seconds == null ? "no deviation known" : minutes(v.delay_seconds);
         m.append(el("span", "dot"), el("span", "label", v.vehicle_id.replace(/^.*[-_]/, "")));
-        const info = [v.status === "layover" ? "layover" : dev, load && "load " + load];
+        const leaves = v.status === "layover" && t ? " · leaves " + clockIn(t.start, r.timezone) : "";
+        const info = [v.status === "layover" ? "layover" + leaves : dev, load && "load " + load];
         if (h) info.push("headway " + Math.round(h.actual / 60) + "/" + Math.round(h.scheduled / 60) + " min");
         m.append(el("span", "info", info.filter(Boolean).join(" · ")));
         if (h && h.kind !== "ok") {
