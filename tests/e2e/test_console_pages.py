@@ -331,3 +331,33 @@ def test_shift_alerts_merge_an_episode_snooze_hides_and_brings_back(procs, tmp_p
                               .textContent === 'acknowledged'""", timeout=10_000)
     page.keyboard.press("r")  # and resolve: it leaves the board
     page.wait_for_function("() => document.getElementById('shift-board').dataset.alerts === '4'", timeout=10_000)
+
+
+def test_keyboard_only_reaches_a_vehicle_popup_and_its_pages(embedded, browser):
+    route_id, vehicles = _route_with_vehicles(embedded)
+    vehicle_id = vehicles[0]["vehicle_id"]
+    for viewport in ({"width": 1280, "height": 800}, {"width": 375, "height": 667}):  # a desktop, a phone
+        page = browser.new_page(viewport=viewport)
+        page.goto(embedded.url + "/")
+        page.wait_for_function("() => Number(document.getElementById('live-map').dataset.vehicleCount) > 0",
+                               timeout=30_000)
+        for _ in range(40):  # Tab from the top of the page to the map's search box
+            page.keyboard.press("Tab")
+            if page.evaluate("() => document.activeElement.classList.contains('sc-search-input')"):
+                break
+            if page.evaluate("""() => document.activeElement.classList.contains('sc-panel-toggle')
+                                && !document.querySelector('.sc-search-input').offsetParent"""):
+                page.keyboard.press("Enter")  # a phone: the filter panel opens from its button
+        else:
+            raise AssertionError("Tab never reached the map's search box")
+        page.keyboard.type(vehicle_id)
+        page.wait_for_selector(f'.sc-result[data-id="{vehicle_id}"]')
+        page.keyboard.press("Enter")
+        popup = page.wait_for_selector(f'.sc-popup[data-vehicle-id="{vehicle_id}"]', timeout=10_000)
+        link = popup.query_selector('a[href^="/ops/vehicles/"]')
+        assert link is not None and popup.query_selector(f'a[href="/routes/{route_id}/"]') is not None
+        close = page.locator(".leaflet-popup-close-button")
+        box = close.bounding_box()  # the close button stays on screen, phone included
+        assert box and 0 <= box["x"] and box["x"] + box["width"] <= viewport["width"] and 0 <= box["y"], box
+        assert box["width"] >= 24 and box["height"] >= 24, box  # a tap target of 24 px
+        page.close()
