@@ -198,7 +198,7 @@ def test_no_serious_accessibility_violation_on_the_map_a_stop_page_and_ops(embed
 # The vehicles of the ghost test: put on two trips of a route that run now by the timetable, each at
 # the stop its timetable puts it at; then one is withdrawn (its row leaves the live table).
 PLACE_VEHICLES = r"""
-import json, sys
+import datetime as dt, json, sys, zoneinfo
 from django.utils import timezone
 from simulators.services import builtin_city_ensure
 from alerts.console import ladder_data
@@ -219,7 +219,17 @@ for n, t in enumerate(chosen):
         vehicle_id=f"ghost-test-{n}", vehicle_type="bus", route_id=route, trip_id=t["trip_id"],
         latitude=s["latitude"], longitude=s["longitude"], bearing=0, speed=5, passenger_count=10, capacity=80,
         stop_sequence=None, next_stop_id=s["stop_id"], delay_seconds=30, timestamp=now)])
-print("PLACED " + json.dumps({"vehicles": out, "running": [t["trip_id"] for t in running]}))
+# a third vehicle lays over at the first stop of a trip that leaves in a few minutes
+nxt = next(t for t in data["trips"] if now.timestamp() + 60 < t["start"] < now.timestamp() + 3600)
+first = stops[nxt["direction_id"]][nxt["calls"][0][0]]
+vehicle_states_upsert(vehicles=[LiveVehicle(
+    vehicle_id="ghost-test-layover", vehicle_type="bus", route_id=route, trip_id=nxt["trip_id"],
+    latitude=first["latitude"], longitude=first["longitude"], bearing=0, speed=0, passenger_count=0, capacity=80,
+    stop_sequence=None, next_stop_id=first["stop_id"], delay_seconds=0, status="layover", timestamp=now)])
+layover = {"vehicle_id": "ghost-test-layover", "trip_id": nxt["trip_id"],
+           "leaves": timezone.localtime(dt.datetime.fromtimestamp(nxt["start"], dt.timezone.utc),
+                                        zoneinfo.ZoneInfo(data["timezone"])).strftime("%H:%M")}
+print("PLACED " + json.dumps({"vehicles": out, "running": [t["trip_id"] for t in running], "layover": layover}))
 """
 
 
@@ -253,7 +263,12 @@ def test_ladder_shows_a_ghost_bus_where_a_trip_s_vehicle_was_withdrawn(procs, tm
                 "ghosts": page.eval_on_selector_all(".ladder-ghost", "ms => ms.map(m => m.dataset.trip)")}
 
     before = ladder()
-    assert sorted(before["vehicles"]) == sorted(v["trip_id"] for v in vehicles)
+    layover = placed["layover"]
+    assert sorted(before["vehicles"]) == sorted([v["trip_id"] for v in vehicles] + [layover["trip_id"]])
+    # the vehicle laying over sits at its terminal with its next departure
+    lay = page.locator(f'.ladder-vehicle[data-vehicle="{layover["vehicle_id"]}"]')
+    assert lay.get_attribute("data-position") == "0.000"
+    assert f"layover · leaves {layover['leaves']}" in lay.inner_text()
     assert not set(before["ghosts"]) & {v["trip_id"] for v in vehicles}
     # every trip the timetable runs now and no vehicle works is a ghost
     assert set(placed["running"]) - {v["trip_id"] for v in vehicles} <= set(before["ghosts"])
@@ -262,7 +277,7 @@ def test_ladder_shows_a_ghost_bus_where_a_trip_s_vehicle_was_withdrawn(procs, tm
                           f"VehicleState.objects.filter(vehicle_id={withdrawn['vehicle_id']!r}).delete()"),
                    env=env, check=True)
     after = ladder()
-    assert after["vehicles"] == [vehicles[1]["trip_id"]]
+    assert sorted(after["vehicles"]) == sorted([vehicles[1]["trip_id"], layover["trip_id"]])
     assert withdrawn["trip_id"] in after["ghosts"]  # its trip is now a hollow marker in place
     ghost = page.locator(f'.ladder-ghost[data-trip="{withdrawn["trip_id"]}"]')
     assert "ghost" in ghost.get_attribute("title")

@@ -115,12 +115,12 @@ function draw() {
         if (dir !== d.direction_id && !(dir === null && index.has(v.next_stop_id))) return;
         const position = placeVehicle(v, d.stops, index);
         if (position === null) return;
-        placed.push({ vehicle_id: v.vehicle_id, position, start: t ? t.start : null, delay: v.delay_seconds, v });
+        placed.push({ vehicle_id: v.vehicle_id, position, start: t ? t.start : null, delay: v.delay_seconds, v, t });
       });
       const gaps = headways(placed);
       placed.sort((a, b) => a.position - b.position);
       for (const p of placed) {
-        const v = p.v, h = gaps.get(v.vehicle_id);
+        const v = p.v, t = p.t, h = gaps.get(v.vehicle_id);
         const m = el("a", "ladder-vehicle state-" + classOf(v));
         m.href = "/ops/vehicles/" + encodeURIComponent(v.vehicle_id) + "/";
         m.style.top = p.position * ROW + "px";
