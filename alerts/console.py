@@ -13,6 +13,7 @@ import datetime as dt
 
 import msgspec
 from django.contrib.auth.decorators import login_required
+from django.db.models import Max, Min
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -151,7 +152,7 @@ def vehicle_trip_view(vehicle_id: str) -> dict | None:
             starts = (StopTime.objects.filter(trip__feed=trip.feed, trip__block_id=trip.block_id,
                                               trip__service_id=trip.service_id, stop_sequence__gte=0)
                       .values("trip__trip_id", "trip__route__route_id", "trip__headsign")
-                      .annotate(first=_min("departure_time"), last=_max("arrival_time")).order_by("first"))
+                      .annotate(first=Min("departure_time"), last=Max("arrival_time")).order_by("first"))
             for b in starts:
                 block.append({"trip_id": b["trip__trip_id"], "route_id": b["trip__route__route_id"],
                               "headsign": b["trip__headsign"], "current": b["trip__trip_id"] == trip.trip_id,
@@ -169,18 +170,6 @@ def vehicle_trip_view(vehicle_id: str) -> dict | None:
         "history": [{"at": c.at, "action": c.get_action_display(), "alert": str(c.alert), "by": c.actor.get_username()
                      if c.actor_id else "system"} for c in changes],
     })
-
-
-def _min(field):
-    from django.db.models import Min
-
-    return Min(field)
-
-
-def _max(field):
-    from django.db.models import Max
-
-    return Max(field)
 
 
 @require_GET

@@ -65,3 +65,10 @@ test("a list item offers acknowledge only while new, and escapes what it shows",
   assert.match(seen, /acknowledged · cleared/);
   assert.equal(alertTooltip({ kind: "delay", summary: "a<b" }), "delay: a&lt;b");
 });
+
+test("an alert on a route links to its ladder, one click away", () => {
+  const a = { status: "new", condition_open: true, kind: "gap", severity: 3, summary: "gap", route_id: "B 12/x",
+              admin_url: "/admin/alerts/alert/8/change/" };
+  assert.ok(alertItemHtml(a).includes('<a href="/ops/routes/B%2012%2Fx/">ladder</a>'));
+  assert.ok(!alertItemHtml({ ...a, route_id: null }).includes("/ops/routes/"));
+});
