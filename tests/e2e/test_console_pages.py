@@ -185,6 +185,7 @@ def test_no_serious_accessibility_violation_on_the_map_a_stop_page_and_ops(embed
     found = {}
     page.goto(embedded.url + "/")
     page.wait_for_function("() => document.getElementById('live-map').dataset.connected === 'true'", timeout=20_000)
+    page.wait_for_selector(".sc-route-list .sc-badge, label > .sc-badge", timeout=20_000)  # the route list's badges
     found["/"] = _axe_serious(page)
     page.goto(embedded.url + "/stops/CS-B/")
     found["/stops/CS-B/"] = _axe_serious(page)
