@@ -282,6 +282,8 @@ def test_ladder_shows_a_ghost_bus_where_a_trip_s_vehicle_was_withdrawn(procs, tm
     assert withdrawn["trip_id"] in after["ghosts"]  # its trip is now a hollow marker in place
     ghost = page.locator(f'.ladder-ghost[data-trip="{withdrawn["trip_id"]}"]')
     assert "ghost" in ghost.get_attribute("title")
+    ghost.scroll_into_view_if_needed()
+    page.screenshot(path=str(DOCS_IMG / "console-ladder-ghosts.png"))
 
 
 MAKE_ALERTS = r"""

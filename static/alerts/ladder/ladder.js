@@ -129,7 +129,7 @@ function draw() {
         m.dataset.position = p.position.toFixed(3);
         const load = v.capacity ? Math.round((100 * v.passenger_count) / v.capacity) + "%" : "";
         const dev = v.delay_seconds == null ? "no deviation known" : minutes(v.delay_seconds);
-        m.append(el("span", "dot"), el("span", "label", v.vehicle_id.replace(/^.*[-_]/, "")));
+        m.append(el("span", "dot"), el("span", "label", v.vehicle_id));
         const leaves = v.status === "layover" && t ? " · leaves " + clockIn(t.start, r.timezone) : "";
         const info = [v.status === "layover" ? "layover" + leaves : dev, load && "load " + load];
         if (h) info.push("headway " + Math.round(h.actual / 60) + "/" + Math.round(h.scheduled / 60) + " min");
