@@ -13,6 +13,7 @@ import datetime as dt
 
 import msgspec
 from django.contrib.auth.decorators import login_required
+from django.db.models import Max, Min
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -63,7 +64,8 @@ def ladder_route(route: Route, now: dt.datetime) -> dict:
                              for s in p["stops"]]}
                   for d, p in sorted(patterns.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))]
     return {"route": {**{f: getattr(route, f) for f in selectors.ROUTE_FIELDS}, "feed": route.feed.name},
-            "badge": list(badge_colours(route.color, route.text_color)), "directions": directions, "trips": trips}
+            "badge": list(badge_colours(route.color, route.text_color)), "timezone": tz.key,
+            "directions": directions, "trips": trips}
 
 
 def ladder_data(route_ids: list[str], *, now: dt.datetime | None = None) -> dict:
@@ -150,7 +152,7 @@ def vehicle_trip_view(vehicle_id: str) -> dict | None:
             starts = (StopTime.objects.filter(trip__feed=trip.feed, trip__block_id=trip.block_id,
                                               trip__service_id=trip.service_id, stop_sequence__gte=0)
                       .values("trip__trip_id", "trip__route__route_id", "trip__headsign")
-                      .annotate(first=_min("departure_time"), last=_max("arrival_time")).order_by("first"))
+                      .annotate(first=Min("departure_time"), last=Max("arrival_time")).order_by("first"))
             for b in starts:
                 block.append({"trip_id": b["trip__trip_id"], "route_id": b["trip__route__route_id"],
                               "headsign": b["trip__headsign"], "current": b["trip__trip_id"] == trip.trip_id,
@@ -168,18 +170,6 @@ def vehicle_trip_view(vehicle_id: str) -> dict | None:
         "history": [{"at": c.at, "action": c.get_action_display(), "alert": str(c.alert), "by": c.actor.get_username()
                      if c.actor_id else "system"} for c in changes],
     })
-
-
-def _min(field):
-    from django.db.models import Min
-
-    return Min(field)
-
-
-def _max(field):
-    from django.db.models import Max
-
-    return Max(field)
 
 
 @require_GET

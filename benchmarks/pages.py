@@ -108,6 +108,26 @@ def run(*, vehicles: int, repeat: int, write=print, extra_pages: tuple = ()) -> 
             out.append(row)
             write(f"{label:38} {url:32} median {row['median_ms']:6.1f} ms  p95 {row['p95_ms']:6.1f} ms  "
                   f"max {row['max_ms']:6.1f} ms  cold {row['cold_ms']:6.1f} ms  {row['bytes']} bytes")
+        # the console's reads (their pages need a login): timed as functions
+        from alerts.console import ladder_data, vehicle_trip_view
+
+        vehicle = VehicleState.objects.filter(route_id=route).values_list("vehicle_id", flat=True).first()
+        for label, call in ((f"ladder data, route {route}", lambda: ladder_data([route])),
+                            (f"vehicle view data, {vehicle}", lambda: vehicle_trip_view(vehicle))):
+            t = time.perf_counter()
+            call()
+            cold = (time.perf_counter() - t) * 1000
+            times = []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                call()
+                times.append((time.perf_counter() - t) * 1000)
+            times.sort()
+            row = {"page": label, "cold_ms": round(cold, 1), "median_ms": round(statistics.median(times), 1),
+                   "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)], 1), "max_ms": round(times[-1], 1)}
+            out.append(row)
+            write(f"{label:71} median {row['median_ms']:6.1f} ms  p95 {row['p95_ms']:6.1f} ms  "
+                  f"max {row['max_ms']:6.1f} ms  cold {row['cold_ms']:6.1f} ms")
     finally:
         fleet_remove()
     return out

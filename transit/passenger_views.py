@@ -34,7 +34,7 @@ def stop_page(request, stop_id):
 
 @require_GET
 def stop_board_api(request, stop_id):
-    """The stop page's data as JSON (the page refreshes its board from it every 30 s)."""
+    """The stop page's data as JSON (for other clients; the page itself re-reads its HTML every 30 s)."""
     board = passenger.stop_board(stop_id=stop_id, feed=request.GET.get("feed") or None)
     if board is None:
         return JsonResponse({"error": "no such stop"}, status=404)

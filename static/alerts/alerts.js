@@ -206,6 +206,7 @@ export function alertItemHtml(a, opts = {}) {
     '<div class="actions">' +
     (a.status === "new" ? '<button data-do="acknowledge">Acknowledge</button>' : "") +
     '<input placeholder="resolution note" aria-label="resolution note"><button data-do="resolve">Resolve</button>' +
+    (a.route_id ? '<a href="/ops/routes/' + esc(encodeURIComponent(a.route_id)) + '/">ladder</a>' : "") +
     '<a href="' + esc(a.admin_url) + '" target="_blank" rel="noopener">admin</a></div>';
 }
 

@@ -67,6 +67,10 @@ def test_stop_page_of_a_station_lists_departures_of_all_its_platforms(embedded, 
         "tr.departure").count()
     page.wait_for_function("() => Number(document.getElementById('live-map').dataset.vehicleCount) > 0",
                            timeout=30_000)
+    # the board keeps itself current (every 30 s, and when the tab comes back into view)
+    page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_function("() => document.querySelector('.stop-page').dataset.refreshed", timeout=10_000)
+    assert page.locator("tr.departure").count() > 0
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(DOCS_IMG / "console-stop-page.png"))
     assert _axe_serious(page) == []
@@ -181,6 +185,7 @@ def test_no_serious_accessibility_violation_on_the_map_a_stop_page_and_ops(embed
     found = {}
     page.goto(embedded.url + "/")
     page.wait_for_function("() => document.getElementById('live-map').dataset.connected === 'true'", timeout=20_000)
+    page.wait_for_selector(".sc-route-list .sc-badge, label > .sc-badge", timeout=20_000)  # the route list's badges
     found["/"] = _axe_serious(page)
     page.goto(embedded.url + "/stops/CS-B/")
     found["/stops/CS-B/"] = _axe_serious(page)
@@ -194,7 +199,7 @@ def test_no_serious_accessibility_violation_on_the_map_a_stop_page_and_ops(embed
 # The vehicles of the ghost test: put on two trips of a route that run now by the timetable, each at
 # the stop its timetable puts it at; then one is withdrawn (its row leaves the live table).
 PLACE_VEHICLES = r"""
-import json, sys
+import datetime as dt, json, sys, zoneinfo
 from django.utils import timezone
 from simulators.services import builtin_city_ensure
 from alerts.console import ladder_data
@@ -215,7 +220,17 @@ for n, t in enumerate(chosen):
         vehicle_id=f"ghost-test-{n}", vehicle_type="bus", route_id=route, trip_id=t["trip_id"],
         latitude=s["latitude"], longitude=s["longitude"], bearing=0, speed=5, passenger_count=10, capacity=80,
         stop_sequence=None, next_stop_id=s["stop_id"], delay_seconds=30, timestamp=now)])
-print("PLACED " + json.dumps({"vehicles": out, "running": [t["trip_id"] for t in running]}))
+# a third vehicle lays over at the first stop of a trip that leaves in a few minutes
+nxt = next(t for t in data["trips"] if now.timestamp() + 60 < t["start"] < now.timestamp() + 3600)
+first = stops[nxt["direction_id"]][nxt["calls"][0][0]]
+vehicle_states_upsert(vehicles=[LiveVehicle(
+    vehicle_id="ghost-test-layover", vehicle_type="bus", route_id=route, trip_id=nxt["trip_id"],
+    latitude=first["latitude"], longitude=first["longitude"], bearing=0, speed=0, passenger_count=0, capacity=80,
+    stop_sequence=None, next_stop_id=first["stop_id"], delay_seconds=0, status="layover", timestamp=now)])
+layover = {"vehicle_id": "ghost-test-layover", "trip_id": nxt["trip_id"],
+           "leaves": timezone.localtime(dt.datetime.fromtimestamp(nxt["start"], dt.timezone.utc),
+                                        zoneinfo.ZoneInfo(data["timezone"])).strftime("%H:%M")}
+print("PLACED " + json.dumps({"vehicles": out, "running": [t["trip_id"] for t in running], "layover": layover}))
 """
 
 
@@ -249,7 +264,12 @@ def test_ladder_shows_a_ghost_bus_where_a_trip_s_vehicle_was_withdrawn(procs, tm
                 "ghosts": page.eval_on_selector_all(".ladder-ghost", "ms => ms.map(m => m.dataset.trip)")}
 
     before = ladder()
-    assert sorted(before["vehicles"]) == sorted(v["trip_id"] for v in vehicles)
+    layover = placed["layover"]
+    assert sorted(before["vehicles"]) == sorted([v["trip_id"] for v in vehicles] + [layover["trip_id"]])
+    # the vehicle laying over sits at its terminal with its next departure
+    lay = page.locator(f'.ladder-vehicle[data-vehicle="{layover["vehicle_id"]}"]')
+    assert lay.get_attribute("data-position") == "0.000"
+    assert f"layover · leaves {layover['leaves']}" in lay.inner_text()
     assert not set(before["ghosts"]) & {v["trip_id"] for v in vehicles}
     # every trip the timetable runs now and no vehicle works is a ghost
     assert set(placed["running"]) - {v["trip_id"] for v in vehicles} <= set(before["ghosts"])
@@ -258,10 +278,12 @@ def test_ladder_shows_a_ghost_bus_where_a_trip_s_vehicle_was_withdrawn(procs, tm
                           f"VehicleState.objects.filter(vehicle_id={withdrawn['vehicle_id']!r}).delete()"),
                    env=env, check=True)
     after = ladder()
-    assert after["vehicles"] == [vehicles[1]["trip_id"]]
+    assert sorted(after["vehicles"]) == sorted([vehicles[1]["trip_id"], layover["trip_id"]])
     assert withdrawn["trip_id"] in after["ghosts"]  # its trip is now a hollow marker in place
     ghost = page.locator(f'.ladder-ghost[data-trip="{withdrawn["trip_id"]}"]')
     assert "ghost" in ghost.get_attribute("title")
+    ghost.scroll_into_view_if_needed()
+    page.screenshot(path=str(DOCS_IMG / "console-ladder-ghosts.png"))
 
 
 MAKE_ALERTS = r"""
@@ -327,3 +349,33 @@ def test_shift_alerts_merge_an_episode_snooze_hides_and_brings_back(procs, tmp_p
                               .textContent === 'acknowledged'""", timeout=10_000)
     page.keyboard.press("r")  # and resolve: it leaves the board
     page.wait_for_function("() => document.getElementById('shift-board').dataset.alerts === '4'", timeout=10_000)
+
+
+def test_keyboard_only_reaches_a_vehicle_popup_and_its_pages(embedded, browser):
+    route_id, vehicles = _route_with_vehicles(embedded)
+    vehicle_id = vehicles[0]["vehicle_id"]
+    for viewport in ({"width": 1280, "height": 800}, {"width": 375, "height": 667}):  # a desktop, a phone
+        page = browser.new_page(viewport=viewport)
+        page.goto(embedded.url + "/")
+        page.wait_for_function("() => Number(document.getElementById('live-map').dataset.vehicleCount) > 0",
+                               timeout=30_000)
+        for _ in range(40):  # Tab from the top of the page to the map's search box
+            page.keyboard.press("Tab")
+            if page.evaluate("() => document.activeElement.classList.contains('sc-search-input')"):
+                break
+            if page.evaluate("""() => document.activeElement.classList.contains('sc-panel-toggle')
+                                && !document.querySelector('.sc-search-input').offsetParent"""):
+                page.keyboard.press("Enter")  # a phone: the filter panel opens from its button
+        else:
+            raise AssertionError("Tab never reached the map's search box")
+        page.keyboard.type(vehicle_id)
+        page.wait_for_selector(f'.sc-result[data-id="{vehicle_id}"]')
+        page.keyboard.press("Enter")
+        popup = page.wait_for_selector(f'.sc-popup[data-vehicle-id="{vehicle_id}"]', timeout=10_000)
+        link = popup.query_selector('a[href^="/ops/vehicles/"]')
+        assert link is not None and popup.query_selector(f'a[href="/routes/{route_id}/"]') is not None
+        close = page.locator(".leaflet-popup-close-button")
+        box = close.bounding_box()  # the close button stays on screen, phone included
+        assert box and 0 <= box["x"] and box["x"] + box["width"] <= viewport["width"] and 0 <= box["y"], box
+        assert box["width"] >= 24 and box["height"] >= 24, box  # a tap target of 24 px
+        page.close()

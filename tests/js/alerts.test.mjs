@@ -120,3 +120,10 @@ test("the legend lists every symbol and the three severities", () => {
   for (const key of Object.keys(SYMBOLS)) assert.match(html, new RegExp(`data-symbol="${key}">`));
   for (const sev of ["minor", "major", "critical"]) assert.match(html, new RegExp(`data-severity="${sev}">`));
 });
+
+test("an alert on a route links to its ladder, one click away", () => {
+  const a = { status: "new", condition_open: true, kind: "gap", severity: 3, summary: "gap", route_id: "B 12/x",
+              admin_url: "/admin/alerts/alert/8/change/" };
+  assert.ok(alertItemHtml(a).includes('<a href="/ops/routes/B%2012%2Fx/">ladder</a>'));
+  assert.ok(!alertItemHtml({ ...a, route_id: null }).includes("/ops/routes/"));
+});

@@ -35,6 +35,15 @@ function minutes(s) {
   return (m > 0 ? "+" : "") + m + " min";
 }
 
+/** HH:MM of epoch seconds in a time zone (the feed's). */
+function clockIn(epochS, timeZone) {
+  try {
+    return new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", timeZone }).format(epochS * 1000);
+  } catch {
+    return new Date(epochS * 1000).toISOString().slice(11, 16);
+  }
+}
+
 function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -106,12 +115,12 @@ function draw() {
         if (dir !== d.direction_id && !(dir === null && index.has(v.next_stop_id))) return;
         const position = placeVehicle(v, d.stops, index);
         if (position === null) return;
-        placed.push({ vehicle_id: v.vehicle_id, position, start: t ? t.start : null, delay: v.delay_seconds, v });
+        placed.push({ vehicle_id: v.vehicle_id, position, start: t ? t.start : null, delay: v.delay_seconds, v, t });
       });
       const gaps = headways(placed);
       placed.sort((a, b) => a.position - b.position);
       for (const p of placed) {
-        const v = p.v, h = gaps.get(v.vehicle_id);
+        const v = p.v, t = p.t, h = gaps.get(v.vehicle_id);
         const m = el("a", "ladder-vehicle state-" + classOf(v));
         m.href = "/ops/vehicles/" + encodeURIComponent(v.vehicle_id) + "/";
         m.style.top = p.position * ROW + "px";
@@ -120,8 +129,9 @@ function draw() {
         m.dataset.position = p.position.toFixed(3);
         const load = v.capacity ? Math.round((100 * v.passenger_count) / v.capacity) + "%" : "";
         const dev = v.delay_seconds == null ? "no deviation known" : minutes(v.delay_seconds);
-        m.append(el("span", "dot"), el("span", "label", v.vehicle_id.replace(/^.*[-_]/, "")));
-        const info = [v.status === "layover" ? "layover" : dev, load && "load " + load];
+        m.append(el("span", "dot"), el("span", "label", v.vehicle_id));
+        const leaves = v.status === "layover" && t ? " · leaves " + clockIn(t.start, r.timezone) : "";
+        const info = [v.status === "layover" ? "layover" + leaves : dev, load && "load " + load];
         if (h) info.push("headway " + Math.round(h.actual / 60) + "/" + Math.round(h.scheduled / 60) + " min");
         m.append(el("span", "info", info.filter(Boolean).join(" · ")));
         if (h && h.kind !== "ok") {

@@ -1,7 +1,7 @@
 // The map's controls: the filter panel (search, colour mode, vehicle types, routes, layers) and the
 // legend. Needs Leaflet and the DOM; the logic they use is in filters.js.
 
-import { esc, textColourFor } from "./format.js";
+import { badgeText, esc } from "./format.js";
 import { TYPE_LABELS, routeList, searchLocal, searchMerge, toggleType, typesListed } from "./filters.js";
 import { iconCanvas } from "./sprites.js";
 
@@ -122,7 +122,7 @@ export function createControls(ctx) {
       const colour = routeColour(r.route_id);
       li.innerHTML = '<label><input type="checkbox" name="sc-route" value="' + esc(r.route_id) + '"' +
         (filters.routes.has(r.route_id) ? " checked" : "") + '> <span class="sc-badge" style="background:' +
-        esc(colour) + ";color:" + esc(r.text_color ? "#" + r.text_color : textColourFor(colour)) + '">' +
+        esc(colour) + ";color:" + esc(badgeText(colour, r.text_color)) + '">' +
         esc(r.short_name || r.route_id) + "</span> " + esc(r.long_name || TYPE_LABELS[r.vehicle_type] || "") +
         "</label>";
       return li;

@@ -25,10 +25,36 @@ export function naturalCompare(a, b) {
 
 /** Black or white text, whichever reads on the background `hex` ("#rrggbb" or "rrggbb"). */
 export function textColourFor(hex) {
-  const m = /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex || "");
-  if (!m) return "#fff";
-  const lum = 0.299 * parseInt(m[1], 16) + 0.587 * parseInt(m[2], 16) + 0.114 * parseInt(m[3], 16);
-  return lum > 160 ? "#111" : "#fff";
+  if (luminance(hex) === null) return "#fff";
+  if (contrastRatio(hex, "#000000") < contrastRatio(hex, "#ffffff")) return "#fff";
+  return contrastRatio(hex, "#111111") >= 4.5 ? "#111" : "#000"; // the softer dark when it reaches AA
+}
+
+function luminance(hex) {
+  const short = /^#?([0-9a-f])([0-9a-f])([0-9a-f])$/i.exec(hex || "");
+  const m = short ? [0, short[1] + short[1], short[2] + short[2], short[3] + short[3]]
+    : /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex || "");
+  if (!m) return null;
+  const c = [m[1], m[2], m[3]].map((x) => {
+    const s = parseInt(x, 16) / 255;
+    return s <= 0.03928 ? s / 12.92 : Math.pow((s + 0.055) / 1.055, 2.4);
+  });
+  return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+}
+
+/** WCAG contrast ratio of two "#RRGGBB" colours (1 .. 21); 1 when either is not a colour. */
+export function contrastRatio(a, b) {
+  const la = luminance(a), lb = luminance(b);
+  if (la === null || lb === null) return 1;
+  return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
+}
+
+/** A badge's text colour on `bg`: the GTFS route_text_color when it reaches WCAG AA (4.5:1), else
+ * dark or white, whichever contrasts more (as transit.colours.badge_colours on the server). */
+export function badgeText(bg, gtfsText) {
+  const given = gtfsText ? "#" + String(gtfsText).replace(/^#/, "") : null;
+  if (given && contrastRatio(bg, given) >= 4.5) return given;
+  return textColourFor(bg);
 }
 
 /** "3 min", "1 min 30 s", "45 s": a whole number of seconds, for labels. */

@@ -1,7 +1,7 @@
 // Popups for a vehicle (following it as it moves, refreshed every second) and for a stop (its
 // next arrivals). vehicleHtml and stopHtml are pure; createPopups needs Leaflet.
 
-import { ageText, crowding, deviationText, esc, textColourFor } from "./format.js";
+import { ageText, badgeText, crowding, deviationText, esc, textColourFor } from "./format.js";
 import { TYPE_LABELS } from "./filters.js";
 
 function badge(colour, textColour, text) {
@@ -22,7 +22,7 @@ export function vehicleHtml({ vehicle: v, route: r, colour, state, details, ageM
   const routeName = (r.short_name || v.route_id || "—") + (r.long_name ? " · " + r.long_name : "");
   return '<div class="sc-popup" data-vehicle-id="' + esc(v.vehicle_id) + '">' +
     '<div class="sc-popup-title">' +
-    badge(colour, r.text_color ? "#" + r.text_color : textColourFor(colour), r.short_name || v.route_id || "?") +
+    badge(colour, badgeText(colour, r.text_color), r.short_name || v.route_id || "?") +
     " " + esc(TYPE_LABELS[v.vehicle_type] || v.vehicle_type) + " <b>" + esc(v.vehicle_id) + "</b></div>" +
     "<dl>" +
     '<dt>Route</dt><dd class="f-route">' + esc(routeName) + "</dd>" +
