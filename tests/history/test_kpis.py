@@ -20,6 +20,8 @@ from transit.history.sink import HistorySink
 from transit.models import ScheduledTrip, StopEvent
 from transit.timetable import punctuality_setting
 
+pytestmark = pytest.mark.slow  # a simulated hour through the pipeline and the database
+
 WEEKDAY = dt.date(2026, 11, 25)
 REPORT_SECONDS = 5.0
 

@@ -80,6 +80,12 @@ def _hour(seconds: str) -> str:
     return f"CAST(({seconds}) / 3600 AS INTEGER)"  # positive: truncation is the floor
 
 
+def _c(column: str) -> str:
+    """A text column compared byte by byte (PostgreSQL's locale collations make sorting several times
+    slower; the order of ids means nothing)."""
+    return f'{column} COLLATE "C"' if connection.vendor == "postgresql" else column
+
+
 def _param(value: dt.datetime):
     return connection.ops.adapt_datetimefield_value(value)
 
@@ -166,7 +172,7 @@ def headways(period: Period) -> tuple[Table, Table]:
     lead = period.start - dt.timedelta(seconds=MAX_HEADWAY)  # the departure before the first of the period
     rows = _query(f"""
         WITH c AS (
-            SELECT COALESCE(route_id, '') AS route_id, direction_id, stop_id,
+            SELECT {_c("COALESCE(route_id, '')")} AS route_id, direction_id, {_c('stop_id')} AS stop_id,
                    {_epoch('departure')} AS dep, {_epoch('scheduled')} AS sch
             FROM transit_stopevent
             WHERE scheduled >= %s AND scheduled < %s AND departure IS NOT NULL AND {TIMEPOINT}),
