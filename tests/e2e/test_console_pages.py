@@ -16,7 +16,8 @@ from .test_browser import CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+# screenshots for docs/img/ are taken here (copy them there by hand when a page changes)
+DOCS_IMG = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
