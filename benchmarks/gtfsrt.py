@@ -40,7 +40,7 @@ def fleet_create(*, vehicles: int, seed: int = 7) -> str:
     from transit.models import Stop, Trip
     from transit.services import vehicle_states_upsert
 
-    from . import feed as out
+    from transit.realtime import feed as out
 
     city = builtin_city_ensure()
     rng = random.Random(seed)
@@ -74,7 +74,7 @@ def fleet_remove() -> int:
 
 
 def measure_builds(kind: str, *, repeat: int = 5) -> dict:
-    from . import feed as out
+    from transit.realtime import feed as out
 
     out._network = None  # cold: the trips' stop times are loaded by the first build
     times, cpu = [], []
