@@ -46,7 +46,7 @@ def test_a_one_shot_service_applies_the_scripts_once_ksqldb_is_healthy_and_the_t
 
 
 def test_the_processors_leave_to_ksqldb_what_it_computes(services):
-    assert only(services["processors"]["command"]) == {"vehicle-alerts", "bunching"}
+    assert only(services["processors"]["command"]) == {"stop-events", "vehicle-alerts", "bunching"}
     assert only(services["processors"]["command"]) <= set(registry.processor_names())
     assert services["surges"]["profiles"] == ["builtin"]  # the built-in surges only on the built-in path
     assert not any("live-vehicles" in str(s.get("command", "")) and "profiles" not in s

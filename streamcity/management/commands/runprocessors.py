@@ -15,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--only", default="",
             help=f"comma-separated processors to run (default all: {', '.join(registry.processor_names())}); "
-                 "with ksqlDB running the scripts in ksql/, run --only bunching,vehicle-alerts",
+                 "with ksqlDB running the scripts in ksql/, run --only stop-events,vehicle-alerts,bunching",
         )
 
     def handle(self, *args, **options):
