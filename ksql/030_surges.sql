@@ -4,6 +4,10 @@
 -- further tap re-sends that alert with the new count (an update, not a new alert). ksqlDB sends
 -- no "cleared": the built-in processor does, when the following window closes.
 --
+-- Surges here keep the simple fixed threshold per stop (STREAMCITY_SURGE_THRESHOLD): no station
+-- grouping and no baseline. The built-in processor (alerts.detection.surge) counts per station (a
+-- parent station and its platforms) against the usual demand for that place and time.
+--
 -- The counts table is windowed (its key is stop and window), and ksqlDB 0.29 refuses to repartition
 -- a windowed source. So the table carries the stop and the window bounds in its value too, and its
 -- changelog is read again as a stream of values only (KEY_FORMAT 'NONE': the windowed key is not
