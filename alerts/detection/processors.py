@@ -6,9 +6,9 @@ timers in between) and produces the alerts, keyed by alert key. `tick()` lets ti
 record comes; `retained()` tells the Worker how far back a restart must re-read so that windows,
 silences and episodes are rebuilt (see ReplayIndex).
 
-`ReferenceFollower` reads `stop_schedule` and `traffic_incidents` from their beginning with a
-consumer group of its own on every start, into a `ReferenceData` the other handlers share; they
-wait (a TransientError: the Worker retries the batch) until it has caught up.
+The timetable and incidents come from transit's `ReferenceData` (transit.timetable.reference),
+loaded by its follower; the handlers wait (a TransientError: the Worker retries the batch) until
+it has caught up.
 """
 
 from __future__ import annotations
