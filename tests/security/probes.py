@@ -175,8 +175,9 @@ async def deep_and_huge(url: str, depth: int = 5000, chars: int = 200_000) -> De
                 if message.startswith('{"type":"error"'):
                     out.replies.append(json.loads(message)["error"])
                 elif message.startswith('{"type":"snapshot"'):
-                    out.open_after = True
-                    break
+                    out.open_after = True  # the resync's answer (or a snapshot the server sent on its own)
+                    if len(out.replies) >= 2:
+                        break
         except (ConnectionClosed, asyncio.TimeoutError) as exc:
             out.replies.append(f"closed: {exc!r}"[:200])
     return out

@@ -75,8 +75,13 @@ export function stopHtml(stop, data, { routeColour, stateOf }) {
 export function createPopups(ctx) {
   const L = window.L;
   const { map, container, layer, vehicles, routes, routeColour, stateOf, getJSON, urls } = ctx;
-  const popup = L.popup({ className: "sc-popup-wrap", maxWidth: 320, autoPanPadding: [30, 30] });
-  const stopPopup = L.popup({ className: "sc-popup-wrap", maxWidth: 360 });
+  const PHONE = window.matchMedia("(max-width: 600px)");
+  // a popup narrow enough to fit a phone with its padding: autoPan can then keep the close button on screen
+  const pad = PHONE.matches ? 12 : 30;
+  const popup = L.popup({ className: "sc-popup-wrap", maxWidth: Math.min(320, window.innerWidth - 2 * pad - 48),
+                          autoPanPadding: [pad, pad] });
+  const stopPopup = L.popup({ className: "sc-popup-wrap", maxWidth: Math.min(360, window.innerWidth - 2 * pad - 48),
+                              autoPanPadding: [pad, pad] });
   const details = {}; // vehicle_id -> {trip_id, next_stop_id, data}
   let popupTimer = null, stopTimer = null;
 
@@ -113,7 +118,9 @@ export function createPopups(ctx) {
     layer.redraw();
     popup.options.autoPan = true;
     popup.setLatLng(m.getLatLng()).setContent(html(m)).openOn(map);
-    popup.options.autoPan = false; // it follows the vehicle from now on: no more panning
+    // it follows the vehicle from now on: no more panning on a large screen; on a phone the map keeps
+    // the popup (and its close button) in view as the vehicle drives towards the edge
+    popup.options.autoPan = PHONE.matches;
     loadDetails(m);
     clearInterval(popupTimer);
     popupTimer = setInterval(refresh, 1000);

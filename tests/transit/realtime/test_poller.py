@@ -64,9 +64,9 @@ class Server:
                     time.sleep(1.5)
                 etag = '"%s"' % hashlib.sha1(server.body).hexdigest()
                 if self.headers.get("If-None-Match") == etag:
+                    server.not_modified += 1  # counted before the reply: the client may check at once
                     self.send_response(304)
                     self.end_headers()
-                    server.not_modified += 1
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
