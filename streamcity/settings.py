@@ -44,7 +44,7 @@ def _secret_key() -> str:
     private_dir(VAR_DIR)
     path = VAR_DIR / "secret_key"
     if not path.exists():
-        private_file_create(path, secrets.token_urlsafe(50))
+        private_file_create(path, secrets.token_urlsafe(50))  # another process may win: its key is kept
     return private_file(path).read_text().strip()
 
 

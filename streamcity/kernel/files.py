@@ -9,6 +9,7 @@ version with the umask's mode (0644) are tightened when StreamCity starts.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 DIR_MODE = 0o700
@@ -24,11 +25,28 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def private_file_create(path: Path, text: str) -> None:
-    """Write a new file that is 0600 from its first byte (never readable by others, even briefly)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
+def private_file_create(path: Path, text: str) -> bool:
+    """Publish a new file that is 0600 from its first byte and complete when it appears; False if it exists.
+
+    Processes started together (the simulator and the processors on a fresh var/) race to create the
+    same file: the text goes to a private file of this process first and is linked into place, so a
+    reader never sees it half written and the loser of the race keeps the winner's file.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def private_file(path: Path) -> Path:

@@ -57,6 +57,12 @@ class Proc:
             time.sleep(0.2)
         raise AssertionError(f"{self.name} did not print {text!r}:\n{self.output()[-3000:]}")
 
+    def running(self) -> bool:
+        """True while it runs; a process that died fails the test with its output (not a later timeout)."""
+        if self.popen.poll() is not None:
+            raise AssertionError(f"{self.name} exited with {self.popen.returncode}:\n{self.output()[-3000:]}")
+        return True
+
     def stop(self, timeout: float = 30) -> int:
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)

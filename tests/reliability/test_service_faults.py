@@ -170,7 +170,8 @@ def test_sigterm_simulator_and_processors_deliver_everything_and_exit_zero(procs
     sim = procs.start("runsimulators", manage("runsimulators", "--vehicles", "50"), env)
     proc = procs.start("runprocessors", manage("runprocessors"), env)
     bus = KafkaBus({"bootstrap.servers": kafka_bootstrap}, topic_prefix=prefix)
-    wait_until(lambda: sum(bus.end_offsets(VEHICLE_LOCATIONS.name).values()) > 0, timeout=90,
+    wait_until(lambda: sim.running() and proc.running() and sum(bus.end_offsets(VEHICLE_LOCATIONS.name).values()) > 0,
+               timeout=90,
                message="the simulator to start producing")  # first run: it builds its city first
     time.sleep(5)
     assert sim.stop() == 0, sim.output()[-3000:]
