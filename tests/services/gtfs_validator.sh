@@ -17,27 +17,10 @@ LIBS="$CACHE/libs"
 
 say() { echo "gtfs_validator.sh: $*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
+# shellcheck source=maven_libs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/maven_libs.sh"
 
-# libs/ is complete when its marker holds the hash of the pom it was resolved from.
-resolve_libs() {
-    local want; want="$(sha256sum "$DIR/pom.xml" | cut -d' ' -f1)"
-    [[ "$(cat "$LIBS/.complete" 2>/dev/null)" == "$want" ]] && return 0
-    mkdir -p "$CACHE"
-    exec 8>"$CACHE/.libs.lock"; flock 8          # one resolver at a time
-    if [[ "$(cat "$LIBS/.complete" 2>/dev/null)" != "$want" ]]; then
-        say "resolving the validator's jars with Maven into $LIBS ..."
-        local tmp="$CACHE/libs.tmp"
-        rm -rf "$tmp"
-        if ! mvn -B -q -f "$DIR/pom.xml" org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
-                -DincludeScope=runtime -DoutputDirectory="$tmp" >"$CACHE/mvn.log" 2>&1; then
-            tail -n 50 "$CACHE/mvn.log" >&2
-            die "mvn could not resolve the validator's jars (log: $CACHE/mvn.log)"
-        fi
-        echo "$want" >"$tmp/.complete"
-        rm -rf "$LIBS"; mv "$tmp" "$LIBS"
-    fi
-    exec 8>&-
-}
+resolve_libs() { maven_libs "$DIR/pom.xml" "$CACHE" "the validator's jars"; }
 
 command -v java >/dev/null || die "java (17) is needed"
 resolve_libs

@@ -47,30 +47,11 @@ JAVA_OPTS=(-Xmx512m -Xms256m -XX:+UseG1GC -Djava.awt.headless=true
 
 say() { echo "kafka.sh[$KAFKA_PORT]: $*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
+# shellcheck source=maven_libs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/maven_libs.sh"
 
 # --- jars -----------------------------------------------------------------------------------
-# libs/ is complete when its marker holds the hash of the pom it was resolved from.
-resolve_libs() {
-    local want; want="$(sha256sum "$KAFKA_DIR/pom.xml" | cut -d' ' -f1)"
-    [[ "$(cat "$LIBS/.complete" 2>/dev/null)" == "$want" ]] && return 0
-    mkdir -p "$KAFKA_CACHE"
-    exec 8>"$KAFKA_CACHE/.libs.lock"; flock 8          # one resolver at a time
-    if [[ "$(cat "$LIBS/.complete" 2>/dev/null)" != "$want" ]]; then
-        say "resolving broker jars with Maven into $LIBS ..."
-        local tmp="$KAFKA_CACHE/libs.tmp"
-        rm -rf "$tmp"
-        # Output goes to mvn.log: Debian's Maven 3.8.7 prints stray ANSI resets even with -B -q.
-        if ! mvn -B -q -f "$KAFKA_DIR/pom.xml" \
-                org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
-                -DincludeScope=runtime -DoutputDirectory="$tmp" >"$KAFKA_CACHE/mvn.log" 2>&1; then
-            tail -n 50 "$KAFKA_CACHE/mvn.log" >&2
-            die "mvn could not resolve the broker jars (log: $KAFKA_CACHE/mvn.log)"
-        fi
-        echo "$want" >"$tmp/.complete"
-        rm -rf "$LIBS"; mv "$tmp" "$LIBS"
-    fi
-    exec 8>&-
-}
+resolve_libs() { maven_libs "$KAFKA_DIR/pom.xml" "$KAFKA_CACHE" "broker jars"; }
 
 # --- config and storage ---------------------------------------------------------------------
 write_props() {

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.conftest import wait_until  # noqa: F401 - the tests here import it from this conftest
 
 GTFS = Path("/work/shared/gtfs")
 if not GTFS.exists():  # the shared data sets live beside the repository
@@ -17,16 +18,6 @@ RT_FEEDS = ("bart", "caltrain", "usf-bullrunner")
 def rt_file(feed: str, kind: str) -> Path | None:
     p = GTFS / feed / "rt" / f"{kind}.pb"
     return p if p.exists() else None
-
-
-def wait_until(predicate, timeout: float = 20, interval: float = 0.1, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
 @pytest.fixture
