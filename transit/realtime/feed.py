@@ -209,14 +209,18 @@ def _trip_descriptor(td: rt.TripDescriptor, trip: TripInfo, start_date: str) -> 
     td.schedule_relationship = rt.TripDescriptor.SCHEDULED
 
 
-def build_vehicle_positions(feed: str | None = None) -> rt.FeedMessage:
+def _start_feed(feed: str | None):
+    """The vehicles' rows, their trips, a message with its header (stamped with the newest report), the days."""
     net = network()
     rows = _vehicles(feed)
     trips = net.trips({r[2] for r in rows if r[2]})
     msg = rt.FeedMessage()
-    now = max((int(r[12].timestamp()) for r in rows), default=int(time.time()))
-    _header(msg, now)
-    days = _Days(net)
+    _header(msg, max((int(r[12].timestamp()) for r in rows), default=int(time.time())))
+    return rows, trips, msg, _Days(net)
+
+
+def build_vehicle_positions(feed: str | None = None) -> rt.FeedMessage:
+    rows, trips, msg, days = _start_feed(feed)
     for (vehicle_id, route_id, trip_id, lat, lon, bearing, speed, passengers, capacity, seq, next_stop, _,
          ts) in rows:
         e = msg.entity.add()
@@ -252,13 +256,7 @@ def build_vehicle_positions(feed: str | None = None) -> rt.FeedMessage:
 
 
 def build_trip_updates(feed: str | None = None) -> rt.FeedMessage:
-    net = network()
-    rows = _vehicles(feed)
-    trips = net.trips({r[2] for r in rows if r[2]})
-    msg = rt.FeedMessage()
-    now = max((int(r[12].timestamp()) for r in rows), default=int(time.time()))
-    _header(msg, now)
-    days = _Days(net)
+    rows, trips, msg, days = _start_feed(feed)
     for vehicle_id, _, trip_id, *_, seq, next_stop, delay, ts in rows:
         found = trips.get(trip_id) if trip_id else None
         if found is None or delay is None:
@@ -275,7 +273,7 @@ def build_trip_updates(feed: str | None = None) -> rt.FeedMessage:
         tu.vehicle.id = vehicle_id
         tu.timestamp = int(ts.timestamp())
         tu.delay = delay
-        floor = now
+        floor = msg.header.timestamp  # no prediction before the feed's own time
         add = tu.stop_time_update.add
         shift = origin + delay
         seqs, stop_ids, arrs, deps = trip.seqs, trip.stop_ids, trip.arr, trip.dep
