@@ -1,4 +1,4 @@
-"""The static checker of the ksqlDB scripts (alerts/detection/ksqlcheck.py): each planner rule of
+"""The static checker of the ksqlDB scripts (alerts/ksql/planner.py): each planner rule of
 ksqlDB 0.29 it checks, fed a statement ksqlDB refuses (the broken forms of issue 18 where there is
 one), and the scripts in ksql/ passing them all."""
 
@@ -7,7 +7,7 @@ import re
 import pytest
 from django.core.management import CommandError, call_command
 
-from alerts.detection import ksqlcheck, ksqldb
+from alerts.ksql import planner, scripts
 
 PREFIX = "pfx."
 VARIABLES = {"prefix": PREFIX, "grace_seconds": 30, "surge_window_seconds": 300, "surge_threshold": 60,
@@ -16,7 +16,7 @@ VARIABLES = {"prefix": PREFIX, "grace_seconds": 30, "surge_window_seconds": 300,
 
 @pytest.fixture(scope="module")
 def stmts():
-    return ksqldb.statements(VARIABLES)
+    return scripts.statements(VARIABLES)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def problems(texts, partitions=6, **counts):
     topics = {PREFIX + t: partitions for t in ("vehicle_locations", "rider_tapped_on", "traffic_incidents",
                                                 "stop_schedule")}
     topics.update({PREFIX + t: n for t, n in counts.items()})
-    return ksqlcheck.check(texts, topics).problems
+    return planner.check(texts, topics).problems
 
 
 def only(found, check):
@@ -40,7 +40,7 @@ def only(found, check):
 # -- the scripts ---------------------------------------------------------------------------------
 
 def test_every_script_statement_passes_every_check(stmts):
-    result = ksqldb.check_scripts(stmts, VARIABLES)
+    result = scripts.check_scripts(stmts, VARIABLES)
     assert result.problems == []
     assert len(result.sources) == len(stmts) == 15
 
@@ -53,7 +53,7 @@ def test_the_command_checks_without_a_server(settings, capsys):
 
 def test_apply_refuses_scripts_that_break_a_rule_before_contacting_a_server(tmp_path, settings):
     settings.KSQLDB_URL = "http://127.0.0.1:9"  # nothing listens: apply must not get that far
-    (tmp_path / "010_sources.sql").write_text((ksqldb.SCRIPTS_DIR / "010_sources.sql").read_text())
+    (tmp_path / "010_sources.sql").write_text((scripts.SCRIPTS_DIR / "010_sources.sql").read_text())
     (tmp_path / "020_bad.sql").write_text(JOIN_KEY_AS_EXPRESSION)
     with pytest.raises(CommandError) as err:
         call_command("ksql", "apply", "--scripts", str(tmp_path))
@@ -186,7 +186,7 @@ def test_join_sources_of_unknown_partition_count_are_refused():
     texts = ["CREATE STREAM a (`k` VARCHAR KEY) WITH (KAFKA_TOPIC='a', VALUE_FORMAT='JSON');",
              "CREATE TABLE b (`k` VARCHAR PRIMARY KEY, `y` INT) WITH (KAFKA_TOPIC='b', VALUE_FORMAT='JSON');",
              "CREATE STREAM c AS SELECT a.`k`, b.`y` FROM a JOIN b ON a.`k` = b.`k` EMIT CHANGES;"]
-    assert "unknown" in only(ksqlcheck.check(texts).problems, "co-partition")
+    assert "unknown" in only(planner.check(texts).problems, "co-partition")
 
 
 def test_a_table_is_joined_on_its_primary_key(sources_sql):
@@ -222,8 +222,8 @@ def test_function_arguments_have_the_types_ksqldb_takes(sources_sql):
 
 def test_the_function_list_has_what_the_scripts_and_the_docs_name():
     assert {"AS_VALUE", "LATEST_BY_OFFSET", "TIMESTAMPTOSTRING", "STRINGTOTIMESTAMP", "COUNT"} <= \
-        ksqlcheck.KSQLDB_FUNCTIONS
-    assert "GEOHASH" not in ksqlcheck.KSQLDB_FUNCTIONS and "GEO_DISTANCE" in ksqlcheck.KSQLDB_FUNCTIONS
+        planner.KSQLDB_FUNCTIONS
+    assert "GEOHASH" not in planner.KSQLDB_FUNCTIONS and "GEO_DISTANCE" in planner.KSQLDB_FUNCTIONS
 
 
 # -- references ----------------------------------------------------------------------------------
@@ -258,7 +258,7 @@ def test_statements_outside_the_grammar_are_refused(text):
 
 
 def test_the_parser_reads_quoted_names_case_and_escaped_quotes():
-    parsed = ksqlcheck.parse("CREATE STREAM Low (`MiXed` VARCHAR KEY, plain INT) WITH (KAFKA_TOPIC='it''s');")
+    parsed = planner.parse("CREATE STREAM Low (`MiXed` VARCHAR KEY, plain INT) WITH (KAFKA_TOPIC='it''s');")
     assert parsed.name == "LOW" and [c.name for c in parsed.columns] == ["MiXed", "PLAIN"]
     assert parsed.properties["KAFKA_TOPIC"] == "it's"
 

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.core.management import CommandError, call_command
 
-from alerts.detection import ksqldb
+from alerts.ksql import scripts
 
 
 class FakeKsql:
@@ -77,7 +77,7 @@ class FakeKsql:
 @pytest.fixture
 def expected(settings):
     settings.KSQLDB_USERNAME, settings.KSQLDB_PASSWORD = "", ""
-    return ksqldb.statements(ksqldb.script_variables())
+    return scripts.statements(scripts.script_variables())
 
 
 def test_apply_posts_each_statement_in_order_as_the_rest_api_expects(settings, expected, capsys):

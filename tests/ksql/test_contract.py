@@ -1,10 +1,10 @@
 """The schema contract between the ksqlDB scripts and StreamCity's consumers, derived from the scripts.
 
-Two ways, both from the checker's reading of the scripts (alerts/detection/ksqlcheck.py), nothing
+Two ways, both from the checker's reading of the scripts (alerts/ksql/planner.py), nothing
 written twice by hand:
 - statically: each output topic's projection (column names, SQL types mapped to JSON types, which
   may be null, the key) against the msgspec schema its consumer decodes with;
-- by running them: the simulator's records through the scripts' queries (alerts/detection/ksqlrun.py)
+- by running them: the simulator's records through the scripts' queries (alerts/ksql/dryrun.py)
   and every record they write decoded with streamcity.kernel.schemas.decode, as the alert consumer and the
   bridge decode, keys compared with the built-in processors' keys, then handed to the alert consumer
   and the bridge (into the database) as their Worker hands records over.
@@ -18,8 +18,8 @@ import subprocess
 import msgspec
 import pytest
 
-from alerts.detection import ksqlcheck, ksqldb, ksqlrun
 from alerts.detection.keys import alert_key, key_time
+from alerts.ksql import dryrun, planner, scripts
 from alerts.models import Alert
 from alerts.streams import AlertSink, alert_feed
 from simulators.engine import Simulation
@@ -55,7 +55,7 @@ ACCEPTS = {
 
 
 def checked(variables):
-    result = ksqldb.check_scripts(ksqldb.statements(variables), variables)
+    result = scripts.check_scripts(scripts.statements(variables), variables)
     assert result.problems == []
     return result
 
@@ -115,8 +115,8 @@ def test_the_contract_check_sees_a_wrong_type_and_a_nullable_required_field(resu
 
 
 def checked_texts(texts):
-    counts, non_null = ksqldb.topic_facts(PREFIX, 6)
-    found = ksqlcheck.check(texts, counts, non_null)
+    counts, non_null = scripts.topic_facts(PREFIX, 6)
+    found = planner.check(texts, counts, non_null)
     assert found.problems == []
     return found
 
@@ -151,8 +151,8 @@ def emitted(city):  # noqa: F811
             assert batch, "the bus stopped short"
             got.extend(batch)
     for r in got:
-        inputs.setdefault(PREFIX + r.topic, []).append(ksqlrun.Rec(r.key, json.loads(r.value), r.timestamp_ms))
-    return ksqlrun.run(checked(variables), inputs)
+        inputs.setdefault(PREFIX + r.topic, []).append(dryrun.Rec(r.key, json.loads(r.value), r.timestamp_ms))
+    return dryrun.run(checked(variables), inputs)
 
 
 @pytest.mark.parametrize("topic", SINKS, ids=lambda t: t.name)
@@ -236,9 +236,9 @@ def test_the_bridge_writes_the_live_vehicles_the_scripts_write(emitted):
 @pytest.mark.skipif(not shutil.which("java"), reason="no Java to compare the model's java.time patterns with")
 def test_the_models_time_patterns_agree_with_java_time(result, tmp_path):
     """Every TIMESTAMPTOSTRING / STRINGTOTIMESTAMP pattern of the scripts, formatted and parsed by
-    java.time (what ksqlDB uses) and by ksqlrun, on instants with and without milliseconds."""
+    java.time (what ksqlDB uses) and by the dry run (alerts.ksql.dryrun), on instants with and without milliseconds."""
     calls = {(f.name, f.args[1].value) for s in result.sources.values() for c in s.columns if c.expr is not None
-             for f in ksqlcheck.walk(c.expr) if isinstance(f, ksqlcheck.Func)
+             for f in planner.walk(c.expr) if isinstance(f, planner.Func)
              and f.name in ("TIMESTAMPTOSTRING", "STRINGTOTIMESTAMP")}
     formats = sorted(p for name, p in calls if name == "TIMESTAMPTOSTRING")
     parses = sorted(p for name, p in calls if name == "STRINGTOTIMESTAMP")
@@ -261,6 +261,6 @@ def test_the_models_time_patterns_agree_with_java_time(result, tmp_path):
     args = [str(len(formats)), str(len(parses)), str(len(instants)), *formats, *parses, *map(str, instants), *texts]
     out = subprocess.run(["java", str(src), *args], capture_output=True, text=True, timeout=120,
                          check=True).stdout.split("\n")
-    model = [ksqlrun.format_timestamp(ms, p, "UTC") for p in formats for ms in instants]
-    model += [str(ksqlrun.parse_timestamp(t, p, "UTC")) for p in parses for t in texts]
+    model = [dryrun.format_timestamp(ms, p, "UTC") for p in formats for ms in instants]
+    model += [str(dryrun.parse_timestamp(t, p, "UTC")) for p in parses for t in texts]
     assert out[:len(model)] == model

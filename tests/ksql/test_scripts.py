@@ -13,8 +13,8 @@ import subprocess
 import msgspec
 import pytest
 
-from alerts.detection import ksqldb
 from alerts.detection.keys import key_time
+from alerts.ksql import scripts
 from streamcity.kernel.schemas import TOPICS, utc
 
 from ..alerts.detection_scenarios import at
@@ -27,12 +27,12 @@ TS_FORMAT = "yyyy-MM-dd''T''HH:mm:ss[.SSSSSS]X"
 
 @pytest.fixture(scope="module")
 def stmts():
-    return ksqldb.statements(VARIABLES)
+    return scripts.statements(VARIABLES)
 
 
 @pytest.fixture(scope="module")
 def sources(stmts):
-    return ksqldb.check_scripts(stmts, VARIABLES).sources
+    return scripts.check_scripts(stmts, VARIABLES).sources
 
 
 def test_every_statement_is_idempotent(stmts):
@@ -44,7 +44,7 @@ def test_every_statement_is_idempotent(stmts):
 def test_every_variable_has_a_value_and_none_is_left(stmts):
     assert not any("${" in s.text for s in stmts)
     with pytest.raises(KeyError, match="surge_threshold"):
-        ksqldb.statements({k: v for k, v in VARIABLES.items() if k != "surge_threshold"})
+        scripts.statements({k: v for k, v in VARIABLES.items() if k != "surge_threshold"})
 
 
 def test_only_the_schema_topics_and_internal_ones_are_named(sources):
@@ -84,8 +84,8 @@ def test_event_time_is_the_timestamp_field_in_msgspec_format(sources):
 
 
 def test_the_model_of_the_timestamp_format_reads_what_msgspec_writes():
-    """ksqlrun's reading of the pattern (the Java check below is the real one, where Java is)."""
-    from alerts.detection.ksqlrun import format_timestamp, parse_timestamp
+    """the dry run's reading of the pattern (the Java check below is the real one, where Java is)."""
+    from alerts.ksql.dryrun import format_timestamp, parse_timestamp
 
     pattern = TS_FORMAT.replace("''", "'")
     for ts in (utc(at(1.123)), utc(at(60))):
@@ -122,8 +122,8 @@ def encode_ts(ts):
 
 def test_the_statement_splitter_respects_quotes_and_comments():
     text = "-- a comment; with a semicolon\nCREATE STREAM a (`x;y` VARCHAR) WITH (F='it''s; fine');\nDROP STREAM b;"
-    assert ksqldb.split_statements(text) == ["CREATE STREAM a (`x;y` VARCHAR) WITH (F='it''s; fine');",
+    assert scripts.split_statements(text) == ["CREATE STREAM a (`x;y` VARCHAR) WITH (F='it''s; fine');",
                                              "DROP STREAM b;"]
     with pytest.raises(ValueError, match="without a closing semicolon"):
-        ksqldb.split_statements("CREATE STREAM a")
+        scripts.split_statements("CREATE STREAM a")
 

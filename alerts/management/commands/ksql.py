@@ -3,7 +3,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from alerts.detection import ksqlcheck, ksqldb
+from alerts.ksql import planner
+from alerts.ksql import scripts as ksqldb
 
 
 class Command(BaseCommand):
@@ -41,7 +42,7 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from None
             if action == "check":
                 self.stdout.write(self.style.SUCCESS(
-                    f"{len(stmts)} statements pass the ksqlDB 0.29 checks ({', '.join(ksqlcheck.CHECKS)})"))
+                    f"{len(stmts)} statements pass the ksqlDB 0.29 checks ({', '.join(planner.CHECKS)})"))
                 return
         url = url or settings.KSQLDB_URL
         if not url:

@@ -1,7 +1,7 @@
 """The checked ksqlDB scripts run in Python over a few records, the way ksqlDB 0.29 runs them, so what
 they write can be decoded with the project's schemas without a server (tests/ksql/test_contract.py).
 
-`run(result, inputs)` takes the checker's result (ksqlcheck.check) and the records of the topics the
+`run(result, inputs)` takes the checker's result (planner.check) and the records of the topics the
 scripts read, and returns every topic's records after each query ran in statement order: declared
 sources read JSON values (and the event time of their TIMESTAMP column), joins look keys up in the
 table as of each stream record's timestamp (records taken in timestamp order, as Kafka Streams
@@ -18,19 +18,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .ksqlcheck import (
-    AGGREGATE_FUNCTIONS,
-    BinOp,
-    Case,
-    Cast,
-    Col,
-    Func,
-    IsNull,
-    Lit,
-    Result,
-    Source,
-    Unary,
-)
+from .grammar import AGGREGATE_FUNCTIONS, BinOp, Case, Cast, Col, Func, IsNull, Lit, Unary
+from .planner import Result, Source
 
 
 class DryRunError(ValueError):
@@ -278,7 +267,7 @@ def _call(name: str, args: list):
         return None if args[0] is None else parse_timestamp(args[0], args[1], args[2] if len(args) > 2 else "UTC")
     if name == "TIMESTAMPTOSTRING":
         return None if args[0] is None else format_timestamp(args[0], args[1], args[2] if len(args) > 2 else "UTC")
-    raise DryRunError(f"{name} is not modelled: add it to ksqlrun._call")
+    raise DryRunError(f"{name} is not modelled: add it to alerts.ksql.dryrun._call")
 
 
 def _aggregate(f: Func, group: list[Env]):

@@ -131,14 +131,14 @@ def topic_facts(prefix: str, partitions: int) -> tuple[dict[str, int], dict[str,
 
 
 def check_scripts(stmts: list[Statement], variables: dict[str, object] | None = None):
-    """The checker's result (ksqlcheck.Result) for `stmts`, with the topics `createtopics` makes."""
+    """The checker's result (planner.Result) for `stmts`, with the topics `createtopics` makes."""
     from django.conf import settings
 
-    from . import ksqlcheck
+    from . import planner
 
     prefix = (variables or {}).get("prefix", settings.KAFKA_TOPIC_PREFIX)
     counts, non_null = topic_facts(str(prefix), settings.STREAMCITY_PARTITIONS)
-    return ksqlcheck.check(stmts, counts, non_null)
+    return planner.check(stmts, counts, non_null)
 
 
 def refuse_problems(result) -> None:
