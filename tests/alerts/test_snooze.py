@@ -4,6 +4,7 @@ and the change reaching a second dispatcher's socket at once."""
 import asyncio
 import datetime as dt
 import json
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -177,6 +178,8 @@ def test_a_second_dispatcher_sees_a_snooze_over_the_socket_at_once():
         try:
             snapshot = json.loads(await c.receive_from(timeout=5))
             assert snapshot["type"] == "snapshot" and snapshot["alerts"][0]["snoozed_until"] is None
+            # the server's clock, for pages to compare snooze ends with
+            assert abs(snapshot["server_time"] - time.time() * 1000) < 5000
             r = await sync_to_async(client.post)(f"/api/alerts/{pk}/snooze/", {"minutes": "30"},
                                                  HTTP_X_CSRFTOKEN=token)
             assert r.status_code == 200

@@ -20,6 +20,9 @@ const alerts = new Map(); // alert_key -> alert (the server's, with its snooze)
 let selectedKey = null;
 let retry = 0;
 let wakeTimer = null;
+let skewMs = 0; // the server's clock minus this browser's (from the snapshot): snoozes end on the server's time
+
+function serverNow() { return Date.now() + skewMs; }
 
 function say(text) { messageEl.textContent = text; }
 
@@ -41,7 +44,7 @@ function clock(a) { // the start in the feed's time zone (the server's detected_
 
 let shown = []; // the episodes on screen, in order
 function render() {
-  const now = Date.now();
+  const now = serverNow();
   const snoozes = serverSnoozes(alerts.values());
   const all = episodes(Array.from(alerts.values()));
   const kept = filterEpisodes(all, filters(), snoozes, now);
@@ -135,7 +138,7 @@ function post(a, action, fields) {
 
 function act_(ep, action) {
   say("");
-  const now = Date.now();
+  const now = serverNow();
   if (action === "acknowledge") ep.alerts.filter((a) => a.status === "new").forEach((a) => post(a, "acknowledge"));
   else if (action === "resolve") ep.alerts.forEach((a) => post(a, "resolve"));
   else if (action === "snooze") {
@@ -173,7 +176,10 @@ function connect() {
   ws.onopen = () => { retry = 0; connEl.textContent = "alerts live"; connEl.className = "conn conn-on"; };
   ws.onmessage = (e) => {
     const msg = JSON.parse(e.data);
-    if (msg.type === "snapshot") alerts.clear();
+    if (msg.type === "snapshot") {
+      alerts.clear();
+      if (Number.isFinite(msg.server_time)) skewMs = msg.server_time - Date.now();
+    }
     apply(msg.alerts || []);
   };
   ws.onclose = (e) => {
