@@ -1,3 +1,4 @@
+import datetime as dt
 import functools
 
 from django import forms
@@ -11,7 +12,17 @@ from django.utils.html import format_html
 
 from .models import Alert, AlertChange, BreakdownAlert, Notification, SurgeAlert
 from .selectors import display_timezone, open_counts_by_kind
-from .services import OPERATORS, AlertTransitionError, alert_acknowledge, alert_assign, alert_resolve
+from .selectors import alert_payloads
+from .services import (
+    OPERATORS,
+    AlertTransitionError,
+    alert_acknowledge,
+    alert_assign,
+    alert_resolve,
+    alert_snooze,
+    alert_unsnooze,
+)
+from .streams import ops_broadcast
 
 SEVERITY_COLOURS = {1: "#607d8b", 2: "#1976d2", 3: "#f9a825", 4: "#ef6c00", 5: "#c62828"}
 
@@ -64,6 +75,24 @@ def _in_feed_time(view):
     return wrapped
 
 
+class SnoozedFilter(admin.SimpleListFilter):
+    """Snoozed now (a snooze runs out by itself: compared with the clock, not a stored flag)."""
+
+    title = "snoozed"
+    parameter_name = "snoozed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Snoozed now"), ("no", "Not snoozed")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "yes":
+            return queryset.filter(snoozed_until__gt=now)
+        if self.value() == "no":
+            return queryset.exclude(snoozed_until__gt=now)
+        return queryset
+
+
 def operators_queryset():
     return get_user_model().objects.filter(is_active=True).filter(
         Q(groups__name=OPERATORS) | Q(is_superuser=True)).distinct()
@@ -74,25 +103,28 @@ class AlertAdmin(admin.ModelAdmin):
     change_list_template = "admin/alerts/alert/change_list.html"
     change_form_template = "admin/alerts/alert/change_form.html"
     list_display = ["kind_badge", "summary", "severity_badge", "status", "condition_open", "route_id", "vehicle_id",
-                    "stop_id", "detected_at", "assigned_to"]
+                    "stop_id", "detected_at", "assigned_to", "snoozed"]
     list_display_links = ["kind_badge", "summary"]
-    list_filter = ["kind", "status", "severity", "condition_open", "route_id", "detected_at", "assigned_to"]
+    list_filter = ["kind", "status", SnoozedFilter, "severity", "condition_open", "route_id", "detected_at",
+                   "assigned_to"]
     search_fields = ["alert_key", "summary", "route_id", "vehicle_id", "stop_id", "trip_id"]
     date_hierarchy = "detected_at"
     list_per_page = 50
-    list_select_related = ["assigned_to"]
-    actions = ["acknowledge", "resolve_with_note", "assign_to_me"]
+    list_select_related = ["assigned_to", "snoozed_by"]
+    actions = ["acknowledge", "resolve_with_note", "assign_to_me", "snooze_for_an_hour", "unsnooze"]
     inlines = [AlertChangeInline, NotificationInline]
     fieldsets = [
         (None, {"fields": ["kind", "summary", "severity", "status", "condition_open", "assigned_to"]}),
         ("Subject", {"fields": ["route_id", "trip_id", "vehicle_id", "stop_id", "latitude", "longitude"]}),
         ("Lifecycle", {"fields": ["detected_at", "last_event_at", "update_count", "created_at", "acknowledged_by",
-                                  "acknowledged_at", "resolved_by", "resolved_at", "resolution_note"]}),
+                                  "acknowledged_at", "resolved_by", "resolved_at", "resolution_note",
+                                  "snoozed_until", "snoozed_by"]}),
         ("Detection data", {"fields": ["alert_key", "payload"], "classes": ["collapse"]}),
     ]
     readonly_fields = ["kind", "summary", "severity", "status", "condition_open", "route_id", "trip_id", "vehicle_id",
                        "stop_id", "latitude", "longitude", "detected_at", "last_event_at", "update_count", "created_at",
-                       "acknowledged_by", "acknowledged_at", "resolved_by", "resolved_at", "alert_key", "payload"]
+                       "acknowledged_by", "acknowledged_at", "resolved_by", "resolved_at", "alert_key", "payload",
+                       "snoozed_until", "snoozed_by"]
 
     kind_filter: str | None = None
 
@@ -108,6 +140,13 @@ class AlertAdmin(admin.ModelAdmin):
     def severity_badge(self, obj):
         return format_html('<b style="color:{}">{}</b> ({})', SEVERITY_COLOURS.get(obj.severity, "#000"),
                            obj.severity_label, obj.severity)
+
+    @admin.display(description="snoozed", ordering="snoozed_until")
+    def snoozed(self, obj):
+        if not obj.snoozed_at():
+            return ""
+        until = timezone.localtime(obj.snoozed_until)
+        return f"until {until:%H:%M}" + (f" by {obj.snoozed_by.get_username()}" if obj.snoozed_by_id else "")
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "assigned_to":
@@ -171,14 +210,28 @@ class AlertAdmin(admin.ModelAdmin):
                    "form": form, "opts": self.model._meta, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
         return TemplateResponse(request, "admin/alerts/alert/resolve.html", context)
 
-    def _apply(self, request, queryset, action, verb):
-        done, skipped = 0, []
+    @admin.action(description="Snooze selected alerts for an hour", permissions=["change"])
+    def snooze_for_an_hour(self, request, queryset):
+        hour = dt.timedelta(hours=1)
+        self._apply(request, queryset, lambda a: alert_snooze(alert=a, user=request.user, duration=hour),
+                    "snoozed for an hour", broadcast=True)
+
+    @admin.action(description="Wake selected alerts (end their snooze)", permissions=["change"])
+    def unsnooze(self, request, queryset):
+        self._apply(request, queryset, lambda a: alert_unsnooze(alert=a, user=request.user), "woken", broadcast=True)
+
+    def _apply(self, request, queryset, action, verb, *, broadcast=False):
+        done, skipped, changed = 0, [], []
         for alert in queryset:
             try:
-                action(alert)
+                changed.append(action(alert))
                 done += 1
             except AlertTransitionError as exc:
                 skipped.append(f"{alert}: {exc}")
+        if broadcast and changed:  # the shift pages show a snooze at once
+            ops_broadcast(alert_payloads(Alert.objects.filter(pk__in=[a.pk for a in changed])
+                                         .select_related("acknowledged_by", "resolved_by", "assigned_to",
+                                                         "snoozed_by")))
         if done:
             self.message_user(request, f"{done} alert(s) {verb}.", messages.SUCCESS)
         for s in skipped[:10]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -47,7 +48,10 @@ class OpsAlertsConsumer(BoundedWebsocketConsumer):
             self.behind = True
             return
         alerts = await database_sync_to_async(open_alert_payloads)()
-        await self.send(text_data=json.dumps({"type": "snapshot", "alerts": alerts}, separators=(",", ":")))
+        # the server's clock (epoch ms): pages compare snooze ends with it, not with a skewed desk clock
+        server_time = int(time.time() * 1000)
+        await self.send(text_data=json.dumps({"type": "snapshot", "alerts": alerts, "server_time": server_time},
+                                             separators=(",", ":")))
 
     async def _watch_session(self):
         session = self.scope.get("session")

@@ -53,6 +53,13 @@ class Alert(models.Model):
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution_note = models.TextField(blank=True)
+    snoozed_until = models.DateTimeField(
+        null=True, blank=True, db_index=True,
+        help_text="hidden from the shift's board until then (wall clock); it comes back by itself after",
+    )
+    snoozed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-detected_at"]
@@ -64,6 +71,13 @@ class Alert(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status not in self.CLOSED
+
+    def snoozed_at(self, now=None) -> bool:
+        """Whether a snooze runs at `now` (the wall clock without it): a snooze ends by itself, nothing
+        clears the field when it runs out, so every reader compares it to the clock."""
+        from django.utils import timezone
+
+        return self.snoozed_until is not None and self.snoozed_until > (now or timezone.now())
 
     SEVERITY_WORDS = {1: "minor", 2: "minor", 3: "major", 4: "critical", 5: "critical"}
 
@@ -108,6 +122,8 @@ class AlertChange(models.Model):
         AUTO_RESOLVED = "auto_resolved", "Auto-resolved (condition cleared)"
         CLEARED = "cleared", "Condition cleared"
         EXPIRED = "expired", "Expired (condition no longer holds)"
+        SNOOZED = "snoozed", "Snoozed"
+        UNSNOOZED = "unsnoozed", "Woken (snooze ended by hand)"
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="changes")
     at = models.DateTimeField(auto_now_add=True, db_index=True)

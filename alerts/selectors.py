@@ -29,15 +29,20 @@ def display_timezone() -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def alert_payload(alert: Alert, *, tz: ZoneInfo | None = None, now: dt.datetime | None = None) -> dict:
+def alert_payload(alert: Alert, *, tz: ZoneInfo | None = None, now: dt.datetime | None = None,
+                  wall: dt.datetime | None = None) -> dict:
     """An alert for the API, the ops feed and the pages: its fields, plus `is_open`, `severity_label`
     (minor / major / critical), `detected_local` (the start in the feed's time zone, ISO 8601, and
-    `detected_local_display`, HH:MM:SS), `timezone`, and `age_seconds` (since the start, on the
-    twin's event-time clock)."""
+    `detected_local_display`, HH:MM:SS), `timezone`, `age_seconds` (since the start, on the
+    twin's event-time clock), and a running snooze: `snoozed_until` (ISO 8601, UTC; None once it ran
+    out at `wall`, the wall clock), `snoozed_until_display` (HH:MM in the feed's time zone), `snoozed_by`."""
+    from django.utils import timezone
+
     from transit.selectors import twin_now
 
     tz = tz or display_timezone()
     now = now or twin_now()
+    snoozed = alert.snoozed_at(wall or timezone.now())
     data = {f: getattr(alert, f) for f in ALERT_FIELDS}
     local = alert.detected_at.astimezone(tz)
     data["is_open"] = alert.is_open
@@ -49,13 +54,16 @@ def alert_payload(alert: Alert, *, tz: ZoneInfo | None = None, now: dt.datetime 
     data["acknowledged_by"] = alert.acknowledged_by.get_username() if alert.acknowledged_by_id else None
     data["resolved_by"] = alert.resolved_by.get_username() if alert.resolved_by_id else None
     data["assigned_to"] = alert.assigned_to.get_username() if alert.assigned_to_id else None
+    data["snoozed_until"] = alert.snoozed_until if snoozed else None
+    data["snoozed_until_display"] = f"{alert.snoozed_until.astimezone(tz):%H:%M}" if snoozed else None
+    data["snoozed_by"] = alert.snoozed_by.get_username() if snoozed and alert.snoozed_by_id else None
     data["detection"] = alert.payload
     data["admin_url"] = f"/admin/alerts/alert/{alert.pk}/change/"
     return msgspec.to_builtins(data)
 
 
 def alerts_list(*, status: str | None = None, kind: str | None = None, limit: int = 500) -> QuerySet[Alert]:
-    qs = Alert.objects.select_related("acknowledged_by", "resolved_by", "assigned_to")
+    qs = Alert.objects.select_related("acknowledged_by", "resolved_by", "assigned_to", "snoozed_by")
     if status == "open":
         qs = qs.exclude(status__in=Alert.CLOSED)
     elif status:
@@ -72,8 +80,10 @@ def alert_payloads(alerts) -> list[dict]:
     alerts = list(alerts)
     if not alerts:
         return []
-    tz, now = display_timezone(), twin_now()
-    return [alert_payload(a, tz=tz, now=now) for a in alerts]
+    from django.utils import timezone
+
+    tz, now, wall = display_timezone(), twin_now(), timezone.now()
+    return [alert_payload(a, tz=tz, now=now, wall=wall) for a in alerts]
 
 
 def open_alert_payloads(limit: int = 500) -> list[dict]:
@@ -81,7 +91,7 @@ def open_alert_payloads(limit: int = 500) -> list[dict]:
     whose alerts were resolved (the map draws an incident while it is active, whatever its alert's
     workflow state; the list leaves them out)."""
     active = (
-        Alert.objects.select_related("acknowledged_by", "resolved_by", "assigned_to")
+        Alert.objects.select_related("acknowledged_by", "resolved_by", "assigned_to", "snoozed_by")
         .filter(kind=Alert.Kind.INCIDENT, condition_open=True, status=Alert.Status.RESOLVED)
         .order_by("-detected_at")[:limit]
     )

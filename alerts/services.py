@@ -211,14 +211,15 @@ class AlertTransitionError(ValueError):
     """An operator action that the alert's current status does not allow."""
 
 
-def _transition(alert: Alert, *, user, action: str, note: str = "", **updates) -> Alert:
+def _transition(alert: Alert, *, user, action: str, note: str = "", data: dict | None = None, **updates) -> Alert:
     with transaction.atomic():
         locked = Alert.objects.select_for_update().get(pk=alert.pk)
         before = locked.status
         for name, value in updates.items():
             setattr(locked, name, value)
         locked.save()
-        AlertChange.objects.create(alert=locked, actor=user, action=action, from_status=before, to_status=locked.status, note=note)
+        AlertChange.objects.create(alert=locked, actor=user, action=action, from_status=before, to_status=locked.status,
+                                   note=note, data=data or {})
     return locked
 
 
@@ -243,6 +244,54 @@ def alert_assign(*, alert: Alert, user, assignee) -> Alert:
         raise AlertTransitionError(f"an {alert.status} alert cannot be assigned")
     return _transition(alert, user=user, action=AlertChange.Action.ASSIGNED,
                        note=f"assigned to {assignee.get_username() if assignee else 'nobody'}", assigned_to=assignee)
+
+
+SNOOZE_MIN = dt.timedelta(minutes=1)
+SNOOZE_MAX = dt.timedelta(hours=12)  # a shift: a snooze never outlives the dispatcher who set it by much
+
+
+class AlertSnoozeError(ValueError):
+    """A snooze duration out of bounds (or not a duration at all)."""
+
+
+def snooze_duration(minutes) -> dt.timedelta:
+    """A snooze's length from what a page or the admin sent (minutes, a number): a clear error unless it
+    is a whole number of minutes within SNOOZE_MIN .. SNOOZE_MAX."""
+    low, high = int(SNOOZE_MIN.total_seconds() // 60), int(SNOOZE_MAX.total_seconds() // 60)
+    try:
+        value = int(str(minutes).strip())
+    except (TypeError, ValueError):
+        raise AlertSnoozeError(f"snooze for how long? give whole minutes, {low} to {high} (got {str(minutes)[:20]!r})")
+    if not low <= value <= high:
+        raise AlertSnoozeError(f"a snooze lasts {low} minute to {high // 60} hours ({high} minutes), not {value}")
+    return dt.timedelta(minutes=value)
+
+
+def alert_snooze(*, alert: Alert, user, duration: dt.timedelta, now: dt.datetime | None = None) -> Alert:
+    """Hide an open alert from the shift's board for `duration` (SNOOZE_MIN .. SNOOZE_MAX) from `now`
+    (the wall clock): kept on the alert (who, until when) for every dispatcher and the next shift, and
+    in its audit trail. Snoozing a snoozed alert sets a new end. It comes back by itself at the end:
+    readers compare `snoozed_until` with the clock, nothing has to run."""
+    if not SNOOZE_MIN <= duration <= SNOOZE_MAX:
+        raise AlertSnoozeError(f"a snooze lasts {SNOOZE_MIN} to {SNOOZE_MAX}, not {duration}")
+    if alert.status in Alert.CLOSED:
+        raise AlertTransitionError(f"an {alert.status} alert cannot be snoozed")
+    until = (now or timezone.now()) + duration
+    minutes = round(duration.total_seconds() / 60)
+    local = until.astimezone(display_timezone())
+    return _transition(alert, user=user, action=AlertChange.Action.SNOOZED,
+                       note=f"snoozed for {minutes} min, until {local:%H:%M}",
+                       data={"until": until.isoformat(), "minutes": minutes},
+                       snoozed_until=until, snoozed_by=user)
+
+
+def alert_unsnooze(*, alert: Alert, user, now: dt.datetime | None = None) -> Alert:
+    """End a running snooze by hand (the alert is back on the board at once), recorded in the audit trail."""
+    if not alert.snoozed_at(now):
+        raise AlertTransitionError("the alert is not snoozed")
+    local = alert.snoozed_until.astimezone(display_timezone())
+    return _transition(alert, user=user, action=AlertChange.Action.UNSNOOZED,
+                       note=f"woken before the end of its snooze ({local:%H:%M})", snoozed_until=None, snoozed_by=None)
 
 
 # -- operator accounts --------------------------------------------------------------------------

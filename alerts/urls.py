@@ -19,4 +19,6 @@ urlpatterns = [
     path("api/alerts/", views.alerts_api, name="alerts-api"),
     path("api/alerts/<int:pk>/acknowledge/", views.alert_action, {"action": "acknowledge"}, name="alert-acknowledge"),
     path("api/alerts/<int:pk>/resolve/", views.alert_action, {"action": "resolve"}, name="alert-resolve"),
+    path("api/alerts/<int:pk>/snooze/", views.alert_action, {"action": "snooze"}, name="alert-snooze"),
+    path("api/alerts/<int:pk>/unsnooze/", views.alert_action, {"action": "unsnooze"}, name="alert-unsnooze"),
 ]

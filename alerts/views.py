@@ -8,7 +8,16 @@ from transit.views import live_map_config
 
 from .models import Alert
 from .selectors import alert_payload, alert_payloads, alerts_list
-from .services import AlertTransitionError, alert_acknowledge, alert_resolve, is_operator
+from .services import (
+    AlertSnoozeError,
+    AlertTransitionError,
+    alert_acknowledge,
+    alert_resolve,
+    alert_snooze,
+    alert_unsnooze,
+    is_operator,
+    snooze_duration,
+)
 from .streams import ops_broadcast
 
 
@@ -45,7 +54,8 @@ def alerts_api(request):
 
 @require_POST
 def alert_action(request, pk: int, action: str):
-    """acknowledge / resolve from the operations page (CSRF-protected, operators with change permission)."""
+    """acknowledge / resolve / snooze (`minutes`) / unsnooze from the operations and shift pages
+    (CSRF-protected, operators with change permission). The changed alert goes to every ops socket."""
     if refusal := _json_refusal(request):
         return refusal
     if not request.user.has_perm("alerts.change_alert"):
@@ -54,11 +64,18 @@ def alert_action(request, pk: int, action: str):
     try:
         if action == "acknowledge":
             alert = alert_acknowledge(alert=alert, user=request.user)
-        else:
+        elif action == "resolve":
             alert = alert_resolve(alert=alert, user=request.user, note=request.POST.get("note", "")[:2000])
+        elif action == "snooze":
+            duration = snooze_duration(request.POST.get("minutes"))
+            alert = alert_snooze(alert=alert, user=request.user, duration=duration)
+        else:
+            alert = alert_unsnooze(alert=alert, user=request.user)
+    except AlertSnoozeError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
     except AlertTransitionError as exc:
         return JsonResponse({"error": str(exc)}, status=409)
-    alert = Alert.objects.select_related("acknowledged_by", "resolved_by", "assigned_to").get(pk=alert.pk)
+    alert = Alert.objects.select_related("acknowledged_by", "resolved_by", "assigned_to", "snoozed_by").get(pk=alert.pk)
     payload = alert_payload(alert)
     ops_broadcast([payload])
     return JsonResponse({"alert": payload})

@@ -11,6 +11,7 @@
 
 import "../transit/map/main.js"; // window.streamcityLiveMap
 import { backoffDelay } from "../transit/map/subscription.js";
+import { alertAction } from "./actions.js";
 import {
   INK, SYMBOLS, alertItemHtml, alertPlacement, alertTimeText, alertTooltip, flaggedVehicles, inList, legendHtml,
   onMap, ringStyle, sortAlerts, symbolSvg,
@@ -134,15 +135,8 @@ window.streamcityOpsMap = function (map) {
   // -- the list --------------------------------------------------------------------------------
 
   function post(a, action, note) {
-    const body = new URLSearchParams();
-    if (note) body.set("note", note);
-    return fetch("/api/alerts/" + a.id + "/" + action + "/", {
-      method: "POST", credentials: "same-origin", body,
-      headers: { "X-CSRFToken": csrf },
-    }).then((r) => r.json().then((j) => {
-      if (!r.ok) throw new Error(j.error || r.status);
-      apply([j.alert]);
-    })).catch((err) => { window.alert("Could not " + action + ": " + err.message); });
+    return alertAction(a, action, { note }, { csrf }).then((changed) => apply([changed]))
+      .catch((err) => { window.alert(err.message); });
   }
 
   function item(a) {

@@ -294,12 +294,31 @@ from alerts.models import Alert
 now = timezone.now()
 def make(key, kind, route, minutes_ago, severity=3):
     t = now - dt.timedelta(minutes=minutes_ago)
+    # updated by their detector just now: the expiry pass (every 5 s) leaves them open for a minute
     Alert.objects.create(alert_key=key, kind=kind, route_id=route, summary=f"{kind} on {route} ({key})",
-                         severity=severity, detected_at=t, last_event_at=t)
+                         severity=severity, detected_at=t, last_event_at=now)
 # one timetable change: gap alerts at three stops of B12 within 10 minutes; a breakdown on B12; a delay on T1
 make("gap:B12:S1", "gap", "B12", 12); make("gap:B12:S2", "gap", "B12", 8); make("gap:B12:S3", "gap", "B12", 3)
 make("breakdown:V7", "breakdown", "B12", 5, severity=4); make("delay:V9", "delay", "T1", 2)
 """
+
+
+SECOND_DISPATCHER = r"""
+from alerts.services import operator_create
+operator_create(username="piet", password="second-dispatcher-pw-42")
+"""
+# the snooze's end reached, in the only honest way short of waiting: its stored end moved to now (the
+# server compares it with its own clock, as it would at that time)
+SNOOZE_ENDS_NOW = r"""
+from django.utils import timezone
+from alerts.models import Alert
+print("ENDED", Alert.objects.filter(snoozed_until__gt=timezone.now()).update(snoozed_until=timezone.now()))
+"""
+
+
+def _board(page, alerts: int, timeout: float = 10_000) -> None:
+    page.wait_for_function(f"() => document.getElementById('shift-board').dataset.alerts === '{alerts}'",
+                           timeout=timeout)
 
 
 def test_shift_alerts_merge_an_episode_snooze_hides_and_brings_back(procs, tmp_path, browser):
@@ -315,11 +334,12 @@ def test_shift_alerts_merge_an_episode_snooze_hides_and_brings_back(procs, tmp_p
     app.wait_for_output("StreamCity is running at", timeout=60)
     app.url = f"http://127.0.0.1:{port}"
     subprocess.run(manage("shell", "-c", MAKE_ALERTS), env=env, check=True)
+    subprocess.run(manage("shell", "-c", SECOND_DISPATCHER), env=env, check=True)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     _login(page, app)
     page.clock.install()
     page.goto(app.url + "/ops/alerts/")
-    page.wait_for_function("() => document.getElementById('shift-board').dataset.alerts === '5'", timeout=20_000)
+    _board(page, 5, timeout=20_000)
     groups = page.eval_on_selector_all(".shift-group", """gs => gs.map(g => [g.dataset.route,
         g.querySelector('.count').textContent, [...g.querySelectorAll('li.episode')].map(e => e.dataset.alerts)])""")
     # B12 first (a severity-4 breakdown), its three gap alerts one episode; T1's delay
@@ -330,16 +350,46 @@ def test_shift_alerts_merge_an_episode_snooze_hides_and_brings_back(procs, tmp_p
     assert ladder.get_attribute("href") == "/ops/routes/B12/"
     page.screenshot(path=str(DOCS_IMG / "console-shift-alerts.png"))
 
+    # a second dispatcher (another browser, another account) has the board open
+    other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    other.goto(app.url + "/accounts/login/")
+    other.fill("input[name=username]", "piet")
+    other.fill("input[name=password]", "second-dispatcher-pw-42")
+    other.click("form:not(.site-search) button[type=submit]")
+    other.wait_for_url(re.compile(r".*/(ops/)?$"))
+    other.goto(app.url + "/ops/alerts/")
+    _board(other, 5, timeout=20_000)
+
     page.select_option("#snooze-minutes", "15")
     gap.focus()
-    page.keyboard.press("s")  # snooze the episode for 15 minutes
-    page.wait_for_function("() => document.getElementById('shift-board').dataset.alerts === '2'")
+    page.keyboard.press("s")  # snooze the episode for 15 minutes, on the server
+    _board(page, 2)
     assert page.locator('li.episode[data-kind="gap"]').count() == 0
+    _board(other, 2)  # the other dispatcher's board drops it at once (the ops socket)
+    other.select_option("#f-state", "snoozed")
+    snooze = other.locator('li.episode[data-kind="gap"] .snooze').inner_text()
+    assert re.fullmatch(r"Snoozed by operator until \d\d:\d\d", snooze), snooze
+    other.select_option("#f-state", "all")  # every episode, the snoozed one with who and until when
+    assert other.locator("li.episode").count() == 3 and other.locator("li.episode.is-snoozed").count() == 1
+    other.screenshot(path=str(DOCS_IMG / "console-shift-snoozed.png"))
+    other.select_option("#f-state", "open")
+
+    page.reload()  # the snooze is the server's: a reload keeps it
+    page.wait_for_function("() => document.getElementById('ops-connection').textContent === 'alerts live'",
+                           timeout=20_000)
+    _board(page, 2)
     page.select_option("#f-state", "snoozed")
     assert page.locator('li.episode[data-kind="gap"]').count() == 1
     page.select_option("#f-state", "open")
-    page.clock.fast_forward("16:00")  # the snooze runs out: the episode is back
-    page.wait_for_function("() => document.getElementById('shift-board').dataset.alerts === '5'", timeout=10_000)
+    page.clock.fast_forward("16:00")  # the snooze runs out on this page's clock: the episode is back, unasked
+    _board(page, 5)
+    _board(other, 2)  # where the real clock has not reached the end, it is still snoozed
+    # the server's clock reaches the end: a fresh read brings it back on the other board too
+    ended = subprocess.run(manage("shell", "-c", SNOOZE_ENDS_NOW), env=env, check=True, capture_output=True,
+                           text=True).stdout
+    assert "ENDED 3" in ended, ended
+    other.reload()
+    _board(other, 5, timeout=20_000)
 
     page.select_option("#f-kind", "delay")  # the filters
     assert page.eval_on_selector_all("li.episode", "es => es.map(e => e.dataset.kind)") == ["delay"]
@@ -349,7 +399,8 @@ def test_shift_alerts_merge_an_episode_snooze_hides_and_brings_back(procs, tmp_p
     page.wait_for_function("""() => document.querySelector('li.episode[data-kind="delay"] .status')
                               .textContent === 'acknowledged'""", timeout=10_000)
     page.keyboard.press("r")  # and resolve: it leaves the board
-    page.wait_for_function("() => document.getElementById('shift-board').dataset.alerts === '4'", timeout=10_000)
+    _board(page, 4)
+    _board(other, 4)
 
 
 def test_keyboard_only_reaches_a_vehicle_popup_and_its_pages(embedded, browser):

@@ -1,7 +1,9 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 
-import { byRoute, episodes, filterEpisodes, liveSnoozes, snoozed } from "../../static/alerts/shift/logic.js";
+import {
+  byRoute, episodes, filterEpisodes, liveSnoozes, nextWake, serverSnoozes, snoozeInfo, snoozed,
+} from "../../static/alerts/shift/logic.js";
 
 const at = (min) => new Date(Date.UTC(2026, 11, 4, 8, min)).toISOString();
 const alert = (key, kind, route, min, extra = {}) => ({
@@ -56,4 +58,28 @@ test("filters by kind, route and state", () => {
   assert.deepEqual(keys({ route: "-" }), ["s1"]);
   assert.deepEqual(keys({ state: "acknowledged" }), ["d1"]);
   assert.deepEqual(keys({ state: "new" }), ["g1", "s1"]);
+});
+
+test("the server's snoozes: who snoozed an episode and until when, and when it comes back", () => {
+  const now = Date.UTC(2026, 11, 4, 9, 0);
+  const iso = (min) => new Date(now + min * 60000).toISOString();
+  const alerts = [
+    alert("g1", "gap", "B12", 0, { snoozed_until: iso(15), snoozed_until_display: "10:15", snoozed_by: "olga" }),
+    alert("g2", "gap", "B12", 4, { snoozed_until: iso(10), snoozed_until_display: "10:10", snoozed_by: "piet" }),
+    alert("d1", "delay", "T1", 0, { snoozed_until: null, snoozed_by: null }),
+  ];
+  const snoozes = serverSnoozes(alerts);
+  assert.deepEqual(Array.from(snoozes.keys()), ["g1", "g2"]);
+  const [gap, delay] = episodes(alerts);
+  // the episode comes back when the first of its snoozes ends
+  assert.deepEqual(snoozeInfo(gap, snoozes, now), { until: now + 10 * 60000, until_display: "10:10", by: ["olga", "piet"] });
+  assert.equal(snoozeInfo(delay, snoozes, now), null);
+  assert.equal(nextWake(snoozes, now), 10 * 60000);
+  assert.deepEqual(filterEpisodes([gap, delay], {}, snoozes, now).map((e) => e.key), ["d1"]);
+  const later = now + 10 * 60000 + 1;
+  assert.equal(snoozeInfo(gap, snoozes, later), null);
+  assert.equal(nextWake(snoozes, later), 5 * 60000 - 1);
+  assert.deepEqual(filterEpisodes([gap, delay], {}, snoozes, later).map((e) => e.key), ["g1", "d1"]);
+  assert.equal(nextWake(snoozes, now + 16 * 60000), null);
+  assert.equal(serverSnoozes([alert("x", "gap", "B12", 0, { snoozed_until: "not a time" })]).size, 0);
 });

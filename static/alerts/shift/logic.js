@@ -1,5 +1,7 @@
 // Alert handling for a shift, pure (no DOM): episodes (the duplicates of one episode merged), groups
-// by route with counts, filters by kind / route / state, snoozes until a time.
+// by route with counts, filters by kind / route / state, snoozes until a time. The snoozes are kept
+// on the server (each alert's `snoozed_until` and `snoozed_by`); a snooze runs out by itself, so
+// every reader compares its end with the clock.
 
 /** Kinds whose alerts along one route within `windowS` of each other are one episode (one timetable
  * change raises gap alerts at several stops, one incident delays several vehicles). */
@@ -48,6 +50,36 @@ export function episodes(alerts, windowS = EPISODE_WINDOW_S) {
 /** Whether every alert of an episode is snoozed at `nowMs` (snoozes: Map alert_key -> until ms). */
 export function snoozed(ep, snoozes, nowMs) {
   return ep.alerts.every((a) => (snoozes.get(a.alert_key) || 0) > nowMs);
+}
+
+/** The server's snoozes of `alerts`: Map alert_key -> until (ms) for every alert with `snoozed_until`. */
+export function serverSnoozes(alerts) {
+  const out = new Map();
+  for (const a of alerts) {
+    const until = a.snoozed_until ? Date.parse(a.snoozed_until) : NaN;
+    if (Number.isFinite(until)) out.set(a.alert_key, until);
+  }
+  return out;
+}
+
+/**
+ * Who snoozed an episode and until when, at `nowMs`: {until (ms: the earliest end, when the episode
+ * comes back), until_display (HH:MM of that alert, the server's), by (names, each once)}; null unless
+ * every alert of the episode is snoozed.
+ */
+export function snoozeInfo(ep, snoozes, nowMs) {
+  if (!snoozed(ep, snoozes, nowMs)) return null;
+  let first = null;
+  for (const a of ep.alerts) if (!first || snoozes.get(a.alert_key) < snoozes.get(first.alert_key)) first = a;
+  const by = Array.from(new Set(ep.alerts.map((a) => a.snoozed_by).filter(Boolean)));
+  return { until: snoozes.get(first.alert_key), until_display: first.snoozed_until_display || "", by };
+}
+
+/** Milliseconds from `nowMs` until the next running snooze ends (a page re-renders then), null if none. */
+export function nextWake(snoozes, nowMs) {
+  let next = null;
+  for (const until of snoozes.values()) if (until > nowMs && (next === null || until < next)) next = until;
+  return next === null ? null : next - nowMs;
 }
 
 /** The snoozes still running at `nowMs` (the others are dropped: their alerts come back). */

@@ -1,31 +1,30 @@
 // The shift's alert board (/ops/alerts/): open alerts over /ws/ops/ grouped by route with counts, the
 // duplicates of one episode merged (logic.js), filters by kind / route / state, snooze for a chosen
-// time (kept in this browser), acknowledge and resolve, the route ladder one click away.
+// time, acknowledge and resolve (static/alerts/actions.js), the route ladder one click away.
+// A snooze is kept on the server (who, until when): every dispatcher's page gets it over /ws/ops/, a
+// reload or the next shift keeps it, and the page brings the episode back when it runs out.
 // Keys (focus in the list): j / ↓ next, k / ↑ previous, a acknowledge, r resolve, s snooze,
 // u wake (unsnooze), l open the route ladder.
 
 import { backoffDelay } from "../../transit/map/subscription.js";
-import { byRoute, episodes, filterEpisodes, isOpen, liveSnoozes, snoozed } from "./logic.js";
+import { alertAction } from "../actions.js";
+import { byRoute, episodes, filterEpisodes, isOpen, nextWake, serverSnoozes, snoozeInfo } from "./logic.js";
 
-const STORE = "streamcity.snoozes";
 const FORBIDDEN = 4403;
 const board = document.getElementById("shift-board");
 const connEl = document.getElementById("ops-connection");
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const form = document.getElementById("shift-filters");
-const alerts = new Map(); // alert_key -> alert
-let snoozes = load();
+const messageEl = document.getElementById("shift-message");
+const alerts = new Map(); // alert_key -> alert (the server's, with its snooze)
 let selectedKey = null;
 let retry = 0;
+let wakeTimer = null;
+let skewMs = 0; // the server's clock minus this browser's (from the snapshot): snoozes end on the server's time
 
-function load() {
-  try { return new Map(JSON.parse(localStorage.getItem(STORE) || "[]")); } catch { return new Map(); }
-}
+function serverNow() { return Date.now() + skewMs; }
 
-function save() {
-  snoozes = liveSnoozes(snoozes, Date.now());
-  localStorage.setItem(STORE, JSON.stringify(Array.from(snoozes)));
-}
+function say(text) { messageEl.textContent = text; }
 
 function filters() {
   const f = new FormData(form);
@@ -45,7 +44,8 @@ function clock(a) { // the start in the feed's time zone (the server's detected_
 
 let shown = []; // the episodes on screen, in order
 function render() {
-  const now = Date.now();
+  const now = serverNow();
+  const snoozes = serverSnoozes(alerts.values());
   const all = episodes(Array.from(alerts.values()));
   const kept = filterEpisodes(all, filters(), snoozes, now);
   const groups = byRoute(kept);
@@ -79,7 +79,8 @@ function render() {
       li.dataset.episode = ep.key;
       li.dataset.kind = ep.kind;
       li.dataset.alerts = String(ep.alerts.length);
-      if (snoozed(ep, snoozes, now)) li.classList.add("is-snoozed");
+      const z = snoozeInfo(ep, snoozes, now);
+      if (z) li.classList.add("is-snoozed");
       const head = el("div", "ep-head");
       head.append(el("strong", "kind", ep.kind), " ",
                   el("span", "n", ep.alerts.length > 1 ? "× " + ep.alerts.length + " (one episode)" : ""),
@@ -87,6 +88,12 @@ function render() {
                   el("span", "when", clock(ep.alerts[0]) +
                      (ep.alerts.length > 1 ? "–" + clock(ep.alerts[ep.alerts.length - 1]) : "")));
       li.append(head, el("div", "summary", ep.alerts[ep.alerts.length - 1].summary || ""));
+      if (z) {
+        const who = z.by.length ? " by " + z.by.join(", ") : "";
+        const s = el("div", "snooze", "Snoozed" + who + " until " + z.until_display);
+        s.dataset.until = new Date(z.until).toISOString();
+        li.append(s);
+      }
       const actions = el("div", "actions");
       const button = (text, act) => { const b = el("button", null, text); b.dataset.do = act; return b; };
       if (ep.status === "new") actions.append(button("Acknowledge (a)", "acknowledge"));
@@ -117,27 +124,29 @@ function render() {
   board.dataset.alerts = String(kept.reduce((n, e) => n + e.alerts.length, 0));
   const back = focusedKey && board.querySelector('[data-episode="' + CSS.escape(focusedKey) + '"]');
   if (back) back.focus();
+  // a snooze runs out by itself: render again when the next one ends (no need to ask the server)
+  clearTimeout(wakeTimer);
+  const wake = nextWake(snoozes, now);
+  board.dataset.nextWake = wake === null ? "" : String(wake);
+  if (wake !== null) wakeTimer = setTimeout(render, wake + 50);
 }
 
-function post(a, action) {
-  const body = new URLSearchParams();
-  return fetch("/api/alerts/" + a.id + "/" + action + "/", {
-    method: "POST", credentials: "same-origin", body, headers: { "X-CSRFToken": csrf },
-  }).then((r) => r.json().then((j) => { if (r.ok) apply([j.alert]); }));
+function post(a, action, fields) {
+  return alertAction(a, action, fields, { csrf }).then((changed) => { apply([changed]); return true; })
+    .catch((err) => { say(err.message); return false; });
 }
 
 function act_(ep, action) {
+  say("");
+  const now = serverNow();
   if (action === "acknowledge") ep.alerts.filter((a) => a.status === "new").forEach((a) => post(a, "acknowledge"));
   else if (action === "resolve") ep.alerts.forEach((a) => post(a, "resolve"));
   else if (action === "snooze") {
-    const minutes = Number(document.getElementById("snooze-minutes").value) || 30;
-    ep.alerts.forEach((a) => snoozes.set(a.alert_key, Date.now() + minutes * 60000));
-    save();
-    render();
+    const minutes = document.getElementById("snooze-minutes").value;
+    ep.alerts.forEach((a) => post(a, "snooze", { minutes }));
   } else if (action === "wake") {
-    ep.alerts.forEach((a) => snoozes.delete(a.alert_key));
-    save();
-    render();
+    const snoozes = serverSnoozes(ep.alerts);
+    ep.alerts.filter((a) => (snoozes.get(a.alert_key) || 0) > now).forEach((a) => post(a, "unsnooze"));
   } else if (action === "ladder" && ep.route_id) location.href = "/ops/routes/" + encodeURIComponent(ep.route_id) + "/";
 }
 
@@ -167,7 +176,10 @@ function connect() {
   ws.onopen = () => { retry = 0; connEl.textContent = "alerts live"; connEl.className = "conn conn-on"; };
   ws.onmessage = (e) => {
     const msg = JSON.parse(e.data);
-    if (msg.type === "snapshot") alerts.clear();
+    if (msg.type === "snapshot") {
+      alerts.clear();
+      if (Number.isFinite(msg.server_time)) skewMs = msg.server_time - Date.now();
+    }
     apply(msg.alerts || []);
   };
   ws.onclose = (e) => {
@@ -179,9 +191,5 @@ function connect() {
   };
 }
 
-setInterval(() => { // snoozes run out: their alerts come back
-  const before = snoozes.size;
-  snoozes = liveSnoozes(snoozes, Date.now());
-  if (snoozes.size !== before) { save(); render(); }
-}, 10000);
+localStorage.removeItem("streamcity.snoozes"); // the snoozes this browser kept before the server did
 connect();
