@@ -53,6 +53,11 @@ FRAME_COUNTER = """() => {
 FRAME_RESULT = """() => { const c = window.__frames; c.on = false; return c.deltas; }"""
 MAP_STATS = "() => document.getElementById('live-map').streamcityLive.stats()"
 LADDER_STATS = "() => document.getElementById('ladder').streamcityLadder.stats()"
+TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "v8", "blink.user_timing"]
+# the main thread's work as Chromium's timeline names it (Performance panel: Summary)
+TRACE_KINDS = ("RunTask", "FireAnimationFrame", "FunctionCall", "EventDispatch", "TimerFire", "ParseHTML",
+               "UpdateLayoutTree", "Layout", "PrePaint", "Paint", "Layerize", "Commit", "HitTest",
+               "MinorGC", "MajorGC", "V8.GC_SCAVENGER", "ScheduleStyleRecalculation", "RasterTask")
 # the element that scrolls the ladder (the page's own scroller, else the document)
 SCROLLER = """(() => { let e = document.getElementById('ladder');
   while (e && !(e.scrollHeight > e.clientHeight && /auto|scroll/.test(getComputedStyle(e).overflowY))) e = e.parentElement;
@@ -78,6 +83,8 @@ class Command(BaseCommand):
         parser.add_argument("--width", type=int, default=1280)
         parser.add_argument("--height", type=int, default=800)
         parser.add_argument("--chromium", default=os.environ.get("TEST_CHROMIUM", "/usr/bin/chromium"))
+        parser.add_argument("--trace", help="record a Chromium trace (JSON, for chrome://tracing or Perfetto) of the "
+                            "second measurement here and print where the page's main thread spent its time")
         parser.add_argument("--screenshot", help="save a PNG of the page here after measuring")
         parser.add_argument("--url", help="measure this running server instead of starting one")
         parser.add_argument("--min-vehicles", type=int, help="with --url: vehicles to wait for (default: --vehicles)")
@@ -167,12 +174,18 @@ class Command(BaseCommand):
                     where = {"page": kind, "zoom": zoom}
                 idle = self._run(page, seconds, None, stats)
                 self._report("animating, page still" if kind == "ladder" else "animating, map still", idle)
+                if options["trace"]:
+                    browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
                 if kind == "ladder":
                     moving = self._run(page, seconds, "scroll", stats)
                     self._report("animating while scrolling", moving)
                 else:
                     moving = self._run(page, seconds, "drag", stats)
                     self._report("animating while panning", moving)
+                if options["trace"]:
+                    trace = browser.stop_tracing()
+                    Path(options["trace"]).write_bytes(trace)
+                    where["main_thread_ms"] = self._trace_report(trace, moving["seconds"])
                 self.stdout.write(json.dumps({"vehicles": shown, **where, "idle": idle,
                                               "scrolling" if kind == "ladder" else "panning": moving}))
                 if options["screenshot"]:
@@ -244,6 +257,22 @@ class Command(BaseCommand):
             "scrolled_px": (round(max(scrolled) - min(scrolled)) if scrolled else 0),
             "seconds": round(elapsed, 1),
         }
+
+    def _trace_report(self, trace: bytes, seconds: float) -> dict[str, float]:
+        """Milliseconds per second of the renderer's main thread inside each kind of work (nested kinds
+        overlap: a FunctionCall inside a FireAnimationFrame counts in both)."""
+        events = json.loads(trace)
+        events = events["traceEvents"] if isinstance(events, dict) else events
+        main = {(e["pid"], e["tid"]) for e in events
+                if e.get("ph") == "M" and e.get("name") == "thread_name" and e["args"].get("name") == "CrRendererMain"}
+        totals: dict[str, float] = {}
+        for e in events:
+            if e.get("ph") == "X" and (e.get("pid"), e.get("tid")) in main and e.get("name") in TRACE_KINDS:
+                totals[e["name"]] = totals.get(e["name"], 0.0) + e.get("dur", 0) / 1000
+        per_s = {k: round(v / seconds, 1) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
+        self.stdout.write("main thread, ms per second (trace): "
+                          + ", ".join(f"{k} {v}" for k, v in per_s.items() if v >= 0.1))
+        return per_s
 
     def _report(self, label: str, r: dict) -> None:
         self.stdout.write(
