@@ -80,8 +80,9 @@ def _run(chromium_path, **options) -> tuple[str, dict]:
 
 @pytest.mark.browser
 @pytest.mark.timeout(180)
-def test_a_tiny_ladder_run_prints_its_figures(chromium_path):
-    text, result = _run(chromium_path, page="ladder", vehicles=5)
+def test_a_tiny_ladder_run_prints_its_figures(chromium_path, tmp_path):
+    text, result = _run(chromium_path, page="ladder", vehicles=5, trace=str(tmp_path / "trace.json"),
+                        screenshot=str(tmp_path / "ladder.png"))
     assert re.search(rf"^5 vehicles and \d+ ghost buses on the ladder of route {ROUTE_ID} at 1280x800", text, re.M)
     assert len(FIGURES.findall(text)) == 2, text
     assert result["page"] == "ladder" and result["vehicles"] == 5
@@ -89,6 +90,11 @@ def test_a_tiny_ladder_run_prints_its_figures(chromium_path):
         assert figures["fps"] > 0 and figures["frame_ms_max"] >= figures["frame_ms_median"] > 0
         assert figures["frame_messages_per_s"] > 0 and figures["map_redraws_per_s"] > 0  # the ladder kept live
     assert result["scrolling"]["mouse_moves"] > 0
+    # --trace: a Chromium trace of the scrolling, and the main thread's time by kind of work
+    assert re.search(r"^main thread, ms per second \(trace\): RunTask [\d.]+", text, re.M), text
+    assert result["main_thread_ms"]["RunTask"] > 0
+    assert "traceEvents" in json.loads((tmp_path / "trace.json").read_text())
+    assert (tmp_path / "ladder.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.browser
