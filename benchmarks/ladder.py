@@ -5,8 +5,9 @@ curving road through the map's centre: `stops` stops a direction (each direction
 across the road from the other's, every fifth one a timepoint), `leg_s` seconds between two stops, a
 trip each way every (2 x trip time / vehicles) seconds from 04:00 to midnight, each bus working one
 block (out, back, out, ...). So about half of the `vehicles` are on each direction at any time,
-spread evenly; each runs a little early or late (a random walk, neighbours alike), so the ladder shows
-gaps, bunches and the odd ghost bus as a real route does. A report says where the vehicle is, the
+spread evenly; each runs a little early or late (neighbours alike), now and then one several minutes
+late with the buses behind it caught up and bunched, so the ladder shows gaps, bunches and the odd
+ghost bus as a real route does. A report says where the vehicle is, the
 last stop it served and the next one, as a real AVL feed does.
 
 The feed's time zone is chosen so that it is about noon there now (`zone_near_noon`): a benchmark
@@ -93,12 +94,16 @@ class LadderRoute:
                     f"{ROUTE_ID}-{d}-{i + 1:02d}", name, centre[0] + py / M_PER_DEG_LAT, centre[1] + px / m_per_deg_lon,
                     timepoint=i % 5 == 0 or i == stops - 1))
         self.directions[1].reverse()
-        # lateness wanders along the line of buses (one late bus, the next a little less or more: bunches
-        # and gaps) but two neighbours never differ by a headway, so no bus overtakes another
-        self.fleet, delay = [], 0.0
-        for s in range(vehicles):
-            delay = max(-90.0, min(480.0, delay + self.rng.uniform(-0.6, 0.6) * self.headway_s))
-            self.fleet.append(_Bus(f"{ROUTE_ID}-bus-{s + 1:03d}", s, delay, self.rng.randrange(70)))
+        # lateness wanders along the line of buses round a minute or two late, and now and then a bus is
+        # held up by several minutes; a bus never falls a headway behind the one in front of it (it
+        # catches up and runs bunched behind it, late too) and none overtakes another
+        delays, delay = [], 90.0
+        for _ in range(vehicles):
+            delay = max(-120.0, min(600.0, 0.8 * delay + 18.0 + self.rng.uniform(-0.55, 0.55) * min(self.headway_s, 300)))
+            delays.append(delay + (self.rng.uniform(200, 400) if self.rng.random() < 0.08 else 0.0))
+        for s in range(1, 2 * vehicles):  # round the cycle twice: bus s runs a headway after bus s - 1
+            delays[s % vehicles] = max(delays[s % vehicles], delays[(s - 1) % vehicles] - 0.9 * self.headway_s)
+        self.fleet = [_Bus(f"{ROUTE_ID}-bus-{s + 1:03d}", s, delays[s], self.rng.randrange(70)) for s in range(vehicles)]
         # trip k each way: outbound departs at FIRST + k*headway, the return when that bus is back
         self.trips_each_way = int((LAST_DEPARTURE_S - FIRST_DEPARTURE_S) / self.headway_s) + 1
         self._last: dt.datetime | None = None
