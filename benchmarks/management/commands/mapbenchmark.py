@@ -74,7 +74,7 @@ class Command(BaseCommand):
         parser.add_argument("--vehicles", type=int, default=None,
                             help="vehicles in the fleet (default: 2000; 60 on the ladder's one route)")
         parser.add_argument("--alerts", type=int, default=None,
-                            help="open alerts put on the operations map (default: 40 with --page ops, else 0)")
+                            help="open alerts about the fleet (default: 40 with --page ops, else 0)")
         parser.add_argument("--seconds", type=float, default=10.0, help="length of each measurement")
         parser.add_argument("--tick", type=float, default=1.0, help="seconds between two reports of a vehicle")
         parser.add_argument("--zoom", type=int, default=None,
@@ -308,7 +308,8 @@ class Command(BaseCommand):
 
             login = demo_operator_reset(username="benchmark-operator")
         if options["alerts"]:
-            _open_alerts(fleet.tick(0.0, timezone.now()), options["alerts"])
+            now = timezone.now()
+            _open_alerts(fleet.tick(now) if isinstance(fleet, LadderRoute) else fleet.tick(0.0, now), options["alerts"])
         frames = vehicle_frames()
         worker = bridge_worker(bus, frames, batch_size=5000)
         publisher = vehicle_publisher(frames, interval=settings.STREAMCITY_FRAME_INTERVAL,
@@ -369,7 +370,7 @@ def _ladder_route(vehicles: int, centre):
 def _open_alerts(reports, count: int) -> None:
     """`count` open alerts as the detectors raise them: most about vehicles of the fleet (delays,
     breakdowns, bunching: drawn beside the vehicle, moving with it), every fifth a passenger surge at a
-    place among them."""
+    place among them (at a vehicle's next stop, on the ladder's route)."""
     from alerts.detections import Detection
     from alerts.services import alerts_apply_detections
 
@@ -381,7 +382,7 @@ def _open_alerts(reports, count: int) -> None:
         kind = "surge" if i % 5 == 4 else ("delay", "breakdown", "bunching")[i % 3]
         fields = {"route_id": v.route_id, "latitude": v.latitude, "longitude": v.longitude}
         if kind == "surge":
-            fields["stop_id"] = f"bench-stop-{i}"
+            fields["stop_id"] = v.next_stop_id or f"bench-stop-{i}"
         else:
             fields.update(vehicle_id=v.vehicle_id, trip_id=v.trip_id)
         detections.append(Detection(
