@@ -3,7 +3,8 @@
 // label, load and layover; the headway to the vehicle ahead against the scheduled one; ghost buses
 // as hollow markers; open alerts marked. Vehicles arrive over /ws/live/ (the routes' groups): a
 // snapshot, then frames. Hooks for tests: #ladder[data-vehicles][data-ghosts][data-connected], each
-// marker's data-vehicle / data-trip / data-position.
+// marker's data-vehicle / data-trip / data-position; for the map benchmark, #ladder.streamcityLadder.stats()
+// (redraws and socket messages with the milliseconds spent on them).
 
 import { LiveSocket } from "../../transit/map/socket.js";
 import { SnapshotAssembler, decodeVehicles } from "../../transit/map/subscription.js";
@@ -19,6 +20,8 @@ const vehicles = new Map(); // vehicle_id -> vehicle
 let twinNow = data.now; // epoch s: the newest report seen (the twin's clock)
 const routeIds = data.routes.map((r) => r.route.route_id);
 const early = cfg.punctuality.early_seconds, late = cfg.punctuality.late_seconds;
+const stats = { draws: 0, drawMs: 0, messages: 0, messageMs: 0 };
+root.streamcityLadder = { stats: () => ({ ...stats }) };
 
 function classOf(v) {
   if (v.status === "layover") return "layover";
@@ -94,6 +97,13 @@ function alertsBy(key) {
 }
 
 function draw() {
+  const t0 = performance.now();
+  drawLadder();
+  stats.draws += 1;
+  stats.drawMs += performance.now() - t0;
+}
+
+function drawLadder() {
   root.querySelectorAll(".ladder-vehicle, .ladder-ghost, .ladder-alert").forEach((n) => n.remove());
   const byVehicle = alertsBy("vehicle_id"), byStop = alertsBy("stop_id");
   let nVehicles = 0, nGhosts = 0;
@@ -185,21 +195,28 @@ function take(v) {
 }
 
 const snapshots = new SnapshotAssembler();
+function handle(msg) {
+  if (msg.type === "snapshot") {
+    const part = snapshots.add(msg);
+    if (!part) return;
+    if (msg.part === 0 || !msg.part) vehicles.clear();
+    part.vehicles.forEach(take);
+    if (part.done) redraw();
+  } else if (msg.type === "frame") {
+    decodeVehicles(msg).forEach(take);
+    redraw();
+  }
+}
+
 const socket = new LiveSocket({
   path: cfg.urls.socket,
   subscription: () => ({ bbox: WORLD, routes: routeIds, vehicle_types: [], zoom: 18 }),
   view: () => ({ box: { west: WORLD[0], south: WORLD[1], east: WORLD[2], north: WORLD[3] }, zoom: 18 }),
   onMessage(msg) {
-    if (msg.type === "snapshot") {
-      const part = snapshots.add(msg);
-      if (!part) return;
-      if (msg.part === 0 || !msg.part) vehicles.clear();
-      part.vehicles.forEach(take);
-      if (part.done) redraw();
-    } else if (msg.type === "frame") {
-      decodeVehicles(msg).forEach(take);
-      redraw();
-    }
+    const t0 = performance.now();
+    handle(msg);
+    stats.messages += 1;
+    stats.messageMs += performance.now() - t0;
   },
   onState(state, text) {
     root.dataset.connected = state === "on" ? "true" : "false";
