@@ -1,7 +1,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 
-import { ghosts, headways, placeVehicle, scheduledPosition, stopIndex } from "../../static/alerts/ladder/logic.js";
+import { ghosts, headways, placeVehicle, scheduledPosition, spreadLabels, stopIndex } from "../../static/alerts/ladder/logic.js";
 
 const stops = [
   { stop_id: "A", latitude: 52.0, longitude: 4.0 },
@@ -48,4 +48,16 @@ test("headways: the vehicle ahead, scheduled against actual, bunches and gaps", 
   assert.equal(h.has("a"), false);
   assert.deepEqual(h.get("b"), { ahead: "a", scheduled: 600, actual: 200, kind: "bunch" });
   assert.deepEqual(h.get("c"), { ahead: "b", scheduled: 600, actual: 1200, kind: "gap" });
+});
+
+test("bunched vehicles get label rows a label apart, centred on the bunch; lone ones keep their place", () => {
+  assert.deepEqual(spreadLabels([0, 100, 300], 26), [0, 100, 300]);
+  // three within a label's height: one column of rows centred on their mean (110)
+  assert.deepEqual(spreadLabels([100, 110, 120, 400], 26), [84, 110, 136, 400]);
+  // a bunch whose column reaches the next vehicle takes it in
+  const rows = spreadLabels([100, 105, 128], 26);
+  assert.equal(rows.length, 3);
+  for (let k = 1; k < rows.length; k++) assert.ok(rows[k] - rows[k - 1] >= 26 - 1e-9);
+  assert.ok(Math.abs(rows.reduce((a, b) => a + b, 0) / 3 - (100 + 105 + 128) / 3) < 1e-9);
+  assert.deepEqual(spreadLabels([], 26), []);
 });

@@ -8,9 +8,10 @@
 
 import { LiveSocket } from "../../transit/map/socket.js";
 import { SnapshotAssembler, decodeVehicles } from "../../transit/map/subscription.js";
-import { ghosts, headways, placeVehicle, stopIndex } from "./logic.js";
+import { ghosts, headways, placeVehicle, spreadLabels, stopIndex } from "./logic.js";
 
 const ROW = 34; // px between two stops
+const LABEL = 26; // px between two vehicles' labels (a marker is 24 px high)
 const WORLD = [-180, -85, 180, 85];
 const cfg = JSON.parse(document.getElementById("ladder-config").textContent);
 let data = cfg.ladder;
@@ -129,17 +130,27 @@ function drawLadder() {
       });
       const gaps = headways(placed);
       placed.sort((a, b) => a.position - b.position);
-      for (const p of placed) {
+      const rows = spreadLabels(placed.map((p) => p.position * ROW), LABEL); // bunched vehicles stay readable
+      placed.forEach((p, k) => {
         const v = p.v, t = p.t, h = gaps.get(v.vehicle_id);
         const m = el("a", "ladder-vehicle state-" + classOf(v));
         m.href = "/ops/vehicles/" + encodeURIComponent(v.vehicle_id) + "/";
-        m.style.top = p.position * ROW + "px";
+        m.style.top = rows[k] + "px";
+        const shift = p.position * ROW - rows[k]; // the dot stays on the rail where the vehicle is
         m.dataset.vehicle = v.vehicle_id;
         m.dataset.trip = v.trip_id || "";
         m.dataset.position = p.position.toFixed(3);
         const load = v.capacity ? Math.round((100 * v.passenger_count) / v.capacity) + "%" : "";
         const dev = v.delay_seconds == null ? "no deviation known" : minutes(v.delay_seconds);
-        m.append(el("span", "dot"), el("span", "label", v.vehicle_id));
+        const dot = el("span", "dot");
+        if (Math.abs(shift) > 1) {
+          dot.style.transform = "translateY(" + shift.toFixed(1) + "px)";
+          const leader = el("span", "leader");
+          leader.style.top = (12 + Math.min(0, shift)).toFixed(1) + "px";
+          leader.style.height = Math.abs(shift).toFixed(1) + "px";
+          m.append(leader);
+        }
+        m.append(dot, el("span", "label", v.vehicle_id));
         const leaves = v.status === "layover" && t ? " · leaves " + clockIn(t.start, r.timezone) : "";
         const info = [v.status === "layover" ? "layover" + leaves : dev, load && "load " + load];
         if (h) info.push("headway " + Math.round(h.actual / 60) + "/" + Math.round(h.scheduled / 60) + " min");
@@ -155,7 +166,7 @@ function drawLadder() {
           (byVehicle.has(v.vehicle_id) ? ", has an open alert" : ""));
         rail.append(m);
         nVehicles += 1;
-      }
+      });
       const dirTrips = r.trips.filter((t) => t.direction_id === d.direction_id);
       for (const g of ghosts(dirTrips, worked, twinNow, data.ghost_grace_s)) {
         const m = el("span", "ladder-ghost");

@@ -82,3 +82,26 @@ export function headways(placed, { bunch = 0.5, gap = 1.5 } = {}) {
   }
   return out;
 }
+
+/**
+ * Label rows for markers at `tops` (px, ascending) that stay `gap` px apart: a marker alone keeps its
+ * place; markers closer than `gap` (a bunch) share a column of rows centred on their mean place, so
+ * each label is readable and the column sits where the bunch is. Returns the rows' tops, in order.
+ */
+export function spreadLabels(tops, gap) {
+  const clusters = []; // {n, sum}: n labels centred on sum / n
+  const first = (c) => c.sum / c.n - ((c.n - 1) * gap) / 2;
+  for (const top of tops) {
+    clusters.push({ n: 1, sum: top });
+    while (clusters.length > 1) {
+      const c = clusters[clusters.length - 1], p = clusters[clusters.length - 2];
+      if (first(c) - (first(p) + (p.n - 1) * gap) >= gap) break;
+      p.n += c.n;
+      p.sum += c.sum;
+      clusters.pop();
+    }
+  }
+  const out = [];
+  for (const c of clusters) for (let k = 0; k < c.n; k++) out.push(first(c) + k * gap);
+  return out;
+}
