@@ -371,7 +371,7 @@ class KpiHour(models.Model):
     s_sq_ms = models.BigIntegerField(default=0)
     # crowding: timepoint departures with a capacity, by scheduled hour
     loads = models.IntegerField(default=0)
-    load_factor_sum = models.FloatField(default=0)
+    load_ppm_sum = models.BigIntegerField(default=0, help_text="sum of the load factors in millionths (exact)")
     lf_under_50 = models.IntegerField(default=0)
     lf_50_80 = models.IntegerField(default=0)
     lf_80_100 = models.IntegerField(default=0)

@@ -252,7 +252,7 @@ def crowding(period: Period, source: str = "rollup") -> tuple[Table, Table]:
                     ["route_id", "hour", "departures", "mean_load_factor", *names, "trips_full", "left_behind"])
     sums: dict[str, list[float]] = {}
     for (route, hb), v in sorted(hours(period, source, only={"crowding", "trips_full"}).items()):
-        n, lf_sum, full, left = v[F["loads"]], v[F["load_factor_sum"]], v[F["trips_full"]], v[F["left_behind"]]
+        n, lf_sum, full, left = v[F["loads"]], v[F["load_ppm_sum"]] / 1e6, v[F["trips_full"]], v[F["left_behind"]]
         counts = [v[F[name]] for name in names]
         if not (n or full or left):
             continue

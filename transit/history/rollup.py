@@ -36,7 +36,7 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 LOAD_BANDS = ((0.0, 0.5, "lf_under_50"), (0.5, 0.8, "lf_50_80"), (0.8, 1.0, "lf_80_100"), (1.0, None, "lf_full"))
 
 FIELDS = ("departures", "early", "late", "a_pairs", "a_sum_ms", "a_sq_ms", "s_pairs", "s_sum_ms", "s_sq_ms",
-          "loads", "load_factor_sum", "lf_under_50", "lf_50_80", "lf_80_100", "lf_full", "trips_full",
+          "loads", "load_ppm_sum", "lf_under_50", "lf_50_80", "lf_80_100", "lf_full", "trips_full",
           "left_behind")
 F = {name: i for i, name in enumerate(FIELDS)}
 LOCK_ID = 0x53434B50  # pg_advisory_xact_lock: one roll-up writer at a time
@@ -98,7 +98,7 @@ def add_stop_events(rows, *, early_seconds: int, late_seconds: int) -> int:
         if e.capacity > 0:
             lf = float(e.passenger_count) / e.capacity
             t[F["loads"]] += 1
-            t[F["load_factor_sum"]] += lf
+            t[F["load_ppm_sum"]] += e.passenger_count * 1_000_000 // e.capacity
             for lo, hi, name in LOAD_BANDS:
                 if lf >= lo and (hi is None or lf < hi):
                     t[F[name]] += 1
@@ -241,16 +241,17 @@ def raw_hours(start: dt.datetime, end: dt.datetime, *, early_seconds: int, late_
         for route, hb, n, early, late, loads, lf_sum, *rest in query(f"""
                 SELECT route_id, hb, SUM(tp), SUM(CASE WHEN tp = 1 AND d < %s THEN 1 ELSE 0 END),
                        SUM(CASE WHEN tp = 1 AND d > %s THEN 1 ELSE 0 END),
-                       SUM(loaded), SUM(CASE WHEN loaded = 1 THEN lf ELSE 0 END), {bands}, SUM(left_behind)
+                       SUM(loaded), SUM(CASE WHEN loaded = 1 THEN ppm ELSE 0 END), {bands}, SUM(left_behind)
                 FROM (SELECT COALESCE(route_id, '') AS route_id, {_bucket(_ms('scheduled'))} AS hb, {tp} AS tp,
                              CASE WHEN {loaded} THEN 1 ELSE 0 END AS loaded,
                              CASE WHEN capacity > 0 THEN {lf} END AS lf,
+                             CASE WHEN capacity > 0 THEN CAST(passenger_count AS BIGINT) * 1000000 / capacity END AS ppm,
                              COALESCE({_ms('departure')} - {_ms('scheduled')}, 0) AS d, left_behind
                       FROM transit_stopevent WHERE scheduled >= %s AND scheduled < %s) x
                 GROUP BY route_id, hb""", [-early_seconds * 1000, late_seconds * 1000, p_start, p_end]):
             t = out[(route, int(hb))]
             t[F["departures"]], t[F["early"]], t[F["late"]] = int(n or 0), int(early or 0), int(late or 0)
-            t[F["loads"]], t[F["load_factor_sum"]] = int(loads or 0), float(lf_sum or 0)
+            t[F["loads"]], t[F["load_ppm_sum"]] = int(loads or 0), int(lf_sum or 0)
             *counts, left = rest
             for (_, _, name), c in zip(LOAD_BANDS, counts, strict=True):
                 t[F[name]] = int(c or 0)

@@ -164,6 +164,7 @@ def insert_new(model, rows: list, *, copy: bool) -> list:
         if copy:
             temp = f"_in_{table}"
             c.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} (LIKE {table}) ON COMMIT DELETE ROWS")
+            c.execute(f"TRUNCATE {temp}")  # empty at a commit, not at a savepoint's (a caller's transaction)
             with c.cursor.copy(f"COPY {temp} ({cols}) FROM STDIN") as cp:
                 for r in rows:
                     cp.write_row([getattr(r, f.attname) for f in fields])
@@ -183,7 +184,13 @@ def insert_new(model, rows: list, *, copy: bool) -> list:
     if not want:
         return []
     new = {(t, _key_ms(start), int(seq), v) for t, start, seq, v in returned}
-    return [r for r in rows if (r.trip_id, ms(r.trip_start), r.stop_sequence, r.vehicle_id) in new]
+    out = []
+    for r in rows:  # a key twice in the batch: the first was stored
+        key = (r.trip_id, ms(r.trip_start), r.stop_sequence, r.vehicle_id)
+        if key in new:
+            new.discard(key)
+            out.append(r)
+    return out
 
 
 def mark_operated(rows: list) -> None:

@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
                 ('s_sum_ms', models.BigIntegerField(default=0)),
                 ('s_sq_ms', models.BigIntegerField(default=0)),
                 ('loads', models.IntegerField(default=0)),
-                ('load_factor_sum', models.FloatField(default=0)),
+                ('load_ppm_sum', models.BigIntegerField(default=0, help_text='sum of the load factors in millionths (exact)')),
                 ('lf_under_50', models.IntegerField(default=0)),
                 ('lf_50_80', models.IntegerField(default=0)),
                 ('lf_80_100', models.IntegerField(default=0)),
