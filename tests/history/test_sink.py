@@ -108,3 +108,17 @@ def test_the_consumer_prunes_on_its_timer(settings):
     now[0] = 3601
     sink.tick()
     assert not VehiclePosition.objects.exists() and sink.pruned == 2
+
+
+def test_the_rollup_command_rebuilds_from_the_stop_events():
+    t0 = timezone.now().replace(microsecond=0) - dt.timedelta(hours=2)
+    HistorySink(prune_every=0)(batch([stop_event(t0, seq) for seq in (1, 2, 3)]))
+    KpiHour.objects.all().delete()
+    call_command("historyrollup", days=1)
+    assert sum(KpiHour.objects.values_list("departures", flat=True)) == 3
+    call_command("historyrollup", date=timezone.localtime(t0 + dt.timedelta(minutes=2)).date().isoformat())
+    assert sum(KpiHour.objects.values_list("departures", flat=True)) == 3  # again: the same, not twice
+    with pytest.raises(CommandError, match="YYYY-MM-DD"):
+        call_command("historyrollup", date="yesterday")
+    with pytest.raises(CommandError, match="positive"):
+        call_command("historyrollup", days=-1)
