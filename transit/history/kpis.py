@@ -108,20 +108,22 @@ def _s(value: float | None) -> float | None:
 SOURCES = ("rollup", "raw")
 
 
-def hours(period: Period, source: str = "rollup", *, only: set[str] | None = None) -> rollup.Hours:
+def hours(period: Period, source: str = "rollup", *, only: set[str] | None = None,
+          route: str | None = None) -> rollup.Hours:
     """(route, hour bucket) -> the roll-up's FIELDS for the period: read from the roll-up (the KPI page),
     or computed from the stop events (`raw`: what the roll-up must equal). A roll-up counted with
     another punctuality window than today's setting has its punctuality counted again from the stop events."""
     p = punctuality_setting()
     if source == "raw":
-        return rollup.raw_hours(period.start, period.end, early_seconds=p.early_seconds,
-                                late_seconds=p.late_seconds, only=only)
+        out = rollup.raw_hours(period.start, period.end, early_seconds=p.early_seconds,
+                               late_seconds=p.late_seconds, only=only)
+        return out if route is None else {k: v for k, v in out.items() if k[0] == route}
     if source != "rollup":
         raise ValueError(f"unknown KPI source {source!r} (one of {', '.join(SOURCES)})")
-    out, windows = rollup.rollup_hours(period.start, period.end)
+    out, windows = rollup.rollup_hours(period.start, period.end, route)
     if (only is None or "on_time" in only) and windows - {(p.early_seconds, p.late_seconds)}:
         recount = rollup.raw_hours(period.start, period.end, early_seconds=p.early_seconds,
-                                   late_seconds=p.late_seconds, only={"on_time"})
+                                   late_seconds=p.late_seconds, only={"on_time"})  # (every route)
         for key, vals in out.items():
             for name in ("departures", "early", "late"):
                 vals[F[name]] = recount.get(key, rollup._zero())[F[name]]
@@ -130,12 +132,12 @@ def hours(period: Period, source: str = "rollup", *, only: set[str] | None = Non
 
 # -- punctuality -------------------------------------------------------------------------------------------
 
-def on_time(period: Period, source: str = "rollup") -> tuple[Table, Table]:
+def on_time(period: Period, source: str = "rollup", route: str | None = None) -> tuple[Table, Table]:
     cols = ["departures", "early", "on_time", "late", "on_time_pct", "early_pct", "late_pct"]
     by_hour = Table("on_time_by_route_hour", "On-time performance by route and hour (timepoint departures)",
                     ["route_id", "hour", *cols])
     totals: dict[str, list[int]] = {}
-    for (route, hb), v in sorted(hours(period, source, only={"on_time"}).items()):
+    for (route, hb), v in sorted(hours(period, source, only={"on_time"}, route=route).items()):
         n, early, late = v[F["departures"]], v[F["early"]], v[F["late"]]
         if not n:
             continue
@@ -171,10 +173,10 @@ def _waits(t: list[float]) -> tuple:
     return _s(ss / ns if ns else None), _s(sh / n if n else None), _s(awt), _s(swt), _s(ewt)
 
 
-def headways(period: Period, source: str = "rollup") -> tuple[Table, Table]:
+def headways(period: Period, source: str = "rollup", route: str | None = None) -> tuple[Table, Table]:
     # per route and hour: [actual pairs, sum h, sum h², scheduled pairs, sum hs, sum hs²] (seconds)
     sums: dict[tuple[str, int], list[float]] = {}
-    for key, v in hours(period, source, only={"headways"}).items():
+    for key, v in hours(period, source, only={"headways"}, route=route).items():
         i, j = F["a_pairs"], F["s_pairs"]
         sums[key] = [v[i], v[i + 1] / 1e3, v[i + 2] / 1e6, v[j], v[j + 1] / 1e3, v[j + 2] / 1e6]
     cols = ["pairs", "scheduled_headway_s", "actual_headway_s", "awt_s", "swt_s", "ewt_s"]
@@ -197,7 +199,8 @@ def headways(period: Period, source: str = "rollup") -> tuple[Table, Table]:
 
 # -- service delivered -------------------------------------------------------------------------------------
 
-def service(period: Period, now: dt.datetime | None = None, source: str = "rollup") -> Table:
+def service(period: Period, now: dt.datetime | None = None, source: str = "rollup",
+            route: str | None = None) -> Table:
     """Trips due are those scheduled to start while history was being kept: from the first trip run
     of the period to the last one (no later than DUE_GRACE ago), so a day whose history begins late
     (a deployment, a simulation started mid-day) does not count the trips before it as missed.
@@ -212,6 +215,9 @@ def service(period: Period, now: dt.datetime | None = None, source: str = "rollu
     (first, last), = _query(f"""
         SELECT MIN(start), MAX(start) FROM (SELECT start, {ran} AS ran FROM transit_scheduledtrip t
                                             WHERE start >= %s AND start < %s) x WHERE ran""", period_params)
+    one = ""  # the due window is the whole network's (when history was kept), one route or all
+    if route is not None:
+        one, period_params = " AND COALESCE(route_id, '') = %s", [*period_params, route]
     if first is not None and isinstance(first, str):  # SQLite's raw cursor: text
         first, last = dt.datetime.fromisoformat(first), dt.datetime.fromisoformat(last)
     if first is not None:
@@ -225,7 +231,7 @@ def service(period: Period, now: dt.datetime | None = None, source: str = "rollu
                SUM(CASE WHEN {due} AND ran THEN 1 ELSE 0 END), SUM(CASE WHEN {due} AND NOT ran THEN 1 ELSE 0 END),
                SUM(CASE WHEN {due} AND NOT ran THEN {_epoch('"end"')} - {_epoch('start')} ELSE 0 END) / 60.0
         FROM (SELECT COALESCE(route_id, '') AS route_id, start, "end", {ran} AS ran FROM transit_scheduledtrip t
-              WHERE start >= %s AND start < %s) x
+              WHERE start >= %s AND start < %s{one}) x
         GROUP BY route_id ORDER BY route_id""", due_params + period_params)
     table = Table("service_by_route", "Service delivered: trips operated against trips scheduled",
                   ["route_id", "scheduled", "due", "operated", "missed", "ghost_minutes", "delivered_pct"])
@@ -245,13 +251,13 @@ def _aware(t: dt.datetime) -> dt.datetime:
 
 # -- crowding ------------------------------------------------------------------------------------------------
 
-def crowding(period: Period, source: str = "rollup") -> tuple[Table, Table]:
+def crowding(period: Period, source: str = "rollup", route: str | None = None) -> tuple[Table, Table]:
     names = [name for _, _, name in LOAD_BANDS]
     by_hour = Table("crowding_by_route_hour",
                     "Load factor at timepoint departures and riders left behind by route and hour",
                     ["route_id", "hour", "departures", "mean_load_factor", *names, "trips_full", "left_behind"])
     sums: dict[str, list[float]] = {}
-    for (route, hb), v in sorted(hours(period, source, only={"crowding", "trips_full"}).items()):
+    for (route, hb), v in sorted(hours(period, source, only={"crowding", "trips_full"}, route=route).items()):
         n, lf_sum, full, left = v[F["loads"]], v[F["load_ppm_sum"]] / 1e6, v[F["trips_full"]], v[F["left_behind"]]
         counts = [v[F[name]] for name in names]
         if not (n or full or left):
@@ -270,9 +276,10 @@ def crowding(period: Period, source: str = "rollup") -> tuple[Table, Table]:
     return by_hour, by_route
 
 
-def service_kpis(period: Period, now: dt.datetime | None = None, source: str = "rollup") -> list[Table]:
-    """Every transit KPI table of `period`."""
-    otp_hour, otp_route = on_time(period, source)
-    hw_hour, hw_route = headways(period, source)
-    crowd_hour, crowd_route = crowding(period, source)
-    return [otp_route, otp_hour, hw_route, hw_hour, service(period, now, source), crowd_route, crowd_hour]
+def service_kpis(period: Period, now: dt.datetime | None = None, source: str = "rollup",
+                 route: str | None = None) -> list[Table]:
+    """Every transit KPI table of `period` (of one route: `route`)."""
+    otp_hour, otp_route = on_time(period, source, route)
+    hw_hour, hw_route = headways(period, source, route)
+    crowd_hour, crowd_route = crowding(period, source, route)
+    return [otp_route, otp_hour, hw_route, hw_hour, service(period, now, source, route), crowd_route, crowd_hour]

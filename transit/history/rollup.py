@@ -172,13 +172,17 @@ def _upsert(acc: Hours, early_seconds: int | None, late_seconds: int | None) -> 
 
 # -- reading ----------------------------------------------------------------------------------------------
 
-def rollup_hours(start: dt.datetime, end: dt.datetime) -> tuple[Hours, set[tuple]]:
-    """The roll-up's figures of the hours in [start, end) and the punctuality windows they were counted with."""
+def rollup_hours(start: dt.datetime, end: dt.datetime, route: str | None = None) -> tuple[Hours, set[tuple]]:
+    """The roll-up's figures of the hours in [start, end) (of one route) and the punctuality windows they
+    were counted with."""
     from transit.models import KpiHour
 
     out: Hours = {}
     windows = set()
-    for row in KpiHour.objects.filter(hour__gte=start, hour__lt=end).values_list(
+    rows = KpiHour.objects.filter(hour__gte=start, hour__lt=end)
+    if route is not None:
+        rows = rows.filter(route_id=route)
+    for row in rows.values_list(
             "route_id", "hour", "early_seconds", "late_seconds", *FIELDS):
         route, hour, early, late, *vals = row
         out[(route, bucket_of(hour))] = vals
