@@ -112,16 +112,12 @@ def add_stop_events(rows, *, early_seconds: int, late_seconds: int) -> int:
                   .exclude(timepoint=False).count())
         if stored == new:
             acc[(route, bucket_of(trip_start))][F["trips_full"]] += 1
-    for (route_id, direction_id, stop_id), events in stops.items():
-        route = route_id or ""
-        same = StopEvent.objects.filter(stop_id=stop_id, departure__isnull=False, route_id=route_id,
-                                        direction_id=direction_id).exclude(timepoint=False)
-        for column, first, skip_zero in (("departure", "a_pairs", False), ("scheduled", "s_pairs", True)):
-            new = [ms(getattr(e, column)) for e in events]
-            lo, hi = min(new) - MAX_MS, max(new) + MAX_MS
-            after = sorted(ms(t) for t in same.filter(**{f"{column}__gte": hour_ms_dt(lo),
-                                                          f"{column}__lte": hour_ms_dt(hi)})
-                           .values_list(column, flat=True))
+    for column, first, skip_zero in (("departure", "a_pairs", False), ("scheduled", "s_pairs", True)):
+        windows = {key: [ms(getattr(e, column)) for e in events] for key, events in stops.items()}
+        found = _around(column, {key: (min(new) - MAX_MS, max(new) + MAX_MS) for key, new in windows.items()})
+        i = F[first]
+        for key, new in windows.items():
+            after = sorted(found.get(key, ()))
             gone = Counter(new)
             before = []
             for x in after:
@@ -129,7 +125,7 @@ def add_stop_events(rows, *, early_seconds: int, late_seconds: int) -> int:
                     gone[x] -= 1
                 else:
                     before.append(x)
-            i = F[first]
+            route = key[0] or ""
             for sign, times in ((1, after), (-1, before)):
                 for a, b in zip(times, times[1:], strict=False):
                     h = b - a
@@ -141,6 +137,42 @@ def add_stop_events(rows, *, early_seconds: int, late_seconds: int) -> int:
                     t[i + 2] += sign * h * h
     _upsert(acc, early_seconds, late_seconds)
     return len(acc)
+
+
+def to_ms(value) -> int:
+    """A time as a raw cursor returns it (aware or naive UTC datetime, or SQLite's text) in ms."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return ms(value)
+
+
+def _around(column: str, windows: dict[tuple, tuple[int, int]]) -> dict[tuple, list[int]]:
+    """The timepoint departures' `column` (ms) at each stop (route, direction, stop) within its window
+    [lo, hi] (ms): one query for a batch's stops (the partial indexes on stop and time)."""
+    out: dict[tuple, list[int]] = defaultdict(list)
+    items = list(windows.items())
+    adapt = connection.ops.adapt_datetimefield_value
+    pg = connection.vendor == "postgresql"
+    ts = "CAST(%s AS timestamptz)" if pg else "%s"
+    row = f"(CAST(%s AS INTEGER), CAST(%s AS VARCHAR(128)), CAST(%s AS INTEGER), CAST(%s AS VARCHAR(128)), {ts}, {ts})"
+    with connection.cursor() as c:
+        for k in range(0, len(items), 200):
+            chunk = items[k:k + 200]
+            params = []
+            for n, ((route_id, direction_id, stop_id), (lo, hi)) in enumerate(chunk, start=k):
+                params += [n, route_id, direction_id, stop_id, adapt(hour_ms_dt(lo)), adapt(hour_ms_dt(hi))]
+            c.execute(f"""
+                WITH w(n, route_id, direction_id, stop_id, lo, hi) AS (VALUES {', '.join([row] * len(chunk))})
+                SELECT w.n, e.{column} FROM w JOIN transit_stopevent e
+                  ON e.stop_id = w.stop_id AND e.{column} >= w.lo AND e.{column} <= w.hi
+                 AND e.departure IS NOT NULL AND (e.timepoint IS NULL OR e.timepoint)
+                 AND e.route_id IS NOT DISTINCT FROM w.route_id AND e.direction_id IS NOT DISTINCT FROM w.direction_id""",
+                      params)
+            for n, value in c.fetchall():
+                out[items[n][0]].append(to_ms(value))
+    return out
 
 
 def models_f(name: str):
@@ -162,12 +194,15 @@ def _upsert(acc: Hours, early_seconds: int | None, late_seconds: int | None) -> 
     cols = ["route_id", "hour", *FIELDS]
     table = KpiHour._meta.db_table
     adds = ", ".join(f"{f} = {table}.{f} + excluded.{f}" for f in FIELDS)
-    sql = (f"INSERT INTO {table} ({', '.join(cols)}, early_seconds, late_seconds) "
-           f"VALUES ({', '.join(['%s'] * (len(cols) + 2))}) ON CONFLICT (route_id, hour) DO UPDATE SET {adds}, "
-           f"early_seconds = excluded.early_seconds, late_seconds = excluded.late_seconds")
+    one = f"({', '.join(['%s'] * (len(cols) + 2))})"
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as c:
-        c.executemany(sql, [(r[0], adapt(r[1]), *r[2:], early_seconds, late_seconds) for r in rows])
+        for i in range(0, len(rows), 500):  # one statement a chunk (each key once: acc is a dict)
+            chunk = rows[i:i + 500]
+            c.execute(f"INSERT INTO {table} ({', '.join(cols)}, early_seconds, late_seconds) "
+                      f"VALUES {', '.join([one] * len(chunk))} ON CONFLICT (route_id, hour) DO UPDATE SET {adds}, "
+                      f"early_seconds = excluded.early_seconds, late_seconds = excluded.late_seconds",
+                      [v for r in chunk for v in (r[0], adapt(r[1]), *r[2:], early_seconds, late_seconds)])
 
 
 # -- reading ----------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from streamcity.kernel.schemas import LIVE_VEHICLES, STOP_EVENTS, STOP_SCHEDULE,
 from transit.timetable import punctuality_setting
 
 from .retention import prune_history
-from .rollup import add_stop_events, ms
+from .rollup import add_stop_events, ms, to_ms
 
 logger = logging.getLogger(__name__)
 
@@ -138,15 +138,6 @@ def merge_trips(rows: list[StopSchedule]) -> int:
 STOP_EVENT_KEY = ("trip_id", "trip_start", "stop_sequence", "vehicle_id")
 
 
-def _key_ms(value) -> int:
-    """A key's trip_start as the database returned it (an aware or naive UTC datetime, or text) in ms."""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return ms(value)
-
-
 def _columns(model) -> list:
     return [f for f in model._meta.concrete_fields if f.column != "pk"]
 
@@ -183,7 +174,7 @@ def insert_new(model, rows: list, *, copy: bool) -> list:
                 returned += c.fetchall()
     if not want:
         return []
-    new = {(t, _key_ms(start), int(seq), v) for t, start, seq, v in returned}
+    new = {(t, to_ms(start), int(seq), v) for t, start, seq, v in returned}
     out = []
     for r in rows:  # a key twice in the batch: the first was stored
         key = (r.trip_id, ms(r.trip_start), r.stop_sequence, r.vehicle_id)
