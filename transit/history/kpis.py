@@ -2,15 +2,18 @@
 time, service delivered, crowding. Each KPI is a `Table` (columns and rows), for the KPI page's
 charts and its CSV and JSON.
 
-Computed in the database (one aggregate query per KPI, on SQLite and PostgreSQL alike: times are
-compared as epoch seconds, hours bucketed in UTC and labelled in the local time zone), so a
-London-sized day answers without moving its rows into Python (docs/history.md has the figures).
+Read from the hourly roll-up per route the history consumer keeps (transit.history.rollup: counts and
+sums per route and UTC hour, labelled in the local time zone), so a London-sized day is some 12,000
+rows, not 1.3 million departures (docs/history.md has the figures); `source="raw"` computes the same
+figures from the stop events (one aggregate query per KPI, on SQLite and PostgreSQL alike), which the
+tests and the benchmark compare with the roll-up. `route` narrows every table to one route.
 
 - Punctuality: departures from timepoints (every stop of a trip whose schedule names none),
   classified by transit.timetable.punctuality_setting(): early, on time, late.
 - Headways, at timepoints, per route, direction and stop: actual headways between consecutive
-  departures (in the hour of the later one) and scheduled headways between consecutive scheduled
-  times (in the hour of the later one), of the calls observed. A route hour is *frequent* when its
+  departures (in the hour of the later one; the departure before may be in an earlier period) and
+  scheduled headways between consecutive scheduled times (in the hour of the later one), of the calls
+  observed. A route hour is *frequent* when its
   mean scheduled headway is at most FREQUENT_SECONDS; for those, the average wait implied by the
   headways h is sum(h²) / (2·sum(h)) (AWT from the actual ones, SWT from the scheduled ones) and
   the excess wait time EWT = AWT - SWT. Gaps longer than MAX_HEADWAY are breaks in service
@@ -20,7 +23,8 @@ London-sized day answers without moving its rows into Python (docs/history.md ha
   trip's scheduled running time is its ghost-bus minutes (the time a passenger information system
   showed a vehicle that never ran).
 - Crowding: load factor (on board / capacity) at timepoint departures, in bands; trips full (at
-  or over capacity at a departure).
+  or over capacity at a timepoint departure, counted in the hour the run starts); riders left behind
+  (at any stop, the vehicle full).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 
 from django.db import connection
+from django.db.models import F as Column
 
 MAX_HEADWAY = 2 * 3600  # seconds: a longer gap is a break in service (overnight), not a headway
 MAX_MS = MAX_HEADWAY * 1000
@@ -108,7 +109,7 @@ def add_stop_events(rows, *, early_seconds: int, late_seconds: int) -> int:
     # a trip run is full once: counted when none of its full departures was stored before
     for (trip_id, trip_start), (route, new) in full_runs.items():
         stored = (StopEvent.objects.filter(trip_id=trip_id, trip_start=trip_start, departure__isnull=False,
-                                           capacity__gt=0, passenger_count__gte=models_f("capacity"))
+                                           capacity__gt=0, passenger_count__gte=Column("capacity"))
                   .exclude(timepoint=False).count())
         if stored == new:
             acc[(route, bucket_of(trip_start))][F["trips_full"]] += 1
@@ -173,12 +174,6 @@ def _around(column: str, windows: dict[tuple, tuple[int, int]]) -> dict[tuple, l
             for n, value in c.fetchall():
                 out[items[n][0]].append(to_ms(value))
     return out
-
-
-def models_f(name: str):
-    from django.db.models import F as DjangoF
-
-    return DjangoF(name)
 
 
 def hour_ms_dt(value_ms: int) -> dt.datetime:
