@@ -269,3 +269,41 @@ def test_riders_left_behind_from_the_simulator_to_the_crowding_kpi(monkeypatch, 
         per_route[e.route_id] += e.left_behind
     assert {r[0]: r[-1] for r in by_route.rows if r[-1]} == {k: v for k, v in per_route.items() if v}
     assert by_route.columns[-2:] == ["trips_full", "left_behind"] and sum(r[-2] for r in by_route.rows) > 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgres_required")
+def test_two_history_consumers_writing_at_once_keep_the_rollup_exact(peak_hour):
+    """Two consumers of the group (the stop events partitioned by vehicle, as the topic's key does) write
+    at once, each in its own connection: their departures at the same stops interleave, and the roll-up
+    still equals the stop events' figures (the writers' advisory lock)."""
+    import threading
+
+    from django.db import connection
+
+    _, end, records = peak_hour
+    schedule = [d for d in records if not isinstance(d.event, StopEventMessage)]
+    calls = [d for d in records if isinstance(d.event, StopEventMessage)]
+    HistorySink(prune_every=0)(schedule)
+    parts = [[d for d in calls if sum(map(ord, d.event.vehicle_id)) % 2 == k] for k in (0, 1)]
+    errors = []
+
+    def consume(part):
+        try:
+            sink = HistorySink(prune_every=0)
+            for i in range(0, len(part), 40):
+                sink(part[i:i + 40])
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=consume, args=(p,)) for p in parts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and all(parts)
+    period = Period.day(WEEKDAY)
+    assert_same_hours(hours(period, "rollup"), hours(period, "raw"))
+    assert service(period, end).rows == service(period, end, "raw").rows
