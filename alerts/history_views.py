@@ -57,9 +57,16 @@ def _moment(text: str | None, what: str) -> dt.datetime:
     return value if timezone.is_aware(value) else timezone.make_aware(value)
 
 
-def kpi_tables(date: dt.date) -> list:
+def _route(request) -> str | None:
+    text = request.GET.get("route", "").strip()
+    if len(text) > 128:
+        raise BadRequest("route: a route_id of at most 128 characters")
+    return text or None
+
+
+def kpi_tables(date: dt.date, route: str | None = None) -> list:
     period = Period.day(date)
-    return [*service_kpis(period), operations(period)]
+    return [*service_kpis(period, route=route), operations(period)]
 
 
 def _csv(table) -> HttpResponse:
@@ -74,7 +81,8 @@ def _csv(table) -> HttpResponse:
 
 @require_GET
 def kpis(request):
-    """The KPI page; `?format=json` every table, `?format=csv&table=NAME` one table; `?date=YYYY-MM-DD`."""
+    """The KPI page; `?format=json` every table, `?format=csv&table=NAME` one table; `?date=YYYY-MM-DD`;
+    `?route=ID` one route's figures (the operations table is the network's)."""
     fmt = request.GET.get("format")
     if fmt in ("json", "csv"):
         if refusal := _json_refusal(request):
@@ -82,12 +90,12 @@ def kpis(request):
     else:
         return _kpi_page(request)
     try:
-        date = _date(request)
+        date, route = _date(request), _route(request)
     except BadRequest as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    tables = kpi_tables(date)
+    tables = kpi_tables(date, route)
     if fmt == "json":
-        return JsonResponse({"date": date.isoformat(), "generated_at": timezone.now().isoformat(),
+        return JsonResponse({"date": date.isoformat(), "route": route, "generated_at": timezone.now().isoformat(),
                              "punctuality": punctuality_setting().as_config(),
                              "tables": {t.name: t.as_dict() for t in tables}})
     name = request.GET.get("table")
@@ -101,12 +109,13 @@ def kpis(request):
 def _kpi_page(request):
     _operator_or_403(request)
     try:
-        date = _date(request)
+        date, route = _date(request), _route(request)
     except BadRequest as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
-    config = {"date": date.isoformat(), "today": date == timezone.localdate(), "refresh_seconds": KPI_REFRESH_SECONDS,
+    config = {"date": date.isoformat(), "route": route or "", "today": date == timezone.localdate(),
+              "refresh_seconds": KPI_REFRESH_SECONDS,
               "url": reverse("alerts:kpis"), "punctuality": punctuality_setting().as_config()}
-    return render(request, "alerts/kpis.html", {"kpi_config": config, "date": date})
+    return render(request, "alerts/kpis.html", {"kpi_config": config, "date": date, "route": route or ""})
 
 
 @require_GET

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from django.db import connection
 
 SCHEMA = "historybench"
-TABLES = ("transit_stopevent", "transit_vehicleposition", "transit_scheduledtrip")
+TABLES = ("transit_stopevent", "transit_vehicleposition", "transit_scheduledtrip", "transit_kpihour")
 
 
 @dataclass
@@ -41,6 +41,8 @@ class HistoryBench:
     stops_per_trip: int = 40
     routes: int = 675
     day: dt.date = dt.date(2026, 12, 1)
+    sink_batches: int = 20  # batches of 2,000 records through the history consumer (0: none)
+    route: str = "R7"  # the one route whose KPIs are timed too
     results: dict = field(default_factory=dict)
 
     def run(self, *, keep: bool = False, log=print) -> dict:
@@ -58,9 +60,12 @@ class HistoryBench:
                 r["positions"] = self._positions(c, start, log)
                 r["stop_events"] = self._stop_events(c, start, stop_hours, log)
                 r["scheduled_trips"] = self._trips(c, start, log)
+                r["rollup"] = self._rollup(c, log)
                 r["day_gb"] = round(sum(x["day_bytes"] for x in (r["positions"], r["stop_events"],
-                                                                  r["scheduled_trips"])) / 1e9, 2)
+                                                                  r["scheduled_trips"], r["rollup"])) / 1e9, 2)
                 r["kpi_seconds"] = self._kpis(c, log)
+                if self.sink_batches:
+                    r["sink"] = self._sink(c, start, log)
                 r["parameters"] = {k: v for k, v in asdict(self).items() if k != "results"}
                 r["parameters"]["day"] = self.day.isoformat()
             finally:
@@ -112,16 +117,16 @@ class HistoryBench:
         c.execute(f"""
             INSERT INTO {SCHEMA}.transit_stopevent
                 (trip_id, trip_start, stop_sequence, vehicle_id, route_id, direction_id, stop_id, scheduled,
-                 arrival, departure, passenger_count, capacity, timepoint, observed)
+                 arrival, departure, passenger_count, capacity, timepoint, observed, left_behind)
             SELECT trip_id, trip_start, seq, vehicle_id, route_id, dir, route_id || '-' || dir || '-S' || seq,
                    scheduled, scheduled + make_interval(secs => d - 20), scheduled + make_interval(secs => d),
-                   (random() * 90)::int, 80, seq %% 5 = 1, true
+                   load, 80, seq %% 5 = 1, true, CASE WHEN load >= 80 THEN (random() * 12)::int ELSE 0 END
             FROM (
                 SELECT 'R' || (v %% {routes}) || '-' || (k / {n}) || '-' || (v / {routes}) AS trip_id,
                        %s::timestamptz + make_interval(secs => (k / {n}) * {trip_s}
                            + (v / {routes}) * {trip_s} / ceil(%s::float / {routes})) AS trip_start,
                        k %% {n} + 1 AS seq, 'V' || lpad(v::text, 5, '0') AS vehicle_id, 'R' || (v %% {routes}) AS route_id,
-                       (k / {n}) %% 2 AS dir, (random() * 480 - 90) AS d, k, v
+                       (k / {n}) %% 2 AS dir, (random() * 480 - 90) AS d, (random() * 90)::int AS load, k, v
                 FROM generate_series(0, %s - 1) k, generate_series(0, %s - 1) v) x,
                 LATERAL (SELECT trip_start + make_interval(secs => (seq - 1) * {s}) AS scheduled) y
             ORDER BY scheduled""", [start, self.vehicles, per_vehicle, self.vehicles])
@@ -137,10 +142,11 @@ class HistoryBench:
     def _trips(self, c, start: dt.datetime, log) -> dict:
         c.execute(f"""
             INSERT INTO {SCHEMA}.transit_scheduledtrip
-                (trip_id, service_date, start, "end", first_sequence, last_sequence, route_id, direction_id)
+                (trip_id, service_date, start, "end", first_sequence, last_sequence, route_id, direction_id,
+                 operated)
             SELECT DISTINCT ON (trip_id) trip_id, %s::date, trip_start,
                    trip_start + make_interval(secs => {(self.stops_per_trip - 1) * self.stop_seconds}),
-                   1, {self.stops_per_trip}, route_id, direction_id
+                   1, {self.stops_per_trip}, route_id, direction_id, true
             FROM {SCHEMA}.transit_stopevent ORDER BY trip_id, trip_start""", [self.day])
         c.execute(f"VACUUM ANALYZE {SCHEMA}.transit_scheduledtrip")
         size = self._size(c, "transit_scheduledtrip")
@@ -148,27 +154,116 @@ class HistoryBench:
         log(f"scheduled trips: {size['rows']:,} rows, {size['bytes'] / 1e6:.1f} MB")
         return size
 
+    def _period(self):
+        from transit.history import kpis
+
+        return kpis.Period(dt.datetime.combine(self.day, dt.time(0), tzinfo=dt.timezone.utc),
+                           dt.datetime.combine(self.day + dt.timedelta(days=1), dt.time(0), tzinfo=dt.timezone.utc))
+
+    def _rollup(self, c, log) -> dict:
+        """The KPIs' hourly roll-up of the day, built from the stop events at once (the history consumer
+        keeps it as it writes; the same figures, transit.history.rollup)."""
+        from transit.history import rollup
+
+        period = self._period()
+        c.execute(f"SET search_path TO {SCHEMA}, public")
+        t = time.perf_counter()
+        n = rollup.rebuild(period.start, period.end)
+        seconds = time.perf_counter() - t
+        c.execute("SET search_path TO DEFAULT")
+        c.execute(f"VACUUM ANALYZE {SCHEMA}.transit_kpihour")
+        size = self._size(c, "transit_kpihour")
+        size["day_bytes"] = size["bytes"]
+        size["build_seconds"] = round(seconds, 2)
+        log(f"roll-up: {n:,} route hours, {size['bytes'] / 1e6:.1f} MB, built from the stop events in {seconds:.1f} s")
+        return size
+
     def _kpis(self, c, log) -> dict:
         from transit.history import kpis
 
-        period = kpis.Period(dt.datetime.combine(self.day, dt.time(0), tzinfo=dt.timezone.utc),
-                             dt.datetime.combine(self.day + dt.timedelta(days=1), dt.time(0), tzinfo=dt.timezone.utc))
+        period = self._period()
         now = period.end
         c.execute(f"SET search_path TO {SCHEMA}, public")
-        queries = {
-            "on_time": lambda: kpis.on_time(period),
-            "headways": lambda: kpis.headways(period),
-            "service": lambda: kpis.service(period, now),
-            "crowding": lambda: kpis.crowding(period),
+        route = self.route
+        runs = {
+            "raw": {  # before: every KPI from the day's stop events (the raw SQL, no route filter before)
+                "on_time": lambda: kpis.on_time(period, "raw"),
+                "headways": lambda: kpis.headways(period, "raw"),
+                "service": lambda: kpis.service(period, now, "raw"),
+                "crowding": lambda: kpis.crowding(period, "raw"),
+            },
+            "rollup": {
+                "on_time": lambda: kpis.on_time(period),
+                "headways": lambda: kpis.headways(period),
+                "service": lambda: kpis.service(period, now),
+                "crowding": lambda: kpis.crowding(period),
+            },
+            "rollup_one_route": {
+                "on_time": lambda: kpis.on_time(period, route=route),
+                "headways": lambda: kpis.headways(period, route=route),
+                "service": lambda: kpis.service(period, now, route=route),
+                "crowding": lambda: kpis.crowding(period, route=route),
+            },
         }
         out = {}
-        for attempt in ("cold", "warm"):
-            for name, query in queries.items():
+        tables = {}
+        for source, queries in runs.items():
+            res = out[source] = {}
+            for attempt in ("cold", "warm"):
+                for name, query in queries.items():
+                    t = time.perf_counter()
+                    got = query()
+                    seconds = time.perf_counter() - t
+                    res.setdefault(name, {})[attempt] = round(seconds, 3)
+                    got = got if isinstance(got, tuple) else (got,)
+                    tables[(source, name)] = [x.rows for x in got]
+                    log(f"KPI {name} ({source}, {attempt}): {seconds:.3f} s, {sum(len(x.rows) for x in got)} rows")
+            res["all_warm"] = round(sum(v["warm"] for v in res.values()), 3)
+        out["rollup_equals_raw"] = all(tables[("rollup", n)] == tables[("raw", n)] for n in runs["raw"])
+        log(f"the roll-up's tables equal the stop events' tables: {out['rollup_equals_raw']}")
+        return out
+
+    def _sink(self, c, start: dt.datetime, log) -> dict:
+        """The history consumer's write rate, its roll-up kept as it writes: batches of 2,000 records (150 stop
+        events at the day's stops, one in five a timepoint, and 1,850 vehicle reports, sampled) written with
+        multi-row INSERTs and with COPY, after the day's rows (so the roll-up's look-ups search a full day)."""
+        from streamcity.kernel.bus import Decoded, Record
+        from streamcity.kernel.schemas import LiveVehicle, StopEvent
+        from transit.history.sink import HistorySink
+
+        c.execute(f"SET search_path TO {SCHEMA}, public")
+        out = {}
+        base = start + dt.timedelta(hours=self.day_hours)
+        for k, (label, copy) in enumerate((("insert", False), ("copy", True))):
+            sink = HistorySink(prune_every=0, copy=copy, every_seconds=15, course_degrees=30)
+            t0 = base + dt.timedelta(hours=k)
+            records, seconds, stored, kept = 0, 0.0, 0, 0
+            for b in range(self.sink_batches):
+                batch = []
+                for i in range(150):
+                    v = (b * 150 + i) % self.vehicles
+                    route, seq = v % self.routes, (b * 150 + i) // self.vehicles % self.stops_per_trip + 1
+                    at = t0 + dt.timedelta(seconds=b * 20 + i * 0.1)
+                    batch.append(StopEvent(
+                        vehicle_id=f"V{v:05d}", trip_id=f"R{route}-x{k}-{v}", trip_start=t0, route_id=f"R{route}",
+                        direction_id=0, stop_id=f"R{route}-0-S{seq}", stop_sequence=seq, scheduled=at,
+                        arrival=at, departure=at + dt.timedelta(seconds=20), passenger_count=60, capacity=80,
+                        timepoint=seq % 5 == 1, timestamp=at))
+                for i in range(1850):
+                    v = (b * 1850 + i) % self.vehicles
+                    at = t0 + dt.timedelta(seconds=b * 20 + (b * 1850 + i) // self.vehicles * 5)
+                    batch.append(LiveVehicle(
+                        vehicle_id=f"V{v:05d}", vehicle_type="bus", route_id=f"R{v % self.routes}", latitude=51.5,
+                        longitude=-0.1, bearing=90.0, speed=8.0, stop_sequence=3, timestamp=at, delay_seconds=30))
+                decoded = [Decoded(Record("t", 0, i, None, b""), e) for i, e in enumerate(batch)]
                 t = time.perf_counter()
-                tables = query()
-                seconds = time.perf_counter() - t
-                out.setdefault(name, {})[attempt] = round(seconds, 3)
-                rows = sum(len(x.rows) for x in (tables if isinstance(tables, tuple) else (tables,)))
-                log(f"KPI {name} ({attempt}): {seconds:.2f} s, {rows} rows")
-        out["all_warm"] = round(sum(v["warm"] for v in out.values()), 3)
+                sink(decoded)
+                seconds += time.perf_counter() - t
+                records += len(batch)
+            stored, kept = sink.stop_events, sink.positions
+            out[label] = {"records_per_s": round(records / seconds), "stop_events_per_s": round(stored / seconds),
+                          "positions_per_s": round(kept / seconds), "batches": self.sink_batches,
+                          "seconds": round(seconds, 2)}
+            log(f"history consumer ({label}): {records:,} records in {seconds:.2f} s: {records / seconds:,.0f}/s "
+                f"({stored:,} stop events, {kept:,} positions kept, roll-up kept)")
         return out

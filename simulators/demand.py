@@ -233,6 +233,19 @@ class Demand:
             out.append(q.popleft())
         return out
 
+    def count_waiting(self, key: Key, t: float) -> int:
+        """How many riders wait at `key` at time `t` (those who have not given up yet)."""
+        q = self.queues.get(key)
+        if not q:
+            return 0
+        n = 0
+        for rider in q:
+            if rider.arrived > t:
+                break
+            if t - rider.arrived <= PATIENCE_S:
+                n += 1
+        return n
+
     def waiting(self, key: Key, t: float) -> bool:
         """Is anyone waiting at `key` at time `t`?"""
         q = self.queues.get(key)

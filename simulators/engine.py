@@ -175,6 +175,8 @@ class Simulation:
         self.calls: list[Call] | None = [] if record_calls else None
         self.skipped_blocks = 0
         self.boarded: dict[str, int] = defaultdict(int)
+        # (vehicle, trip, stop_sequence) -> riders left behind there, the vehicle full (with record_calls)
+        self.left_behind: dict[tuple[str, str, int], int] = {}
         self.breakdowns = 0
         self.notes: list[str] = []
         self.service_days: dict[dt.date, tuple[dt.date, str]] = {}  # date -> (its timetable's date, why)
@@ -299,6 +301,12 @@ class Simulation:
             trip = vehicle.trip
             self.calls.append(Call(vehicle.vehicle_id, trip.trip_id, trip.stop_ids[index], trip.stop_seqs[index], t,
                                    vehicle.origin + trip.arr[index], boarded, alighted, dwell, vehicle.onboard))
+
+    def record_left_behind(self, vehicle: Vehicle, index: int, riders: int) -> None:
+        if self.calls is not None:
+            trip = vehicle.trip
+            key = (vehicle.vehicle_id, trip.trip_id, trip.stop_seqs[index])
+            self.left_behind[key] = max(self.left_behind.get(key, 0), riders)
 
     def replace(self, vehicle: Vehicle, t: float) -> None:
         """A breakdown: a spare vehicle takes over the block from its next trip."""
@@ -457,6 +465,7 @@ class Simulation:
             stop_sequence=trip.stop_seqs[v.last] if in_trip and v.last is not None else None,
             next_stop_id=trip.stop_ids[v.next] if in_trip and v.phase != "broken" and v.next < len(trip.stop_ids) else None,
             timestamp=now,
+            left_behind=v.left_behind if in_trip else 0,
         )
 
     # -- publishing -------------------------------------------------------------------------------

@@ -69,6 +69,7 @@ class Vehicle:
     seg_factor: float = 1.0
     seg_limit: float = 99.0  # m/s this segment allows, from its scheduled running time
     onboard: int = 0
+    left_behind: int = 0  # riders at the last stop served who found the vehicle full
     alight: list[int] = field(default_factory=list)
     status: str = IN_SERVICE
     replaced: bool = False
@@ -223,6 +224,7 @@ class Vehicle:
                 self._arrive(w, end)
                 return end
             w.record_call(self, self.next, end, 0, 0, 0.0)
+            self.left_behind = 0
             self.last = self.next
             self.next += 1
             self.will_stop = None
@@ -247,10 +249,9 @@ class Vehicle:
         trip = self.trip
         if i >= len(trip.stop_ids) - 1 or not trip.pickup[i] or self.status != IN_SERVICE:
             return 0
+        key = (trip.stop_ids[i], trip.route.route_id, trip.direction)
         space = self.capacity - self.onboard
-        if space <= 0:
-            return 0
-        riders = w.demand.board((trip.stop_ids[i], trip.route.route_id, trip.direction), t, space)
+        riders = w.demand.board(key, t, space) if space > 0 else []
         n = len(trip.stop_ids)
         per = BOARD_S.get(self.vehicle_type, 1.5)
         for k, rider in enumerate(riders):
@@ -261,12 +262,18 @@ class Vehicle:
                 w.emit_tap(t + k * per, rider, trip.stop_ids[i], self)
         self.onboard += len(riders)
         w.boarded[self.vehicle_id] += len(riders)
+        if self.onboard >= self.capacity:  # full: whoever still waits is left behind
+            left = w.demand.count_waiting(key, t)
+            if left > self.left_behind:
+                self.left_behind = left
+                w.record_left_behind(self, i, left)
         return len(riders)
 
     def _arrive(self, w: World, t: float) -> None:
         trip = self.trip
         i = self.next
         self.last = i
+        self.left_behind = 0
         self.speed = 0.0
         self.will_stop = None
         vt = self.vehicle_type

@@ -288,6 +288,18 @@ class StopEvent(models.Model):
     capacity = models.PositiveSmallIntegerField(default=0)
     timepoint = models.BooleanField(null=True, blank=True)
     observed = models.BooleanField(default=True, help_text="false: passed between two reports, times interpolated")
+    left_behind = models.PositiveSmallIntegerField(default=0, help_text="riders who could not board: vehicle full")
+
+    class Meta:
+        # the history consumer's roll-up finds a new departure's neighbours at its stop (transit.history.rollup)
+        indexes = [
+            models.Index(fields=["stop_id", "departure"], name="transit_stopevent_tp_departure",
+                         condition=models.Q(departure__isnull=False)
+                         & (models.Q(timepoint__isnull=True) | models.Q(timepoint=True))),
+            models.Index(fields=["stop_id", "scheduled"], name="transit_stopevent_tp_scheduled",
+                         condition=models.Q(departure__isnull=False)
+                         & (models.Q(timepoint__isnull=True) | models.Q(timepoint=True))),
+        ]
 
     def __str__(self):
         return f"{self.vehicle_id} {self.trip_id}#{self.stop_sequence}"
@@ -326,9 +338,49 @@ class ScheduledTrip(models.Model):
     last_sequence = models.IntegerField()
     route_id = models.CharField(max_length=128, null=True, blank=True)
     direction_id = models.SmallIntegerField(null=True, blank=True)
+    operated = models.BooleanField(default=False, help_text="a stop event of this run was kept (the history consumer)")
 
     class Meta:
         indexes = [models.Index(fields=["start"], name="transit_scheduledtrip_start")]
 
     def __str__(self):
         return f"{self.trip_id} {self.start:%Y-%m-%d %H:%M}"
+
+
+class KpiHour(models.Model):
+    """The KPIs' figures of one route and hour (UTC), kept up to date by the history consumer as it
+    writes stop events (transit.history.rollup): the KPI page reads these instead of the day's stop
+    events. Counts and sums only, so a batch adds to them; headway sums in milliseconds (exact)."""
+
+    pk = models.CompositePrimaryKey("route_id", "hour")
+    route_id = models.CharField(max_length=128, help_text="'' for stop events without a route")
+    hour = models.DateTimeField(help_text="start of the hour (UTC)")
+    # punctuality: timepoint departures by scheduled hour, classified with the window below
+    departures = models.IntegerField(default=0)
+    early = models.IntegerField(default=0)
+    late = models.IntegerField(default=0)
+    early_seconds = models.IntegerField(null=True, help_text="the punctuality window the counts used")
+    late_seconds = models.IntegerField(null=True)
+    # headways at timepoints: pairs of consecutive departures (actual, in the hour of the later one) and
+    # of consecutive scheduled times (scheduled), n, sum h and sum h² in ms
+    a_pairs = models.IntegerField(default=0)
+    a_sum_ms = models.BigIntegerField(default=0)
+    a_sq_ms = models.BigIntegerField(default=0)
+    s_pairs = models.IntegerField(default=0)
+    s_sum_ms = models.BigIntegerField(default=0)
+    s_sq_ms = models.BigIntegerField(default=0)
+    # crowding: timepoint departures with a capacity, by scheduled hour
+    loads = models.IntegerField(default=0)
+    load_ppm_sum = models.BigIntegerField(default=0, help_text="sum of the load factors in millionths (exact)")
+    lf_under_50 = models.IntegerField(default=0)
+    lf_50_80 = models.IntegerField(default=0)
+    lf_80_100 = models.IntegerField(default=0)
+    lf_full = models.IntegerField(default=0)
+    trips_full = models.IntegerField(default=0, help_text="trip runs full at a timepoint departure, by trip start")
+    left_behind = models.IntegerField(default=0, help_text="riders left behind at any stop, by scheduled hour")
+
+    class Meta:
+        indexes = [models.Index(fields=["hour"], name="transit_kpihour_hour")]
+
+    def __str__(self):
+        return f"{self.route_id} {self.hour:%Y-%m-%d %H:00}"

@@ -13,9 +13,17 @@ function el(tag, attrs = {}, text = "") {
   return e;
 }
 
+function query() {
+  const q = `date=${encodeURIComponent(config.date)}`;
+  return config.route ? `${q}&route=${encodeURIComponent(config.route)}` : q;
+}
+
 function renderSummary(tables) {
   const box = document.getElementById("kpi-summary");
-  box.replaceChildren(...summary(tables).map(([label, value, note]) => {
+  const crowding = tables.crowding_by_route;
+  const left = crowding ? crowding.rows.reduce((n, r) => n + (r[crowding.columns.indexOf("left_behind")] || 0), 0) : 0;
+  const figures = [...summary(tables), ["left behind", String(left), "riders, the vehicle full"]];
+  box.replaceChildren(...figures.map(([label, value, note]) => {
     const f = el("div", { class: "figure" });
     f.append(el("span", {}, label), el("b", {}, value), el("span", {}, note));
     return f;
@@ -39,7 +47,7 @@ function renderTables(tables) {
     if (open.has(t.name)) d.open = true;
     d.append(el("summary", {}, `${t.title} (${t.rows.length} rows)`));
     const links = el("div", { class: "links" });
-    const q = `date=${encodeURIComponent(config.date)}`;
+    const q = query();
     links.append(el("a", { href: `${config.url}?${q}&format=csv&table=${t.name}` }, "CSV"),
                  el("a", { href: `${config.url}?${q}&format=json` }, "JSON (every table)"));
     const table = el("table");
@@ -58,7 +66,7 @@ function renderTables(tables) {
 
 async function load() {
   try {
-    const response = await fetch(`${config.url}?date=${encodeURIComponent(config.date)}&format=json`,
+    const response = await fetch(`${config.url}?${query()}&format=json`,
                                  { credentials: "same-origin" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const body = await response.json();

@@ -76,6 +76,9 @@ class VehicleLocation(Event, frozen=True, kw_only=True):
     # transit.realtime): when set, the processors take it instead of measuring one. Simulated
     # vehicles never set it (their lateness is derived from their stop progress).
     reported_delay_seconds: int | None = None
+    # Riders at the last stop served who could not board because the vehicle was full (the simulator
+    # knows; real AVL rarely does). Optional: records without it decode as 0.
+    left_behind: Count = 0
 
 
 class RiderTappedOn(Event, frozen=True, kw_only=True):
@@ -160,6 +163,7 @@ class StopEvent(Event, frozen=True, kw_only=True):
     timepoint: bool | None = None
     observed: bool = True
     timestamp: dt.datetime  # event time it was derived at (the departure, or what ended the call)
+    left_behind: Count = 0  # riders who could not board at this stop: the vehicle was full
 
 
 AlertState = Literal["open", "cleared"]

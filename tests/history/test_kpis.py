@@ -4,10 +4,12 @@ and from the simulator's own record of its vehicles' calls. Runs on SQLite, and 
 DATABASE_URL points there (the CI runs both)."""
 
 import datetime as dt
+import random
 from collections import defaultdict
 
 import pytest
 
+import simulators.network as network_module
 from simulators.city import generate_city
 from simulators.engine import Simulation
 from simulators.network import Network
@@ -15,9 +17,21 @@ from streamcity.kernel.bus import Decoded, topic_specs
 from streamcity.kernel.bus.memory import MemoryBus
 from streamcity.kernel.registry import registry
 from streamcity.kernel.schemas import TOPICS, decode
-from transit.history.kpis import FREQUENT_SECONDS, MAX_HEADWAY, Period, average_wait, service_kpis
+from streamcity.kernel.schemas import StopEvent as StopEventMessage
+from transit.history.kpis import (
+    FREQUENT_SECONDS,
+    MAX_HEADWAY,
+    Period,
+    average_wait,
+    crowding,
+    hours,
+    on_time,
+    service,
+    service_kpis,
+)
+from transit.history.rollup import FIELDS, rebuild
 from transit.history.sink import HistorySink
-from transit.models import ScheduledTrip, StopEvent
+from transit.models import KpiHour, ScheduledTrip, StopEvent
 from transit.timetable import punctuality_setting
 
 pytestmark = pytest.mark.slow  # a simulated hour through the pipeline and the database
@@ -26,16 +40,12 @@ WEEKDAY = dt.date(2026, 11, 25)
 REPORT_SECONDS = 5.0
 
 
-@pytest.fixture(scope="module")
-def peak_hour():
-    """One simulated hour (07:30-08:30 local, a weekday) of 70 vehicles, reported every 5 s, through
-    live-vehicles + stop-events as runprocessors runs them; what the history consumer would read."""
-    network = Network(generate_city(), name="builtin")
-    sim = Simulation(network, seed=11, start=dt.time(7, 30), date=WEEKDAY, vehicles=70, record_calls=True,
-                     breakdown_rate=0.0, incident_rate=0.0, surge_rate=0.0)
+def drive(sim: Simulation, seconds: float) -> list[Decoded]:
+    """`seconds` of the simulation, reported every REPORT_SECONDS, through live-vehicles + stop-events as
+    runprocessors runs them; the records the history consumer would read."""
     bus = MemoryBus(partitions=3)
     bus.ensure_topics(topic_specs(3))
-    for _ in range(int(3600 / REPORT_SECONDS)):
+    for _ in range(int(seconds / REPORT_SECONDS)):
         Simulation.publish(bus, sim.tick(REPORT_SECONDS))
     _, workers = registry.processors(bus, only=["live-vehicles", "stop-events"], catch_up=False)
     consumers = [(w, bus.consumer(w.group_id, list(w.topics))) for w in workers]
@@ -52,6 +62,16 @@ def peak_hour():
     with bus.consumer("history-test", [t.name for t in HistorySink.topics]) as c:
         while batch := c.consume(10000, 0.2):
             records += [Decoded(r, decode(TOPICS[r.topic].schema, r.value)) for r in batch]
+    return records
+
+
+@pytest.fixture(scope="module")
+def peak_hour():
+    """One simulated hour (07:30-08:30 local, a weekday) of 70 vehicles, reported every 5 s."""
+    network = Network(generate_city(), name="builtin")
+    sim = Simulation(network, seed=11, start=dt.time(7, 30), date=WEEKDAY, vehicles=70, record_calls=True,
+                     breakdown_rate=0.0, incident_rate=0.0, surge_rate=0.0)
+    records = drive(sim, 3600)
     return sim, dt.datetime.fromtimestamp(sim.t, dt.timezone.utc), records
 
 
@@ -115,10 +135,9 @@ def test_on_time_performance_matches_the_stop_events(kpis):
 
 def test_excess_wait_time_matches_the_stop_events(kpis):
     period = Period.day(WEEKDAY)
-    lead = period.start - dt.timedelta(seconds=MAX_HEADWAY)
-    groups = defaultdict(list)
+    groups = defaultdict(list)  # a headway is the gap to the departure before, whenever that was
     for e in events():
-        if e.departure is not None and e.timepoint is not False and lead <= e.scheduled < period.end:
+        if e.departure is not None and e.timepoint is not False:
             groups[(e.route_id, e.direction_id, e.stop_id)].append(e)
     actual, scheduled = defaultdict(list), defaultdict(list)  # (route, hour) -> headways
     for (route, _, _), calls in groups.items():
@@ -168,3 +187,123 @@ def test_crowding_counts_every_timepoint_departure(kpis):
     for r in by_route:
         assert r["lf_under_50"] + r["lf_50_80"] + r["lf_80_100"] + r["lf_full"] == r["departures"]
         assert 0 <= r["mean_load_factor"] <= 1
+
+
+def assert_same_hours(a, b):
+    assert a.keys() == b.keys() and len(a) > 20
+    for key in a:
+        assert a[key] == b[key], (key, list(zip(FIELDS, a[key], b[key], strict=True)))
+
+
+def test_the_rollup_equals_the_figures_of_the_stop_events(peak_hour, kpis):
+    """The KPI page reads the roll-up the history consumer kept; the same tables from the stop events."""
+    _, end, _ = peak_hour
+    period = Period.day(WEEKDAY)
+    assert_same_hours(hours(period, "rollup"), hours(period, "raw"))
+    assert KpiHour.objects.filter(a_pairs__gt=0).exists() and KpiHour.objects.filter(trips_full__gt=0).count() == 0
+    raw = {t.name: t for t in service_kpis(period, now=end, source="raw")}
+    assert raw.keys() == kpis.keys()
+    for name, table in kpis.items():
+        assert table.rows == raw[name].rows, name
+    # rebuilt from the stop events (manage.py historyrollup): the same roll-up
+    before = hours(period, "rollup")
+    assert rebuild(period.start, period.end) == len(before)
+    assert_same_hours(hours(period, "rollup"), before)
+
+
+def test_the_rollup_is_the_same_in_any_arrival_order_and_read_twice(peak_hour, db):
+    """Stop events arriving out of order (another partition, a lagging consumer), in small batches, some
+    of them read twice (a restart): every headway pair adjusted around each new departure, nothing
+    counted twice."""
+    _, end, records = peak_hour
+    rng = random.Random(3)
+    schedule = [d for d in records if not isinstance(d.event, StopEventMessage)]
+    calls = [d for d in records if isinstance(d.event, StopEventMessage)]
+    rng.shuffle(calls)
+    sink = HistorySink(prune_every=0)
+    sink(schedule)
+    for i in range(0, len(calls), 250):
+        sink(calls[i:i + 250] + rng.sample(calls[:i + 250], 20))
+    period = Period.day(WEEKDAY)
+    assert sink.stop_events == StopEvent.objects.count() == len({
+        (c.event.trip_id, c.event.trip_start, c.event.stop_sequence, c.event.vehicle_id) for c in calls})
+    assert_same_hours(hours(period, "rollup"), hours(period, "raw"))
+    assert service(period, end).rows == service(period, end, "raw").rows
+
+
+def test_a_changed_punctuality_window_is_counted_again(peak_hour, stored, settings):
+    period = Period.day(WEEKDAY)
+    settings.STREAMCITY_LATE_SECONDS = 60
+    assert on_time(period) == on_time(period, "raw")
+    assert on_time(period)[1].rows[-1][4] > 0  # late departures under the stricter window
+    with pytest.raises(ValueError, match="unknown KPI source"):
+        on_time(period, "cache")
+
+
+def test_riders_left_behind_from_the_simulator_to_the_crowding_kpi(monkeypatch, db):
+    """Vehicles of 12 places fill up at the morning peak: the simulator reports the riders it could not
+    take, the stop-events stage keeps them on the stop's call, the crowding KPI counts them per route and
+    hour; all against the simulator's own record."""
+    for kind in list(network_module.CAPACITY):
+        monkeypatch.setitem(network_module.CAPACITY, kind, 12)
+    sim = Simulation(Network(generate_city(), name="builtin"), seed=11, start=dt.time(7, 30), date=WEEKDAY,
+                     vehicles=30, record_calls=True, breakdown_rate=0.0, incident_rate=0.0, surge_rate=0.0)
+    records = drive(sim, 900)
+    sink = HistorySink(prune_every=0)
+    for i in range(0, len(records), 2000):
+        sink(records[i:i + 2000])
+    stored = {(e.vehicle_id, e.trip_id, e.stop_sequence): e.left_behind for e in StopEvent.objects.all()}
+    expected = {k: n for k, n in sim.left_behind.items() if k in stored}
+    assert len(expected) > 10 and sum(expected.values()) > 50
+    # every call with riders left behind carries them (a call whose last reports missed some carries fewer)
+    assert sum(stored[k] == n for k, n in expected.items()) >= 0.9 * len(expected)
+    assert all(stored[k] <= n for k, n in expected.items())
+    assert all(n == 0 for k, n in stored.items() if k not in sim.left_behind)
+    period = Period.day(WEEKDAY)
+    by_hour, by_route = crowding(period)
+    total = sum(stored.values())
+    assert sum(r[-1] for r in by_route.rows) == sum(r[-1] for r in by_hour.rows) == total
+    assert crowding(period, "raw") == (by_hour, by_route)
+    per_route = defaultdict(int)
+    for e in StopEvent.objects.all():
+        per_route[e.route_id] += e.left_behind
+    assert {r[0]: r[-1] for r in by_route.rows if r[-1]} == {k: v for k, v in per_route.items() if v}
+    assert by_route.columns[-2:] == ["trips_full", "left_behind"] and sum(r[-2] for r in by_route.rows) > 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgres_required")
+def test_two_history_consumers_writing_at_once_keep_the_rollup_exact(peak_hour):
+    """Two consumers of the group (the stop events partitioned by vehicle, as the topic's key does) write
+    at once, each in its own connection: their departures at the same stops interleave, and the roll-up
+    still equals the stop events' figures (the writers' advisory lock)."""
+    import threading
+
+    from django.db import connection
+
+    _, end, records = peak_hour
+    schedule = [d for d in records if not isinstance(d.event, StopEventMessage)]
+    calls = [d for d in records if isinstance(d.event, StopEventMessage)]
+    HistorySink(prune_every=0)(schedule)
+    parts = [[d for d in calls if sum(map(ord, d.event.vehicle_id)) % 2 == k] for k in (0, 1)]
+    errors = []
+
+    def consume(part):
+        try:
+            sink = HistorySink(prune_every=0)
+            for i in range(0, len(part), 40):
+                sink(part[i:i + 40])
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=consume, args=(p,)) for p in parts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and all(parts)
+    period = Period.day(WEEKDAY)
+    assert_same_hours(hours(period, "rollup"), hours(period, "raw"))
+    assert service(period, end).rows == service(period, end, "raw").rows

@@ -10,7 +10,7 @@ from streamcity.kernel.bus import Decoded, Record
 from streamcity.kernel.schemas import LiveVehicle, StopEvent, StopSchedule
 from transit.history.retention import prune_history
 from transit.history.sink import HistorySink
-from transit.models import ScheduledTrip, VehiclePosition
+from transit.models import KpiHour, ScheduledTrip, VehiclePosition
 from transit.models import StopEvent as StopEventRow
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +59,7 @@ def test_stop_events_read_twice_are_stored_once_and_trips_fold_their_stops():
     events = [stop_event(t0, seq) for seq in (1, 2, 3)]
     sink(batch(events))
     sink(batch(events + [stop_event(t0, 4)]))
-    assert StopEventRow.objects.count() == 4 and sink.stop_events == 7
+    assert StopEventRow.objects.count() == 4 and sink.stop_events == 4  # the new ones
     rows = [StopSchedule(trip_id="T1", stop_sequence=seq, stop_id=f"S{seq}", route_id="R1", service_date=t0.date(),
                          scheduled_arrival=t0 + dt.timedelta(minutes=seq), direction_id=1) for seq in (2, 3, 4)]
     sink(batch(rows))
@@ -79,9 +79,17 @@ def test_pruning_deletes_what_is_older_than_the_retention(settings):
     ScheduledTrip.objects.create(trip_id="T1", service_date=old.date(), start=old, end=old + dt.timedelta(hours=1),
                                  first_sequence=1, last_sequence=9)
     settings.STREAMCITY_HISTORY_RETENTION_DAYS = 2
-    assert prune_history(now) == {"stop_events": 1, "positions": 1, "scheduled_trips": 1}
+    assert prune_history(now) == {"stop_events": 1, "positions": 1, "scheduled_trips": 1, "kpi_hours": 0}
     assert [r.trip_start for r in StopEventRow.objects.all()] == [recent]
     assert [p.vehicle_id for p in VehiclePosition.objects.all()] == ["V2"]
+    assert KpiHour.objects.count() == 2  # the roll-up is kept longer (400 days by default)
+    settings.STREAMCITY_HISTORY_ROLLUP_RETENTION_DAYS = 2
+    assert prune_history(now) == {"stop_events": 0, "positions": 0, "scheduled_trips": 0, "kpi_hours": 1}
+    assert [h.hour for h in KpiHour.objects.all()] == [recent.replace(minute=0, second=0)]
+    settings.STREAMCITY_HISTORY_ROLLUP_RETENTION_DAYS = 0
+    with pytest.raises(ValueError, match="roll-up retention must be positive"):
+        prune_history(now)
+    settings.STREAMCITY_HISTORY_ROLLUP_RETENTION_DAYS = 400
     call_command("prunehistory", days=0.01)  # 15 minutes: the recent rows go too
     assert not StopEventRow.objects.exists() and not VehiclePosition.objects.exists()
     with pytest.raises(CommandError, match="must be positive"):
@@ -100,3 +108,17 @@ def test_the_consumer_prunes_on_its_timer(settings):
     now[0] = 3601
     sink.tick()
     assert not VehiclePosition.objects.exists() and sink.pruned == 2
+
+
+def test_the_rollup_command_rebuilds_from_the_stop_events():
+    t0 = timezone.now().replace(microsecond=0) - dt.timedelta(hours=2)
+    HistorySink(prune_every=0)(batch([stop_event(t0, seq) for seq in (1, 2, 3)]))
+    KpiHour.objects.all().delete()
+    call_command("historyrollup", days=1)
+    assert sum(KpiHour.objects.values_list("departures", flat=True)) == 3
+    call_command("historyrollup", date=timezone.localtime(t0 + dt.timedelta(minutes=2)).date().isoformat())
+    assert sum(KpiHour.objects.values_list("departures", flat=True)) == 3  # again: the same, not twice
+    with pytest.raises(CommandError, match="YYYY-MM-DD"):
+        call_command("historyrollup", date="yesterday")
+    with pytest.raises(CommandError, match="positive"):
+        call_command("historyrollup", days=-1)

@@ -26,11 +26,11 @@ def schedule(trip="T1", start=0, stops=5, leg=120) -> Schedule:
     return s
 
 
-def report(t, seq, *, speed=0.0, lat=None, trip="T1", load=10, status="in_service", vehicle="V1"):
+def report(t, seq, *, speed=0.0, lat=None, trip="T1", load=10, status="in_service", vehicle="V1", left=0):
     return VehicleLocation(vehicle_id=vehicle, vehicle_type="bus", route_id="R1", trip_id=trip,
                            latitude=lat if lat is not None else 52.0 + 0.005 * (seq or 0), longitude=4.9,
                            speed=speed, passenger_count=load, capacity=80, stop_sequence=seq, status=status,
-                           timestamp=at(t))
+                           timestamp=at(t), left_behind=left)
 
 
 def run(calls, reports):
@@ -106,3 +106,25 @@ def test_the_stage_produces_to_stop_events_and_waits_for_the_schedule():
     [r] = consumer.consume(10, 0.1)
     e = decode(StopEvent, r.value)
     assert (r.key, e.stop_sequence, e.departure) == ("V1", 1, at(5))
+
+
+def test_riders_left_behind_at_a_stop_stay_with_its_call():
+    """The most any report at the stop said (riders keep coming while the full vehicle waits); a stop passed
+    between two reports and a stop where the vehicle had room leave none behind."""
+    calls = StopCalls(schedule())
+    events = run(calls, [report(0, 1, load=80, left=3), report(20, 1, load=80, left=5),
+                         report(30, 1, speed=8, load=80, left=5),  # moving off: still the stop's figure
+                         report(125, 2, load=80, left=2), report(140, 2, speed=3, load=80, left=2),
+                         report(300, 4, load=40, left=0), report(320, 4, speed=3, load=40)])
+    assert [(e.stop_sequence, e.left_behind, e.observed) for e in events] == [
+        (1, 5, True), (2, 2, True), (3, 0, False), (4, 0, True)]
+
+
+def test_records_without_left_behind_decode_as_none_left():
+    from streamcity.kernel.schemas import STOP_EVENTS, VEHICLE_LOCATIONS, decode, encode
+
+    old = encode(report(0, 1)).replace(b',"left_behind":0', b"")
+    assert b"left_behind" not in old and decode(VEHICLE_LOCATIONS.schema, old).left_behind == 0
+    event = run(StopCalls(schedule()), [report(0, 1, left=4), report(10, 1, speed=5)])[0]
+    assert decode(STOP_EVENTS.schema, encode(event)).left_behind == 4
+    assert decode(STOP_EVENTS.schema, encode(event).replace(b',"left_behind":4', b"")).left_behind == 0

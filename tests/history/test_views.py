@@ -87,3 +87,29 @@ def test_the_fleet_and_the_alerts_as_they_were_at_a_moment(client, operator):
     assert client.get("/api/history/range/?hours=-1").status_code == 400
     assert client.get("/api/history/vehicles/V1/track/?from=2026-12-04T10:00:00Z&to=2026-12-04T09:00:00Z"
                       ).status_code == 400
+
+
+def test_one_route_and_the_riders_left_behind(client, operator):
+    from streamcity.kernel.bus import Decoded, Record
+    from streamcity.kernel.schemas import StopEvent
+    from transit.history.sink import HistorySink
+
+    login(client, operator)
+    t0 = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(hours=1)
+    events = [StopEvent(vehicle_id=f"V{r}", trip_id=f"T{r}", route_id=r, stop_id="S1", stop_sequence=1,
+                        trip_start=t0, scheduled=t0, departure=t0 + dt.timedelta(seconds=30), passenger_count=80,
+                        capacity=80, timepoint=True, timestamp=t0, left_behind=n) for r, n in (("R1", 7), ("R2", 3))]
+    HistorySink(prune_every=0)([Decoded(Record("t", 0, i, None, b""), e) for i, e in enumerate(events)])
+    day = timezone.localtime(t0).date().isoformat()
+    both = client.get(f"/ops/kpis/?format=json&date={day}").json()["tables"]["crowding_by_route"]
+    assert both["columns"][-1] == "left_behind" and [(r[0], r[-1]) for r in both["rows"]] == [("R1", 7), ("R2", 3)]
+    one = client.get(f"/ops/kpis/?format=json&date={day}&route=R2").json()
+    assert one["route"] == "R2"
+    assert [(r[0], r[-2], r[-1]) for r in one["tables"]["crowding_by_route"]["rows"]] == [("R2", 1, 3)]
+    assert [r[0] for r in one["tables"]["on_time_by_route"]["rows"]] == ["R2", "(all)"]
+    csv_rows = list(csv.reader(io.StringIO(client.get(
+        f"/ops/kpis/?format=csv&table=crowding_by_route_hour&date={day}&route=R1").content.decode())))
+    assert csv_rows[0][-1] == "left_behind" and [r[0] for r in csv_rows[1:]] == ["R1"] and csv_rows[1][-1] == "7"
+    page = client.get(f"/ops/kpis/?route=R1&date={day}")
+    assert page.status_code == 200 and b'value="R1"' in page.content
+    assert client.get("/ops/kpis/?format=json&route=" + "x" * 200).status_code == 400

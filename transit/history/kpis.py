@@ -2,15 +2,18 @@
 time, service delivered, crowding. Each KPI is a `Table` (columns and rows), for the KPI page's
 charts and its CSV and JSON.
 
-Computed in the database (one aggregate query per KPI, on SQLite and PostgreSQL alike: times are
-compared as epoch seconds, hours bucketed in UTC and labelled in the local time zone), so a
-London-sized day answers without moving its rows into Python (docs/history.md has the figures).
+Read from the hourly roll-up per route the history consumer keeps (transit.history.rollup: counts and
+sums per route and UTC hour, labelled in the local time zone), so a London-sized day is some 12,000
+rows, not 1.3 million departures (docs/history.md has the figures); `source="raw"` computes the same
+figures from the stop events (one aggregate query per KPI, on SQLite and PostgreSQL alike), which the
+tests and the benchmark compare with the roll-up. `route` narrows every table to one route.
 
 - Punctuality: departures from timepoints (every stop of a trip whose schedule names none),
   classified by transit.timetable.punctuality_setting(): early, on time, late.
 - Headways, at timepoints, per route, direction and stop: actual headways between consecutive
-  departures (in the hour of the later one) and scheduled headways between consecutive scheduled
-  times (in the hour of the later one), of the calls observed. A route hour is *frequent* when its
+  departures (in the hour of the later one; the departure before may be in an earlier period) and
+  scheduled headways between consecutive scheduled times (in the hour of the later one), of the calls
+  observed. A route hour is *frequent* when its
   mean scheduled headway is at most FREQUENT_SECONDS; for those, the average wait implied by the
   headways h is sum(h²) / (2·sum(h)) (AWT from the actual ones, SWT from the scheduled ones) and
   the excess wait time EWT = AWT - SWT. Gaps longer than MAX_HEADWAY are breaks in service
@@ -20,7 +23,8 @@ London-sized day answers without moving its rows into Python (docs/history.md ha
   trip's scheduled running time is its ghost-bus minutes (the time a passenger information system
   showed a vehicle that never ran).
 - Crowding: load factor (on board / capacity) at timepoint departures, in bands; trips full (at
-  or over capacity at a departure).
+  or over capacity at a timepoint departure, counted in the hour the run starts); riders left behind
+  (at any stop, the vehicle full).
 """
 
 from __future__ import annotations
@@ -33,10 +37,11 @@ from django.utils import timezone
 
 from transit.timetable import punctuality_setting
 
+from . import rollup
+from .rollup import F, LOAD_BANDS, MAX_HEADWAY  # noqa: F401 (MAX_HEADWAY: part of the KPIs' definitions)
+
 FREQUENT_SECONDS = 12 * 60
-MAX_HEADWAY = 2 * 3600
 DUE_GRACE = dt.timedelta(minutes=10)
-LOAD_BANDS = ((0.0, 0.5, "lf_under_50"), (0.5, 0.8, "lf_50_80"), (0.8, 1.0, "lf_80_100"), (1.0, None, "lf_full"))
 
 
 @dataclass
@@ -74,18 +79,6 @@ def _epoch(column: str) -> str:
 # milliseconds before it is compared with the punctuality window)
 
 
-def _hour(seconds: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"CAST(FLOOR(({seconds}) / 3600) AS BIGINT)"
-    return f"CAST(({seconds}) / 3600 AS INTEGER)"  # positive: truncation is the floor
-
-
-def _c(column: str) -> str:
-    """A text column compared byte by byte (PostgreSQL's locale collations make sorting several times
-    slower; the order of ids means nothing)."""
-    return f'{column} COLLATE "C"' if connection.vendor == "postgresql" else column
-
-
 def _param(value: dt.datetime):
     return connection.ops.adapt_datetimefield_value(value)
 
@@ -114,28 +107,44 @@ def _s(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-TIMEPOINT = "(timepoint IS NULL OR timepoint)"
+# -- the figures of a period's route hours ------------------------------------------------------------------
+
+SOURCES = ("rollup", "raw")
+
+
+def hours(period: Period, source: str = "rollup", *, only: set[str] | None = None,
+          route: str | None = None) -> rollup.Hours:
+    """(route, hour bucket) -> the roll-up's FIELDS for the period: read from the roll-up (the KPI page),
+    or computed from the stop events (`raw`: what the roll-up must equal). A roll-up counted with
+    another punctuality window than today's setting has its punctuality counted again from the stop events."""
+    p = punctuality_setting()
+    if source == "raw":
+        out = rollup.raw_hours(period.start, period.end, early_seconds=p.early_seconds,
+                               late_seconds=p.late_seconds, only=only)
+        return out if route is None else {k: v for k, v in out.items() if k[0] == route}
+    if source != "rollup":
+        raise ValueError(f"unknown KPI source {source!r} (one of {', '.join(SOURCES)})")
+    out, windows = rollup.rollup_hours(period.start, period.end, route)
+    if (only is None or "on_time" in only) and windows - {(p.early_seconds, p.late_seconds)}:
+        recount = rollup.raw_hours(period.start, period.end, early_seconds=p.early_seconds,
+                                   late_seconds=p.late_seconds, only={"on_time"})  # (every route)
+        for key, vals in out.items():
+            for name in ("departures", "early", "late"):
+                vals[F[name]] = recount.get(key, rollup._zero())[F[name]]
+    return out
 
 
 # -- punctuality -------------------------------------------------------------------------------------------
 
-def on_time(period: Period) -> tuple[Table, Table]:
-    p = punctuality_setting()
-    rows = _query(f"""
-        SELECT route_id, hb, COUNT(*),
-               SUM(CASE WHEN d < %s THEN 1 ELSE 0 END), SUM(CASE WHEN d > %s THEN 1 ELSE 0 END)
-        FROM (SELECT COALESCE(route_id, '') AS route_id, {_hour(_epoch('scheduled'))} AS hb,
-                     ROUND(({_epoch('departure')} - {_epoch('scheduled')}) * 1000) / 1000.0 AS d
-              FROM transit_stopevent
-              WHERE scheduled >= %s AND scheduled < %s AND departure IS NOT NULL AND {TIMEPOINT}) x
-        GROUP BY route_id, hb ORDER BY route_id, hb""",
-                  [-p.early_seconds, p.late_seconds, _param(period.start), _param(period.end)])
+def on_time(period: Period, source: str = "rollup", route: str | None = None) -> tuple[Table, Table]:
     cols = ["departures", "early", "on_time", "late", "on_time_pct", "early_pct", "late_pct"]
     by_hour = Table("on_time_by_route_hour", "On-time performance by route and hour (timepoint departures)",
                     ["route_id", "hour", *cols])
     totals: dict[str, list[int]] = {}
-    for route, hb, n, early, late in rows:
-        early, late = int(early or 0), int(late or 0)
+    for (route, hb), v in sorted(hours(period, source, only={"on_time"}, route=route).items()):
+        n, early, late = v[F["departures"]], v[F["early"]], v[F["late"]]
+        if not n:
+            continue
         ok = n - early - late
         by_hour.rows.append([route, hour_label(hb), n, early, ok, late, _pct(ok, n), _pct(early, n), _pct(late, n)])
         t = totals.setdefault(route, [0, 0, 0])
@@ -168,33 +177,12 @@ def _waits(t: list[float]) -> tuple:
     return _s(ss / ns if ns else None), _s(sh / n if n else None), _s(awt), _s(swt), _s(ewt)
 
 
-def headways(period: Period) -> tuple[Table, Table]:
-    lead = period.start - dt.timedelta(seconds=MAX_HEADWAY)  # the departure before the first of the period
-    rows = _query(f"""
-        WITH c AS (
-            SELECT {_c("COALESCE(route_id, '')")} AS route_id, direction_id, {_c('stop_id')} AS stop_id,
-                   {_epoch('departure')} AS dep, {_epoch('scheduled')} AS sch
-            FROM transit_stopevent
-            WHERE scheduled >= %s AND scheduled < %s AND departure IS NOT NULL AND {TIMEPOINT}),
-        a AS (
-            SELECT route_id, dep AS at,
-                   dep - LAG(dep) OVER (PARTITION BY route_id, direction_id, stop_id ORDER BY dep) AS h FROM c),
-        s AS (
-            SELECT route_id, sch AS at,
-                   sch - LAG(sch) OVER (PARTITION BY route_id, direction_id, stop_id ORDER BY sch) AS h FROM c)
-        SELECT 'a', route_id, {_hour('at')} AS hb, COUNT(*), SUM(h), SUM(h * h) FROM a
-        WHERE h IS NOT NULL AND h <= %s AND at >= %s AND at < %s GROUP BY route_id, hb
-        UNION ALL
-        SELECT 's', route_id, {_hour('at')} AS hb, COUNT(*), SUM(h), SUM(h * h) FROM s
-        WHERE h > 0 AND h <= %s AND at >= %s AND at < %s GROUP BY route_id, hb""",
-                  [_param(lead), _param(period.end), MAX_HEADWAY, period.start.timestamp(), period.end.timestamp(),
-                   MAX_HEADWAY, period.start.timestamp(), period.end.timestamp()])
-    # per route and hour: [actual pairs, sum h, sum h², scheduled pairs, sum hs, sum hs²]
+def headways(period: Period, source: str = "rollup", route: str | None = None) -> tuple[Table, Table]:
+    # per route and hour: [actual pairs, sum h, sum h², scheduled pairs, sum hs, sum hs²] (seconds)
     sums: dict[tuple[str, int], list[float]] = {}
-    for kind, route, hb, n, total, squares in rows:
-        t = sums.setdefault((route, hb), [0, 0.0, 0.0, 0, 0.0, 0.0])
-        i = 0 if kind == "a" else 3
-        t[i], t[i + 1], t[i + 2] = n, float(total or 0), float(squares or 0)
+    for key, v in hours(period, source, only={"headways"}, route=route).items():
+        i, j = F["a_pairs"], F["s_pairs"]
+        sums[key] = [v[i], v[i + 1] / 1e3, v[i + 2] / 1e6, v[j], v[j + 1] / 1e3, v[j + 2] / 1e6]
     cols = ["pairs", "scheduled_headway_s", "actual_headway_s", "awt_s", "swt_s", "ewt_s"]
     by_hour = Table("headways_by_route_hour",
                     "Headway adherence and excess wait time, frequent route hours (scheduled headway ≤ 12 min)",
@@ -215,80 +203,87 @@ def headways(period: Period) -> tuple[Table, Table]:
 
 # -- service delivered -------------------------------------------------------------------------------------
 
-def service(period: Period, now: dt.datetime | None = None) -> Table:
+def service(period: Period, now: dt.datetime | None = None, source: str = "rollup",
+            route: str | None = None) -> Table:
     """Trips due are those scheduled to start while history was being kept: from the first trip run
     of the period to the last one (no later than DUE_GRACE ago), so a day whose history begins late
-    (a deployment, a simulation started mid-day) does not count the trips before it as missed."""
-    from django.db.models import Exists, OuterRef
-
-    from transit.models import ScheduledTrip, StopEvent
-
+    (a deployment, a simulation started mid-day) does not count the trips before it as missed.
+    A run is operated when a stop event of it was kept: the flag the history consumer sets on the
+    ScheduledTrip row (`raw`: looked up in the stop events)."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown KPI source {source!r} (one of {', '.join(SOURCES)})")
     now = now or timezone.now()
-    ran = StopEvent.objects.filter(trip_id=OuterRef("trip_id"), trip_start=OuterRef("start"))
-    trips = list(ScheduledTrip.objects.filter(start__gte=period.start, start__lt=period.end)
-                 .annotate(ran=Exists(ran)).values_list("route_id", "start", "end", "ran"))
-    starts = [start for _, start, _, ran_ in trips if ran_]
-    first, last = (min(starts), min(max(starts), now - DUE_GRACE)) if starts else (None, None)
-    by_route: dict[str, list] = {}
-    for route, start, end, ran_ in trips:
-        t = by_route.setdefault(route or "", [0, 0, 0, 0, 0.0])
-        t[0] += 1
-        if first is not None and first <= start <= last:
-            t[1] += 1
-            if ran_:
-                t[2] += 1
-            else:
-                t[3] += 1
-                t[4] += (end - start).total_seconds() / 60
+    ran = ("t.operated" if source == "rollup" else
+           "EXISTS (SELECT 1 FROM transit_stopevent e WHERE e.trip_id = t.trip_id AND e.trip_start = t.start)")
+    period_params = [_param(period.start), _param(period.end)]
+    (first, last), = _query(f"""
+        SELECT MIN(start), MAX(start) FROM (SELECT start, {ran} AS ran FROM transit_scheduledtrip t
+                                            WHERE start >= %s AND start < %s) x WHERE ran""", period_params)
+    one = ""  # the due window is the whole network's (when history was kept), one route or all
+    if route is not None:
+        one, period_params = " AND COALESCE(route_id, '') = %s", [*period_params, route]
+    if first is not None and isinstance(first, str):  # SQLite's raw cursor: text
+        first, last = dt.datetime.fromisoformat(first), dt.datetime.fromisoformat(last)
+    if first is not None:
+        first, last = _aware(first), min(_aware(last), now - DUE_GRACE)
+        due = "(start >= %s AND start <= %s)"
+        due_params = [_param(first), _param(last)] * 4
+    else:
+        due, due_params = "(1 = 0)", []
+    rows = _query(f"""
+        SELECT route_id, COUNT(*), SUM(CASE WHEN {due} THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {due} AND ran THEN 1 ELSE 0 END), SUM(CASE WHEN {due} AND NOT ran THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {due} AND NOT ran THEN {_epoch('"end"')} - {_epoch('start')} ELSE 0 END) / 60.0
+        FROM (SELECT COALESCE(route_id, '') AS route_id, start, "end", {ran} AS ran FROM transit_scheduledtrip t
+              WHERE start >= %s AND start < %s{one}) x
+        GROUP BY route_id ORDER BY route_id""", due_params + period_params)
     table = Table("service_by_route", "Service delivered: trips operated against trips scheduled",
                   ["route_id", "scheduled", "due", "operated", "missed", "ghost_minutes", "delivered_pct"])
     totals = [0, 0, 0, 0, 0.0]
-    for route, (n, due, operated, missed, ghost) in sorted(by_route.items()):
-        table.rows.append([route, n, due, operated, missed, round(ghost, 1), _pct(operated, due)])
-        totals = [a + b for a, b in zip(totals, (n, due, operated, missed, ghost), strict=True)]
-    if by_route:
+    for route, n, due_n, operated, missed, ghost in rows:
+        vals = (int(n), int(due_n or 0), int(operated or 0), int(missed or 0), float(ghost or 0))
+        table.rows.append([route, *vals[:4], round(vals[4], 1), _pct(vals[2], vals[1])])
+        totals = [a + b for a, b in zip(totals, vals, strict=True)]
+    if rows:
         table.rows.append(["(all)", *totals[:4], round(totals[4], 1), _pct(totals[2], totals[1])])
     return table
 
 
+def _aware(t: dt.datetime) -> dt.datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=dt.timezone.utc)
+
+
 # -- crowding ------------------------------------------------------------------------------------------------
 
-def crowding(period: Period) -> tuple[Table, Table]:
-    lf = "(CAST(passenger_count AS FLOAT) / capacity)"
-    bands = ", ".join(
-        f"SUM(CASE WHEN {lf} >= {lo}" + (f" AND {lf} < {hi}" if hi is not None else "") + " THEN 1 ELSE 0 END)"
-        for lo, hi, _ in LOAD_BANDS)
-    where = f"scheduled >= %s AND scheduled < %s AND departure IS NOT NULL AND capacity > 0 AND {TIMEPOINT}"
-    params = [_param(period.start), _param(period.end)]
-    rows = _query(f"""
-        SELECT COALESCE(route_id, '') AS route_id, {_hour(_epoch('scheduled'))} AS hb, COUNT(*), AVG({lf}), {bands}
-        FROM transit_stopevent WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2""", params)
-    full = dict(_query(f"""
-        SELECT route_id, COUNT(*) FROM (
-            SELECT DISTINCT COALESCE(route_id, '') AS route_id, trip_id, trip_start FROM transit_stopevent
-            WHERE {where} AND passenger_count >= capacity) x
-        GROUP BY route_id""", params))
+def crowding(period: Period, source: str = "rollup", route: str | None = None) -> tuple[Table, Table]:
     names = [name for _, _, name in LOAD_BANDS]
-    by_hour = Table("crowding_by_route_hour", "Load factor at timepoint departures by route and hour",
-                    ["route_id", "hour", "departures", "mean_load_factor", *names])
+    by_hour = Table("crowding_by_route_hour",
+                    "Load factor at timepoint departures and riders left behind by route and hour",
+                    ["route_id", "hour", "departures", "mean_load_factor", *names, "trips_full", "left_behind"])
     sums: dict[str, list[float]] = {}
-    for route, hb, n, mean, *counts in rows:
-        by_hour.rows.append([route, hour_label(hb), n, round(mean or 0, 3), *[int(c or 0) for c in counts]])
-        t = sums.setdefault(route, [0, 0.0] + [0] * len(names))
+    for (route, hb), v in sorted(hours(period, source, only={"crowding", "trips_full"}, route=route).items()):
+        n, lf_sum, full, left = v[F["loads"]], v[F["load_ppm_sum"]] / 1e6, v[F["trips_full"]], v[F["left_behind"]]
+        counts = [v[F[name]] for name in names]
+        if not (n or full or left):
+            continue
+        by_hour.rows.append([route, hour_label(hb), n, round(lf_sum / n, 3) if n else None, *counts, full, left])
+        t = sums.setdefault(route, [0, 0.0] + [0] * len(names) + [0, 0])
         t[0] += n
-        t[1] += (mean or 0) * n
-        for i, c in enumerate(counts):
-            t[2 + i] += int(c or 0)
-    by_route = Table("crowding_by_route", "Load factor by route (the day) and trips full at a departure",
-                     ["route_id", "departures", "mean_load_factor", *names, "trips_full"])
-    for route, (n, weighted, *counts) in sorted(sums.items()):
-        by_route.rows.append([route, n, round(weighted / n, 3) if n else None, *counts, int(full.get(route, 0))])
+        t[1] += lf_sum
+        for i, c in enumerate([*counts, full, left]):
+            t[2 + i] += c
+    by_route = Table("crowding_by_route",
+                     "Load factor by route (the day), trips full at a departure and riders left behind",
+                     ["route_id", "departures", "mean_load_factor", *names, "trips_full", "left_behind"])
+    for route, (n, lf_sum, *counts) in sorted(sums.items()):
+        by_route.rows.append([route, n, round(lf_sum / n, 3) if n else None, *counts])
     return by_hour, by_route
 
 
-def service_kpis(period: Period, now: dt.datetime | None = None) -> list[Table]:
-    """Every transit KPI table of `period`."""
-    otp_hour, otp_route = on_time(period)
-    hw_hour, hw_route = headways(period)
-    crowd_hour, crowd_route = crowding(period)
-    return [otp_route, otp_hour, hw_route, hw_hour, service(period, now), crowd_route, crowd_hour]
+def service_kpis(period: Period, now: dt.datetime | None = None, source: str = "rollup",
+                 route: str | None = None) -> list[Table]:
+    """Every transit KPI table of `period` (of one route: `route`)."""
+    otp_hour, otp_route = on_time(period, source, route)
+    hw_hour, hw_route = headways(period, source, route)
+    crowd_hour, crowd_route = crowding(period, source, route)
+    return [otp_route, otp_hour, hw_route, hw_hour, service(period, now, source, route), crowd_route, crowd_hour]

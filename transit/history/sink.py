@@ -15,12 +15,14 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 
 from streamcity.kernel.bus import Decoded, TransientError
 from streamcity.kernel.schemas import LIVE_VEHICLES, STOP_EVENTS, STOP_SCHEDULE, LiveVehicle, StopEvent, StopSchedule
+from transit.timetable import punctuality_setting
 
 from .retention import prune_history
+from .rollup import add_stop_events, ms, to_ms
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +77,8 @@ def stop_event_row(e: StopEvent):
     return Row(vehicle_id=e.vehicle_id, trip_start=e.trip_start, stop_sequence=e.stop_sequence, trip_id=e.trip_id,
                route_id=e.route_id, direction_id=e.direction_id, stop_id=e.stop_id, scheduled=e.scheduled,
                arrival=e.arrival, departure=e.departure, passenger_count=min(e.passenger_count, 32767),
-               capacity=min(e.capacity, 32767), timepoint=e.timepoint, observed=e.observed)
+               capacity=min(e.capacity, 32767), timepoint=e.timepoint, observed=e.observed,
+               left_behind=min(e.left_behind, 32767))
 
 
 def position_row(v: LiveVehicle):
@@ -120,7 +123,78 @@ def merge_trips(rows: list[StopSchedule]) -> int:
         out, update_conflicts=True, unique_fields=["trip_id", "service_date"],
         update_fields=["start", "end", "first_sequence", "last_sequence", "route_id", "direction_id"],
     )
+    # operated: a stop event of the run may have come first (or the run's start moved)
+    table = ScheduledTrip._meta.db_table
+    with connection.cursor() as c:
+        c.executemany(f"UPDATE {table} SET operated = EXISTS (SELECT 1 FROM transit_stopevent e WHERE "
+                      f"e.trip_id = {table}.trip_id AND e.trip_start = {table}.start) "
+                      f"WHERE trip_id = %s AND service_date = %s",
+                      [(t.trip_id, connection.ops.adapt_datefield_value(t.service_date)) for t in out])
     return len(out)
+
+
+# -- writing rows: COPY on PostgreSQL, multi-row INSERT elsewhere ---------------------------------------------
+
+STOP_EVENT_KEY = ("trip_id", "trip_start", "stop_sequence", "vehicle_id")
+
+
+def _columns(model) -> list:
+    return [f for f in model._meta.concrete_fields if f.column != "pk"]
+
+
+def insert_new(model, rows: list, *, copy: bool) -> list:
+    """Insert `rows`, a key already stored being skipped; the rows that were new (StopEvent), or [] (others)."""
+    if not rows:
+        return []
+    fields = _columns(model)
+    table, cols = model._meta.db_table, ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    want = model._meta.db_table == "transit_stopevent"
+    returning = f" RETURNING {', '.join(STOP_EVENT_KEY)}" if want else ""
+    returned = []
+    with connection.cursor() as c:
+        if copy:
+            temp = f"_in_{table}"
+            c.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} (LIKE {table}) ON COMMIT DELETE ROWS")
+            c.execute(f"TRUNCATE {temp}")  # empty at a commit, not at a savepoint's (a caller's transaction)
+            with c.cursor.copy(f"COPY {temp} ({cols}) FROM STDIN") as cp:
+                for r in rows:
+                    cp.write_row([getattr(r, f.attname) for f in fields])
+            c.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {temp} ON CONFLICT DO NOTHING{returning}")
+            returned = c.fetchall() if want else []
+        else:
+            if not want:
+                model.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+                return []
+            one = f"({', '.join(['%s'] * len(fields))})"
+            for i in range(0, len(rows), 500):
+                chunk = rows[i:i + 500]
+                c.execute(f"INSERT INTO {table} ({cols}) VALUES {', '.join([one] * len(chunk))} "
+                          f"ON CONFLICT DO NOTHING{returning}",
+                          [f.get_db_prep_save(getattr(r, f.attname), connection) for r in chunk for f in fields])
+                returned += c.fetchall()
+    if not want:
+        return []
+    new = {(t, to_ms(start), int(seq), v) for t, start, seq, v in returned}
+    out = []
+    for r in rows:  # a key twice in the batch: the first was stored
+        key = (r.trip_id, ms(r.trip_start), r.stop_sequence, r.vehicle_id)
+        if key in new:
+            new.discard(key)
+            out.append(r)
+    return out
+
+
+def mark_operated(rows: list) -> None:
+    """The scheduled trip runs of these new stop events ran."""
+    from transit.models import ScheduledTrip
+
+    runs = {(r.trip_id, r.trip_start) for r in rows}
+    if not runs:
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as c:
+        c.executemany(f"UPDATE {ScheduledTrip._meta.db_table} SET operated = %s WHERE trip_id = %s AND start = %s",
+                      [(True, t, adapt(start)) for t, start in runs])
 
 
 class HistorySink:
@@ -131,7 +205,7 @@ class HistorySink:
     topics = (STOP_EVENTS, LIVE_VEHICLES, STOP_SCHEDULE)
 
     def __init__(self, *, every_seconds: float | None = None, course_degrees: float | None = None,
-                 prune_every: float | None = None, clock=time.monotonic):
+                 prune_every: float | None = None, clock=time.monotonic, copy: bool | None = None):
         self.sampler = PositionSampler(
             settings.STREAMCITY_HISTORY_POSITION_SECONDS if every_seconds is None else every_seconds,
             settings.STREAMCITY_HISTORY_COURSE_DEGREES if course_degrees is None else course_degrees,
@@ -140,6 +214,7 @@ class HistorySink:
         self.clock = clock
         self._next_prune = clock()  # once at start, then on the timer
         self.stop_events = self.positions = self.trips = self.pruned = 0
+        self.copy = copy  # None: COPY on PostgreSQL
 
     def __call__(self, batch: list[Decoded]) -> None:
         from transit.models import StopEvent as StopEventRow
@@ -156,17 +231,19 @@ class HistorySink:
                 schedule.append(e)
         keep = self.sampler.keep
         rows = [position_row(v) for v in positions if keep(v)]
+        copy = connection.vendor == "postgresql" if self.copy is None else self.copy
+        p = punctuality_setting()
         try:
             with transaction.atomic():
-                if events:
-                    StopEventRow.objects.bulk_create(events, batch_size=1000, ignore_conflicts=True)
-                if rows:
-                    VehiclePosition.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+                new = insert_new(StopEventRow, events, copy=copy)
+                insert_new(VehiclePosition, rows, copy=copy)
                 trips = merge_trips(schedule)
+                mark_operated(new)
+                add_stop_events(new, early_seconds=p.early_seconds, late_seconds=p.late_seconds)
         except DatabaseError as exc:  # the database is away: the Worker retries the batch
             self.sampler = PositionSampler(self.sampler.every.total_seconds(), self.sampler.course)
             raise TransientError(f"history not written: {exc}") from exc
-        self.stop_events += len(events)
+        self.stop_events += len(new)
         self.positions += len(rows)
         self.trips += trips
         self.tick()

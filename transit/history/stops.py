@@ -36,6 +36,7 @@ class _Call:
     load: int
     capacity: int
     departed: bool = False
+    left_behind: int = 0  # riders the vehicle had no room for here (the most any report at the stop said)
 
 
 @dataclass(slots=True)
@@ -79,6 +80,7 @@ class StopCalls:
             self._moving_off(e, v, out)
             return out
         if e.stop_sequence == call.stop_sequence:
+            call.left_behind = max(call.left_behind, e.left_behind)
             if not call.departed:
                 self._moving_off(e, v, out)
             return out
@@ -96,7 +98,7 @@ class StopCalls:
 
     def _start(self, e: VehicleLocation, *, arrived: bool) -> _Call:
         return _Call(e.trip_id, e.stop_sequence, e.timestamp if arrived else None, e.latitude, e.longitude,
-                     e.passenger_count, e.capacity)
+                     e.passenger_count, e.capacity, left_behind=e.left_behind)
 
     def _moving_off(self, e: VehicleLocation, v: _Vehicle, out: list[StopEvent]) -> None:
         call = v.call
@@ -115,7 +117,8 @@ class StopCalls:
         if stop is None or first is None:
             return
         out.append(self._event(e.vehicle_id, stop, first, call.trip_id, arrival=call.arrival, departure=departure,
-                               load=call.load, capacity=call.capacity, at=e.timestamp))
+                               load=call.load, capacity=call.capacity, at=e.timestamp,
+                               left_behind=call.left_behind))
 
     def _passed(self, e: VehicleLocation, after: int, since: dt.datetime, out: list[StopEvent]) -> None:
         """Calls for the stops between `after` and e.stop_sequence, passed between two reports."""
@@ -139,13 +142,14 @@ class StopCalls:
                                    load=e.passenger_count, capacity=e.capacity, at=e.timestamp, observed=False))
 
     def _event(self, vehicle_id: str, stop: ScheduledStop, first: ScheduledStop, trip_id: str, *,
-               arrival, departure, load: int, capacity: int, at: dt.datetime, observed: bool = True) -> StopEvent:
+               arrival, departure, load: int, capacity: int, at: dt.datetime, observed: bool = True,
+               left_behind: int = 0) -> StopEvent:
         self.made += 1
         return StopEvent(
             vehicle_id=vehicle_id, trip_id=trip_id, route_id=stop.route_id, direction_id=stop.direction_id,
             stop_id=stop.stop_id, stop_sequence=stop.stop_sequence, trip_start=_scheduled(first),
             scheduled=_scheduled(stop), arrival=arrival, departure=departure, passenger_count=load,
-            capacity=capacity, timepoint=stop.timepoint, observed=observed, timestamp=at,
+            capacity=capacity, timepoint=stop.timepoint, observed=observed, timestamp=at, left_behind=left_behind,
         )
 
 
