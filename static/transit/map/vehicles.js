@@ -3,7 +3,8 @@
 // class is made on first use, from the global L that django-leaflet's script defines.
 
 import { ROTATIONS, angleBetween } from "./motion.js";
-import { sprite, spriteCell } from "./sprites.js";
+import { labelsVisible } from "./dispatch.js";
+import { labelSprite, sprite, spriteCell } from "./sprites.js";
 
 const DRIFT_PX = 0.75; // a vehicle drawn this far from where it is now is redrawn
 const MARGIN_PX = 30; // vehicles this far outside the canvas are still drawn (their sprite reaches in)
@@ -31,6 +32,17 @@ function layerClass() {
       this.drawMs = 0;
       this._dirty = true;
       this._scale = 1;
+      this.labelOf = null; // (marker) -> route number text, or "" (the dispatcher's map sets it)
+      this.labelsMinZoom = null; // labels from this zoom on; null: never
+      this.labelsDrawn = 0; // labels drawn by the last draw (a hook for tests and the benchmark)
+    },
+
+    /** Route numbers on the vehicles from zoom `minZoom` on (null: none), the text from `labelOf(marker)`. */
+    setLabels(labelOf, minZoom) {
+      this.labelOf = labelOf;
+      this.labelsMinZoom = minZoom;
+      this.vehicles.forEach((m) => { m.label = null; });
+      this._dirty = true;
     },
 
     onAdd(map) {
@@ -190,6 +202,7 @@ function layerClass() {
         const i = m.cell = spriteCell(sp, a), c = sp.cell;
         ctx.drawImage(sp.canvas, i * c, 0, c, c, Math.round(x * dpr - c / 2), Math.round(y * dpr - c / 2), c, c);
       });
+      this.labelsDrawn = this.labelOf && labelsVisible(this._zoom, this.labelsMinZoom) ? this._drawLabels(scale) : 0;
       if (selected && this.vehicles.get(selected.vehicle.vehicle_id) === selected) {
         ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
         ctx.beginPath();
@@ -199,6 +212,28 @@ function layerClass() {
         ctx.stroke();
       }
       return moving;
+    },
+
+    // The route numbers, over every vehicle drawn (a second pass, so no vehicle covers a label):
+    // one cached sprite per text, copied to the right of and above the vehicle.
+    _drawLabels(scale) {
+      const ctx = this._ctx, dpr = this._dpr, labelOf = this.labelOf;
+      let n = 0;
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      this.vehicles.forEach((m) => {
+        if (m.cell < 0) return;
+        let ls = m.label;
+        if (!ls || m.labelScale !== scale) {
+          const text = labelOf(m);
+          ls = m.label = text ? labelSprite(text, scale) : false;
+          m.labelScale = scale;
+        }
+        if (!ls) return;
+        const r = m.sprite ? m.sprite.r : 8;
+        ctx.drawImage(ls.canvas, Math.round((m.cx + r * 0.55) * dpr), Math.round((m.cy - r * 0.55) * dpr - ls.h));
+        n += 1;
+      });
+      return n;
     },
 
     // The vehicle drawn nearest to a container point, within its sprite's reach.
