@@ -58,9 +58,10 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     return west, south, east, north
 
 
-def routes_in_area(area: tuple[float, float, float, float], limit: int = MAX_ROUTES) -> tuple[list[Route], bool]:
+def routes_in_area(area: tuple[float, float, float, float], limit: int | None = None) -> tuple[list[Route], bool]:
     """The routes of the running feed(s) that call at a stop inside `area` and run now; and whether
-    more than `limit` do."""
+    more than `limit` (MAX_ROUTES) do."""
+    limit = limit or MAX_ROUTES
     west, south, east, north = area
     stops = Stop.objects.filter(latitude__range=(south, north), longitude__range=(west, east)).values("pk")[:3000]
     route_pks = StopTime.objects.filter(stop__in=stops).values("trip__route").distinct()
