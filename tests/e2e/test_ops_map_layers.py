@@ -59,9 +59,11 @@ SAMPLE = """(ink) => {
     }
     const c = ctx.getImageData(Math.round(m.cx * dpr), Math.round(m.cy * dpr), 1, 1).data;
     out.push({id: m.vehicle.vehicle_id, status: m.vehicle.status, passengers: m.vehicle.passenger_count,
+              labelled: !!m.labelled, route: m.vehicle.route_id,
               capacity: m.vehicle.capacity, centre: [c[0], c[1], c[2], c[3]], inkPx});
   });
-  return {zoom: live.map.getZoom(), stats: live.stats(), vehicles: out};
+  const labelled = [...layer.vehicles.values()].filter((m) => m.labelled).length;
+  return {zoom: live.map.getZoom(), stats: live.stats(), vehicles: out, labelled};
 }"""
 
 
@@ -98,13 +100,16 @@ def test_route_numbers_from_zoom_15_and_the_crowding_colours(embedded, browser):
     assert far["zoom"] == 14 and far["vehicles"], far
     assert far["stats"]["labelsDrawn"] == 0 and far["stats"]["labelsMinZoom"] == 15
     assert all(v["inkPx"] == 0 for v in far["vehicles"]), far["vehicles"]
-    # zoom 16: each vehicle drawn has its route number: a dark pill, beside it, in the canvas
+    # zoom 16: the vehicles drawn have their route numbers (a dark pill beside each, in the canvas), but
+    # for those whose label would overlap one already drawn
     _zoom_on_busiest(page, 16)
     near = _drawn(page)
     assert near["zoom"] == 16 and near["vehicles"], near
-    assert near["stats"]["labelsDrawn"] >= len(near["vehicles"])
-    labelled = [v for v in near["vehicles"] if v["inkPx"] >= 20]
-    assert len(labelled) >= max(1, len(near["vehicles"]) - 1), near["vehicles"]  # one may be cut by another
+    labelled = [v for v in near["vehicles"] if v["labelled"]]
+    assert labelled and near["labelled"] == near["stats"]["labelsDrawn"], near
+    assert near["stats"]["labelsDrawn"] + near["stats"]["labelsSkipped"] >= len([v for v in near["vehicles"] if v["route"]])
+    assert len(labelled) >= len(near["vehicles"]) / 2, near  # the built-in city's 40 vehicles rarely crowd
+    assert all(v["inkPx"] >= 20 for v in labelled), labelled
 
     # crowding: through the panel's radio button; each vehicle's centre takes its load band's colour
     page.click(".sc-panel-toggle")
@@ -136,17 +141,21 @@ def test_route_numbers_from_zoom_15_and_the_crowding_colours(embedded, browser):
     # a view for the docs: labels, crowding and a ghost bus beside vehicles
     _zoom_on_busiest(page, 15)  # ghosts are fetched from zoom 12 on
     page.wait_for_function("() => document.getElementById('live-map').dataset.ghostsLoaded", timeout=30_000)
-    page.evaluate("""() => {
+    trip = page.evaluate("""() => {
       const c = document.getElementById('live-map'), live = c.streamcityLive;
       const vs = [...live.vehicles.values()].map((m) => m.getLatLng());
-      let best = null, bestD = Infinity;
-      c.streamcityGhosts.forEach((g) => vs.forEach((p) => {
+      let best = null, bestD = Infinity, trip = null;
+      c.streamcityGhosts.forEach((g, t) => vs.forEach((p) => {
         const d = p.distanceTo(g.ghost.latlng);
-        if (d < bestD) { bestD = d; best = [(p.lat + g.ghost.latlng[0]) / 2, (p.lng + g.ghost.latlng[1]) / 2]; }
+        if (d < bestD) { bestD = d; trip = t; best = [(p.lat + g.ghost.latlng[0]) / 2, (p.lng + g.ghost.latlng[1]) / 2]; }
       }));
       if (best) live.map.setView(best, 16, {animate: false});
+      return trip;
     }""")
     page.wait_for_timeout(2500)
+    page.evaluate("(t) => { const g = document.getElementById('live-map').streamcityGhosts.get(t);"
+                  " if (g) g.marker.openPopup(); }", trip)
+    page.wait_for_timeout(600)
     page.screenshot(path=str(ARTIFACTS / "ops-map-dispatcher.png"))
 
 
@@ -225,6 +234,7 @@ def test_the_ghost_layer_shows_a_trip_whose_vehicle_was_withdrawn(procs, tmp_pat
     text = popup.inner_text()
     assert "Ghost bus" in text and "No vehicle" in text and withdrawn["trip_id"] in text, text
     assert "Scheduled here now" in text and "Scheduled start" in text
+    page.wait_for_timeout(600)  # the popup's fade
     page.screenshot(path=str(ARTIFACTS / "ops-map-ghost.png"))
     # the toggle hides the layer, and the URL keeps it off
     page.uncheck("#ghost-toggle")

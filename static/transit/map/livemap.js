@@ -343,7 +343,8 @@ export function createLiveMap(map) {
     },
     stats() {
       return { draws: layer.draws, drawMs: layer.drawMs, messages: socket.messages, messageMs: socket.messageMs,
-               vehicles: vehicles.size, plan, labelsDrawn: layer.labelsDrawn, labelsMinZoom: layer.labelsMinZoom,
+               vehicles: vehicles.size, plan, labelsDrawn: layer.labelsDrawn, labelsSkipped: layer.labelsSkipped,
+               labelsMinZoom: layer.labelsMinZoom,
                colour: filters.colour };
     },
     timezone: cfg.timezone,
