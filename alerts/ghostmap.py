@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.cache import cache
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
@@ -26,7 +27,6 @@ from transit.models import Route, Stop, StopTime
 from .console import GHOST_GRACE_S, ladder_route
 from .services import is_operator
 
-LABELS_MIN_ZOOM = 15  # route numbers drawn on the vehicles from this zoom on (setting STREAMCITY_LABELS_MIN_ZOOM)
 MAX_ROUTES = 12  # routes per answer: the first by route id of those with stops in the box
 MAX_TRIPS = 600  # trips per answer (of all its routes)
 MAX_SPAN_DEG = 1.0  # the box's largest side (the page asks from zoom GHOSTS_MIN_ZOOM on)
@@ -38,7 +38,10 @@ LADDER_CACHE_S = 60  # a route's ladder data is cached this long (its trips cove
 
 def dispatcher_config() -> dict:
     """The /ops/ map's `dispatcher` options in its live-map-config (static/transit/map/dispatch.js)."""
-    return {"labels_min_zoom": getattr(settings, "STREAMCITY_LABELS_MIN_ZOOM", LABELS_MIN_ZOOM), "crowding": True,
+    zoom = settings.STREAMCITY_LABELS_MIN_ZOOM  # route numbers on the vehicles from this zoom on
+    if not 0 <= zoom <= 22:
+        raise ImproperlyConfigured(f"STREAMCITY_LABELS_MIN_ZOOM must be a zoom level 0-22, not {zoom}")
+    return {"labels_min_zoom": zoom, "crowding": True,
             "ghosts": {"url": "/api/ops/ghosts/", "min_zoom": GHOSTS_MIN_ZOOM, "grace_s": GHOST_GRACE_S}}
 
 

@@ -60,3 +60,15 @@ def test_only_the_operations_map_gets_the_dispatcher_options(client, city, opera
     ops = client.get("/ops/").content.decode()
     assert '"dispatcher": {"labels_min_zoom": 15, "crowding": true, "ghosts": {"url": "/api/ops/ghosts/"' in ops
     assert '"dispatcher"' not in client.get("/").content.decode()
+
+
+def test_the_label_zoom_is_a_setting_and_a_bad_one_is_refused(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from alerts.ghostmap import dispatcher_config
+
+    settings.STREAMCITY_LABELS_MIN_ZOOM = 16
+    assert dispatcher_config()["labels_min_zoom"] == 16
+    settings.STREAMCITY_LABELS_MIN_ZOOM = 40
+    with pytest.raises(ImproperlyConfigured, match="zoom level 0-22"):
+        dispatcher_config()
