@@ -116,7 +116,8 @@ def test_route_numbers_from_zoom_15_and_the_crowding_colours(embedded, browser):
     page.check('input[name="sc-colour"][value="crowding"]')
     assert "colour=crowding" in page.url
     legend = page.locator(".sc-legend:not(.sc-alert-legend) .sc-legend-body").inner_text()
-    for text in ("Under 50 % full", "50–85 % full", "85–100 % full", "Full (100 % and more)", "Load unknown"):
+    for text in ("Under 50 % full", "50–85 % full", "85–100 % full", "Full (100 % and more)", "Load unknown",
+                 "Route numbers on the vehicles from zoom 15"):
         assert text in legend, legend
     crowded = _drawn(page, settle_ms=300)
     checked = 0
@@ -169,6 +170,7 @@ def test_the_passenger_map_has_no_dispatcher_layers(embedded, browser):
     stats = page.evaluate("() => document.getElementById('live-map').streamcityLive.stats()")
     assert stats["colour"] == "route" and stats["labelsDrawn"] == 0 and stats["labelsMinZoom"] is None
     assert page.locator("#ghost-toggle").count() == 0
+    assert "Route numbers" not in page.locator(".sc-legend .sc-legend-body").inner_text()
     assert page.locator('input[name="sc-colour"][value="crowding"]').count() == 0
     assert page.evaluate("() => document.getElementById('live-map').dataset.ghosts") is None
     import urllib.error

@@ -33,7 +33,8 @@ const PANEL_HTML =
  * ctx: {map, filters, routes (Map), vehicles (Map id -> marker), typesSeen (Set), network,
  * punctuality, routeColour(id), getJSON(url), urls: {search}, panel (show the panel),
  * panelState (the URL's panel= value), setColour(mode, save), refilter(), showRoute(id), findVehicle(id),
- * colourModes (the colour modes offered: route, state and, on /ops/, crowding)}.
+ * colourModes (the colour modes offered: route, state and, on /ops/, crowding), labelsMinZoom (/ops/: route
+ * numbers on the vehicles from this zoom on, said in the legend; null: none)}.
  * Returns {types(), routesChanged(), legend()}: redraw the type list, the route list (soon), the legend.
  */
 export function createControls(ctx) {
@@ -211,8 +212,11 @@ export function createControls(ctx) {
         '<div class="sc-legend-row"><span class="sc-swatch sc-swatch-dot" style="background:' +
         punctuality.colours.broken_down + '"></span>Broken down</div>';
     }
+    const labels = ctx.labelsMinZoom != null
+      ? '<div class="sc-legend-row sc-muted">Route numbers on the vehicles from zoom ' + esc(ctx.labelsMinZoom) + "</div>"
+      : "";
     legendBody.innerHTML = html +
-      '<div class="sc-legend-types"></div><div class="sc-legend-row sc-muted">Shapes point the way they go</div>';
+      '<div class="sc-legend-types"></div><div class="sc-legend-row sc-muted">Shapes point the way they go</div>' + labels;
     const box = legendBody.querySelector(".sc-legend-types");
     typesListed(typesSeen).forEach((t) => {
       const row = el("span", "sc-legend-type");

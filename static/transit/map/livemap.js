@@ -249,6 +249,7 @@ export function createLiveMap(map) {
   const ui = createControls({
     map, filters, routes, vehicles, typesSeen, network, punctuality, routeColour, getJSON, urls: cfg.urls,
     panel: cfg.panel, panelState: urlState.panel, setColour, refilter, colourModes: dispatcher.colourModes,
+    labelsMinZoom: dispatcher.labelsMinZoom,
     showRoute: (id) => api.showRoute(id), findVehicle: (id) => api.findVehicle(id),
   });
 
