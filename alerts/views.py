@@ -6,6 +6,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from transit.views import live_map_config
 
+from .ghostmap import dispatcher_config
 from .models import Alert
 from .selectors import alert_payload, alert_payloads, alerts_list
 from .services import (
@@ -30,7 +31,8 @@ def _operator_or_403(request):
 @login_required
 def ops_map(request):
     _operator_or_403(request)
-    return render(request, "alerts/ops_map.html", {"live_map_config": live_map_config()})
+    config = {**live_map_config(), "dispatcher": dispatcher_config()}  # route numbers, crowding, ghosts
+    return render(request, "alerts/ops_map.html", {"live_map_config": config})
 
 
 def _json_refusal(request):

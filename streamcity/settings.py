@@ -242,6 +242,8 @@ STREAMCITY_HISTORY_RETENTION_DAYS = env.float(
     default=2 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 30,
 )
 STREAMCITY_HISTORY_PRUNE_SECONDS = env.float("STREAMCITY_HISTORY_PRUNE_SECONDS", default=3600.0)
+# the operations map draws route numbers on the vehicles from this zoom on (alerts.ghostmap)
+STREAMCITY_LABELS_MIN_ZOOM = env.int("STREAMCITY_LABELS_MIN_ZOOM", default=15)
 
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (env.float("MAP_CENTER_LAT", default=52.37), env.float("MAP_CENTER_LON", default=4.90)),

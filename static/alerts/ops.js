@@ -12,6 +12,7 @@
 import "../transit/map/main.js"; // window.streamcityLiveMap
 import { backoffDelay } from "../transit/map/subscription.js";
 import { alertAction } from "./actions.js";
+import { addGhostLayer } from "./ghostlayer.js";
 import {
   INK, SYMBOLS, alertItemHtml, alertPlacement, alertTimeText, alertTooltip, flaggedVehicles, inList, legendHtml,
   onMap, ringStyle, sortAlerts, symbolSvg,
@@ -26,6 +27,9 @@ const SEVERITY_Z = { minor: 0, major: 100, critical: 200 };
 window.streamcityOpsMap = function (map) {
   const L = window.L;
   const live = window.streamcityLiveMap(map);
+  // the dispatcher's layers: ghost buses (route numbers and the crowding colours are the live map's)
+  const dispatcher = JSON.parse(document.getElementById("live-map-config").textContent).dispatcher;
+  if (dispatcher && dispatcher.ghosts) live.ghosts = addGhostLayer(map, live, dispatcher.ghosts);
   const container = map.getContainer();
   const list = document.getElementById("alert-list");
   const countEl = document.getElementById("alert-count");

@@ -4,6 +4,7 @@
 import { badgeText, esc } from "./format.js";
 import { TYPE_LABELS, routeList, searchLocal, searchMerge, toggleType, typesListed } from "./filters.js";
 import { iconCanvas } from "./sprites.js";
+import { loadLegend } from "./dispatch.js";
 
 function el(tag, cls, html) {
   const e = document.createElement(tag);
@@ -17,7 +18,8 @@ const PANEL_HTML =
   ' aria-label="Find a vehicle or route" autocomplete="off"><ul class="sc-results" role="listbox"></ul></div>' +
   '<fieldset class="sc-colour"><legend>Colour by</legend>' +
   '<label><input type="radio" name="sc-colour" value="route"> route</label> ' +
-  '<label><input type="radio" name="sc-colour" value="state"> punctuality</label></fieldset>' +
+  '<label><input type="radio" name="sc-colour" value="state"> punctuality</label>' +
+  '<!--crowding--></fieldset>' +
   '<fieldset class="sc-types"><legend>Vehicle types</legend><div class="sc-type-list"></div></fieldset>' +
   '<fieldset class="sc-routes"><legend>Routes ' +
   '<button type="button" class="sc-link sc-all-routes">show all</button></legend>' +
@@ -30,7 +32,9 @@ const PANEL_HTML =
 /**
  * ctx: {map, filters, routes (Map), vehicles (Map id -> marker), typesSeen (Set), network,
  * punctuality, routeColour(id), getJSON(url), urls: {search}, panel (show the panel),
- * panelState (the URL's panel= value), setColour(mode, save), refilter(), showRoute(id), findVehicle(id)}.
+ * panelState (the URL's panel= value), setColour(mode, save), refilter(), showRoute(id), findVehicle(id),
+ * colourModes (the colour modes offered: route, state and, on /ops/, crowding), labelsMinZoom (/ops/: route
+ * numbers on the vehicles from this zoom on, said in the legend; null: none)}.
  * Returns {types(), routesChanged(), legend()}: redraw the type list, the route list (soon), the legend.
  */
 export function createControls(ctx) {
@@ -50,7 +54,7 @@ export function createControls(ctx) {
       '<button type="button" class="sc-panel-toggle" aria-expanded="' + !collapsed +
       '" aria-controls="sc-panel-body">' +
       '<span aria-hidden="true">☰</span> Filters</button>' +
-      '<div class="sc-panel-body" id="sc-panel-body"' + (collapsed ? " hidden" : "") + ">" + PANEL_HTML + "</div>";
+      '<div class="sc-panel-body" id="sc-panel-body"' + (collapsed ? " hidden" : "") + ">" + panelHtml() + "</div>";
     L.DomEvent.disableClickPropagation(div);
     L.DomEvent.disableScrollPropagation(div);
     const toggle = div.querySelector(".sc-panel-toggle"), body = div.querySelector(".sc-panel-body");
@@ -90,6 +94,12 @@ export function createControls(ctx) {
     searchSetup();
     return div;
   };
+
+  function panelHtml() {
+    const crowding = (ctx.colourModes || []).includes("crowding")
+      ? ' <label><input type="radio" name="sc-colour" value="crowding"> crowding (load)</label>' : "";
+    return PANEL_HTML.replace("<!--crowding-->", crowding);
+  }
 
   function types() {
     if (!typeBox) return;
@@ -186,7 +196,13 @@ export function createControls(ctx) {
   function legendUpdate() {
     if (!legendBody) return;
     let html;
-    if (filters.colour === "state") {
+    if (filters.colour === "crowding") {
+      html = '<div class="sc-legend-row sc-muted">Colour: load (passengers / capacity)</div>' +
+        loadLegend().map((b) => '<div class="sc-legend-row" data-band="' + b.key + '"><span class="sc-swatch" ' +
+          'style="background:' + b.colour + '"></span>' + esc(b.label) + "</div>").join("") +
+        '<div class="sc-legend-row"><span class="sc-swatch sc-swatch-dot" style="background:' +
+        punctuality.colours.broken_down + '"></span>Broken down</div>';
+    } else if (filters.colour === "state") {
       html = punctuality.states.map((s) =>
         '<div class="sc-legend-row"><span class="sc-swatch" style="background:' + s.colour + '"></span>' +
         esc(s.label) + "</div>"
@@ -196,8 +212,11 @@ export function createControls(ctx) {
         '<div class="sc-legend-row"><span class="sc-swatch sc-swatch-dot" style="background:' +
         punctuality.colours.broken_down + '"></span>Broken down</div>';
     }
+    const labels = ctx.labelsMinZoom != null
+      ? '<div class="sc-legend-row sc-muted">Route numbers on the vehicles from zoom ' + esc(ctx.labelsMinZoom) + "</div>"
+      : "";
     legendBody.innerHTML = html +
-      '<div class="sc-legend-types"></div><div class="sc-legend-row sc-muted">Shapes point the way they go</div>';
+      '<div class="sc-legend-types"></div><div class="sc-legend-row sc-muted">Shapes point the way they go</div>' + labels;
     const box = legendBody.querySelector(".sc-legend-types");
     typesListed(typesSeen).forEach((t) => {
       const row = el("span", "sc-legend-type");

@@ -1,5 +1,5 @@
 // Filters and the URL state, pure: which vehicles are shown, the state kept in the page's query
-// string (?type=bus&route=12&colour=state, and the read-only panel=closed|off, lines=off,
+// string (?type=bus&route=12&colour=state — or colour=crowding on /ops/ —, and the read-only panel=closed|off, lines=off,
 // stops=off), the route list and the search box's local results. No DOM, no Leaflet.
 
 import { naturalCompare } from "./format.js";
@@ -13,16 +13,16 @@ const SAVED = ["type", "route", "colour"];
 
 /**
  * The map's state in a query string ("?a=b" or "a=b"): filters {types, routes (Sets; empty: all),
- * colour ("route" or "state")} and the view options {panel (null, "closed" or "off"), lines, stops}.
- * Unknown vehicle types are dropped.
+ * colour ("route", "state" or, where `colourModes` allows it, "crowding")} and the view options {panel
+ * (null, "closed" or "off"), lines, stops}. Unknown vehicle types and colour modes are dropped.
  */
-export function parseState(search) {
+export function parseState(search, colourModes = ["route", "state"]) {
   const params = new URLSearchParams(search);
   return {
     filters: {
       types: new Set(params.getAll("type").filter((t) => TYPES.includes(t))),
       routes: new Set(params.getAll("route")),
-      colour: params.get("colour") === "state" ? "state" : "route",
+      colour: colourModes.includes(params.get("colour")) ? params.get("colour") : "route",
     },
     panel: params.get("panel"),
     lines: params.get("lines") !== "off",
@@ -36,7 +36,7 @@ export function serialiseState(search, filters) {
   SAVED.forEach((k) => q.delete(k));
   filters.types.forEach((t) => q.append("type", t));
   filters.routes.forEach((r) => q.append("route", r));
-  if (filters.colour === "state") q.set("colour", "state");
+  if (filters.colour && filters.colour !== "route") q.set("colour", filters.colour);
   return q.toString();
 }
 

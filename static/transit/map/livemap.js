@@ -22,6 +22,7 @@ import { LiveSocket } from "./socket.js";
 import { SnapshotAssembler, decodeVehicles, wanted } from "./subscription.js";
 import { createControls } from "./controls.js";
 import { createVehicleLayer } from "./vehicles.js";
+import { dispatcherOptions, routeLabel, vehicleFill } from "./dispatch.js";
 
 const DEFAULTS = {
   stale_seconds: 300,
@@ -33,6 +34,7 @@ const DEFAULTS = {
   vehicle_types: [],
   timezone: null,
   service: null,
+  dispatcher: null, // /ops/: {labels_min_zoom, crowding} (dispatch.js)
 };
 const STALE_CHECK_MS = 5000;
 const SERVICE_POLL_MS = 30000;
@@ -74,7 +76,8 @@ export function createLiveMap(map) {
   const cfg = readConfig(document);
   const punctuality = punctualityOf(cfg.punctuality);
   const stateOf = punctuality.stateOf;
-  const urlState = parseState(location.search);
+  const dispatcher = dispatcherOptions(cfg.dispatcher);
+  const urlState = parseState(location.search, dispatcher.colourModes);
   const filters = urlState.filters;
   if (Array.isArray(cfg.routes) && cfg.routes.length) filters.routes = new Set(cfg.routes); // a page's own map
   const vehicles = new Map(); // vehicle_id -> VehicleMarker
@@ -105,13 +108,12 @@ export function createLiveMap(map) {
   }
 
   function styleOf(m) {
-    const v = m.vehicle, state = stateOf(v), colours = punctuality.colours;
-    if (state === "out_of_service" || state === "deadhead") return { fill: colours[state], badge: false, dim: true };
-    if (filters.colour === "state") return { fill: colours[state], badge: false, dim: false };
-    return { fill: routeColour(v.route_id), badge: state === "broken_down" && colours.broken_down, dim: false };
+    const v = m.vehicle;
+    return vehicleFill(filters.colour, v, stateOf(v), punctuality.colours, routeColour(v.route_id));
   }
 
   const layer = createVehicleLayer(vehicles, styleOf, stateOf).addTo(map);
+  if (dispatcher.labelsMinZoom != null) layer.setLabels((m) => routeLabel(m.vehicle, routes), dispatcher.labelsMinZoom);
   const wall = window.matchMedia("(min-width: 1800px)");
   const applyScale = () => layer.setScale(wall.matches ? 1.5 : 1);
   if (wall.addEventListener) wall.addEventListener("change", applyScale);
@@ -237,6 +239,7 @@ export function createLiveMap(map) {
     show: { lines: urlState.lines, stops: urlState.stops },
     onRoutes() {
       layer.restyle();
+      if (layer.labelOf) layer.setLabels(layer.labelOf, layer.labelsMinZoom); // short names known now
       ui.types();
       ui.routesChanged();
     },
@@ -245,7 +248,8 @@ export function createLiveMap(map) {
   // The filter set objects are replaced (setTypes, toggles): the network reads them through `filters`.
   const ui = createControls({
     map, filters, routes, vehicles, typesSeen, network, punctuality, routeColour, getJSON, urls: cfg.urls,
-    panel: cfg.panel, panelState: urlState.panel, setColour, refilter,
+    panel: cfg.panel, panelState: urlState.panel, setColour, refilter, colourModes: dispatcher.colourModes,
+    labelsMinZoom: dispatcher.labelsMinZoom,
     showRoute: (id) => api.showRoute(id), findVehicle: (id) => api.findVehicle(id),
   });
 
@@ -313,7 +317,11 @@ export function createLiveMap(map) {
     openVehicle: popups.openVehicle,
     setTypes(list) { filters.types = new Set(list || []); ui.types(); refilter(); },
     setRoutes(list) { filters.routes = new Set(list || []); ui.routesChanged(); refilter(); },
-    setColour(mode) { setColour(mode, false); },
+    setColour(mode) {
+      if (!dispatcher.colourModes.includes(mode)) throw new Error("live map: no colour mode " + JSON.stringify(mode));
+      setColour(mode, false);
+    },
+    colourModes: dispatcher.colourModes,
     showRoute(id) {
       filters.routes = new Set([id]);
       ui.routesChanged();
@@ -336,7 +344,9 @@ export function createLiveMap(map) {
     },
     stats() {
       return { draws: layer.draws, drawMs: layer.drawMs, messages: socket.messages, messageMs: socket.messageMs,
-               vehicles: vehicles.size, plan };
+               vehicles: vehicles.size, plan, labelsDrawn: layer.labelsDrawn, labelsSkipped: layer.labelsSkipped,
+               labelsMinZoom: layer.labelsMinZoom,
+               colour: filters.colour };
     },
     timezone: cfg.timezone,
     /** The twin's clock (ms): the newest event time seen, moved on by the wall time since; else the wall clock. */

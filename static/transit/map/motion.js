@@ -105,8 +105,10 @@ export class VehicleMarker {
     this.eventTime = t || this.eventTime;
     const old = this.vehicle;
     this.vehicle = v;
-    if (old.route_id !== v.route_id || old.vehicle_type !== v.vehicle_type || layer.stateOf(old) !== layer.stateOf(v)) {
-      this.sprite = null; // drawn in other colours or another shape
+    if (old.route_id !== v.route_id || old.vehicle_type !== v.vehicle_type || layer.stateOf(old) !== layer.stateOf(v) ||
+        old.passenger_count !== v.passenger_count || old.capacity !== v.capacity) {
+      this.sprite = null; // drawn in other colours (the crowding mode: its load) or another shape
+      if (old.route_id !== v.route_id) this.label = null;
     }
     return true;
   }

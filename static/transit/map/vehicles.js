@@ -3,10 +3,12 @@
 // class is made on first use, from the global L that django-leaflet's script defines.
 
 import { ROTATIONS, angleBetween } from "./motion.js";
-import { sprite, spriteCell } from "./sprites.js";
+import { labelsVisible } from "./dispatch.js";
+import { labelSprite, sprite, spriteCell } from "./sprites.js";
 
 const DRIFT_PX = 0.75; // a vehicle drawn this far from where it is now is redrawn
 const MARGIN_PX = 30; // vehicles this far outside the canvas are still drawn (their sprite reaches in)
+const LABEL_GRID_PX = 6; // the cells of the grid that keeps route labels from overlapping
 
 /** The sprite scale at a zoom level: smaller when zoomed out, larger up close. */
 export function zoomScale(zoom) {
@@ -31,6 +33,18 @@ function layerClass() {
       this.drawMs = 0;
       this._dirty = true;
       this._scale = 1;
+      this.labelOf = null; // (marker) -> route number text, or "" (the dispatcher's map sets it)
+      this.labelsMinZoom = null; // labels from this zoom on; null: never
+      this.labelsDrawn = 0; // labels drawn by the last draw (a hook for tests and the benchmark)
+      this.labelsSkipped = 0; // and left out as they would have overlapped another
+    },
+
+    /** Route numbers on the vehicles from zoom `minZoom` on (null: none), the text from `labelOf(marker)`. */
+    setLabels(labelOf, minZoom) {
+      this.labelOf = labelOf;
+      this.labelsMinZoom = minZoom;
+      this.vehicles.forEach((m) => { m.label = null; });
+      this._dirty = true;
     },
 
     onAdd(map) {
@@ -190,6 +204,8 @@ function layerClass() {
         const i = m.cell = spriteCell(sp, a), c = sp.cell;
         ctx.drawImage(sp.canvas, i * c, 0, c, c, Math.round(x * dpr - c / 2), Math.round(y * dpr - c / 2), c, c);
       });
+      this.labelsDrawn = this.labelsSkipped = 0;
+      if (this.labelOf && labelsVisible(this._zoom, this.labelsMinZoom)) this.labelsDrawn = this._drawLabels(scale);
       if (selected && this.vehicles.get(selected.vehicle.vehicle_id) === selected) {
         ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
         ctx.beginPath();
@@ -199,6 +215,42 @@ function layerClass() {
         ctx.stroke();
       }
       return moving;
+    },
+
+    // The route numbers, over every vehicle drawn (a second pass, so no vehicle covers a label):
+    // one cached sprite per text, copied to the right of and above the vehicle. A label that would
+    // overlap one already drawn is left out (a coarse occupancy grid of LABEL_GRID_PX cells): a
+    // crowded view stays legible, and the labels drawn are bounded by the view's area, not the fleet.
+    _drawLabels(scale) {
+      const ctx = this._ctx, dpr = this._dpr, labelOf = this.labelOf, w = this._w, h = this._h;
+      const cols = Math.ceil(w / LABEL_GRID_PX) + 1, rows = Math.ceil(h / LABEL_GRID_PX) + 1;
+      if (!this._grid || this._grid.length !== cols * rows) this._grid = new Uint8Array(cols * rows);
+      const grid = this._grid;
+      grid.fill(0);
+      let n = 0, skipped = 0;
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      this.vehicles.forEach((m) => {
+        m.labelled = false;
+        if (m.cell < 0) return;
+        let ls = m.label;
+        if (!ls || m.labelScale !== scale) {
+          const text = labelOf(m);
+          ls = m.label = text ? labelSprite(text, scale) : false;
+          m.labelScale = scale;
+        }
+        if (!ls) return;
+        const r = m.sprite ? m.sprite.r : 8;
+        const x = m.cx + r * 0.55, y = m.cy - r * 0.55 - ls.cssH;
+        const c0 = Math.max(0, Math.floor(x / LABEL_GRID_PX)), c1 = Math.min(cols - 1, Math.floor((x + ls.cssW) / LABEL_GRID_PX));
+        const r0 = Math.max(0, Math.floor(y / LABEL_GRID_PX)), r1 = Math.min(rows - 1, Math.floor((y + ls.cssH) / LABEL_GRID_PX));
+        for (let j = r0; j <= r1; j++) for (let i = c0; i <= c1; i++) if (grid[j * cols + i]) { skipped += 1; return; }
+        for (let j = r0; j <= r1; j++) grid.fill(1, j * cols + c0, j * cols + c1 + 1);
+        ctx.drawImage(ls.image, Math.round(x * dpr), Math.round(y * dpr));
+        m.labelled = true;
+        n += 1;
+      });
+      this.labelsSkipped = skipped;
+      return n;
     },
 
     // The vehicle drawn nearest to a container point, within its sprite's reach.
