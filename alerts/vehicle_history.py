@@ -91,6 +91,10 @@ def trip_loads(vehicle_id: str, trip_id: str | None) -> list[dict]:
             for r in rows]
 
 
+def _bar(value: int, top: int, height: int) -> float:
+    return round(max(height * value / top, 2.0 if value else 0.0), 1)  # a few riders still show
+
+
 def load_chart(loads: list[dict], *, width: int = 320, height: int = 80) -> dict | None:
     """Bars for an inline SVG: one per stop, its height the load against the largest capacity."""
     if not loads:
@@ -98,10 +102,11 @@ def load_chart(loads: list[dict], *, width: int = 320, height: int = 80) -> dict
     top = max(max(r["capacity"] for r in loads), max(r["passenger_count"] for r in loads), 1)
     step = width / len(loads)
     bars = [{"x": round(i * step + step * 0.1, 1), "w": round(max(step * 0.8, 1), 1),
-             "h": round(height * r["passenger_count"] / top, 1),
-             "y": round(height - height * r["passenger_count"] / top, 1), "row": r} for i, r in enumerate(loads)]
+             "h": _bar(r["passenger_count"], top, height), "y": round(height - _bar(r["passenger_count"], top, height), 1),
+             "row": r} for i, r in enumerate(loads)]
     capacity = max(r["capacity"] for r in loads)
-    return {"width": width, "height": height, "bars": bars, "top": top,
+    peak = max(loads, key=lambda r: r["passenger_count"])
+    return {"width": width, "height": height, "bars": bars, "top": top, "peak": peak, "last": loads[-1],
             "capacity_y": round(height - height * capacity / top, 1) if capacity else None}
 
 

@@ -133,10 +133,22 @@ def test_the_vehicle_view_names_the_spare_and_explains_a_bad_period(client, city
     call("SP9", "T1b", "08:20", 1, "P1", local("08:21"), 3)
     client.force_login(operator)
     page = client.get("/ops/vehicles/V1/").content.decode()
-    assert 'taken over by\n        <a href="/ops/vehicles/SP9/">SP9</a> from trip T1b' in page
+    assert 'taken over by\n        <a href="/ops/vehicles/SP9/">SP9</a> from trip T1b\n        at 08:21' in page
+    assert "(breakdown at 08:08)" in page  # the feed's local times, as the rest of the page
     spare = client.get("/ops/vehicles/SP9/").content.decode()
     assert 'Took over block BL1 from\n        <a href="/ops/vehicles/V1/">V1</a>' in spare
     assert 'id="trip-load" data-stops="1"' in spare
     bad = client.get("/ops/vehicles/V1/", {"from": "2026-11-27T09:00", "to": "2026-11-27T08:00"})
     assert bad.status_code == 400 and "from must be before to" in bad.content.decode()
     assert client.get("/ops/vehicles/V1/", {"from": "garbage"}).status_code == 400
+
+
+def test_the_track_api_refuses_a_period_past_the_retention(client, operator, settings):
+    settings.STREAMCITY_HISTORY_RETENTION_DAYS = 2
+    client.force_login(operator)
+    old = client.get("/api/history/vehicles/V1/track/", {"from": "2020-01-01T08:00:00Z", "to": "2020-01-01T09:00:00Z"})
+    assert old.status_code == 400 and "kept for 2 days" in old.json()["error"]
+    recent = dt.datetime.now(UTC) - dt.timedelta(days=1)
+    ok = client.get("/api/history/vehicles/V1/track/", {"from": (recent - dt.timedelta(hours=1)).isoformat(),
+                                                        "to": recent.isoformat()})
+    assert ok.status_code == 200 and ok.json()["positions"] == []
