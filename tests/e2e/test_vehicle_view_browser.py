@@ -4,7 +4,8 @@ track from the kept positions (as many points as the track API gives for the sam
 period picker changes the track, a bad period gets a message, and the view names the spare that took
 over its block — the simulator's spare of a vehicle is its id + "R", which the page does not know
 (it reads stop events and live states) and this test uses as the truth to check it against. Saves
-vehicle-view.png in test-artifacts/ (the screenshot of docs/img/)."""
+vehicle-view.png (the spare's view) and vehicle-view-breakdown.png in test-artifacts/
+(the screenshots of docs/img/)."""
 
 import datetime as dt
 import json
@@ -30,7 +31,14 @@ def iso(t: dt.datetime) -> str:
 def track_points(page) -> int:
     page.wait_for_function("() => document.getElementById('live-map').dataset.trackPoints !== undefined",
                            timeout=30_000)
-    return int(page.get_attribute("#live-map", "data-track-points"))
+    n = int(page.get_attribute("#live-map", "data-track-points"))
+    if n:  # the whole track in view
+        page.wait_for_timeout(500)
+        fits = page.evaluate("""() => { const t = window.streamcityVehicleTrack;
+                                        return [t.map.getBounds().contains(t.bounds), t.map.getBounds().toBBoxString(),
+                                                t.bounds.toBBoxString(), t.map.getSize()]; }""")
+        assert fits[0], fits
+    return n
 
 
 @pytest.mark.timeout(480)
@@ -71,7 +79,7 @@ def test_vehicle_view_track_period_and_the_spare_after_a_breakdown(procs, tmp_pa
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=chromium_path, args=[*CHROMIUM_ARGS, "--lang=en-GB"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-GB")
             page.goto(f"{url}/accounts/login/?next=/ops/vehicles/{vehicle}/")
@@ -97,7 +105,7 @@ def test_vehicle_view_track_period_and_the_spare_after_a_breakdown(procs, tmp_pa
             assert taken.get_attribute("data-spare") == f"{vehicle}R", taken.inner_text()
             assert re.search(rf"taken over by\s+{re.escape(vehicle)}R from trip \S+ at \d\d:\d\d", taken.inner_text())
             assert page.locator("#trip-load").count() == 1
-            page.screenshot(path=str(IMG / "vehicle-view.png"))
+            page.screenshot(path=str(IMG / "vehicle-view-breakdown.png"))
 
             # the period picker: the 20 minutes around the breakdown (local times of the feed's zone)
             tz = ZoneInfo(page.get_attribute("#track-period", "data-timezone"))
@@ -125,6 +133,16 @@ def test_vehicle_view_track_period_and_the_spare_after_a_breakdown(procs, tmp_pa
             took = page.locator("#took-over-block")
             assert took.get_attribute("data-from") == vehicle
             assert re.search(rf"Took over block \S+ from\s+{re.escape(vehicle)}\b", took.inner_text())
+            # its load over its trip: one bar per stop it left (a few more stops for the docs' picture)
+            for _ in range(30):
+                if int(page.get_attribute("#trip-load", "data-stops") or 0) >= 8:
+                    break
+                page.wait_for_timeout(2000)
+                page.reload()
+            bars = page.locator("#trip-load rect.load-bar").count()
+            assert bars == int(page.get_attribute("#trip-load", "data-stops")) >= 1
+            assert track_points(page) >= 2
+            page.screenshot(path=str(IMG / "vehicle-view.png"))
         finally:
             browser.close()
     assert app.stop() == 0

@@ -66,7 +66,11 @@ export async function drawTrack(map, cfg) {
     .addTo(layer);
   end(pts[0], "start", "#2e7d32");
   end(pts.at(-1), "end", "#c62828");
-  map.fitBounds(layer.getBounds(), { padding: [20, 20], maxZoom: 16 });
+  // the embedded map's opening zoom on the vehicle may still be animating: its end would undo the fit
+  if (map._animatingZoom) await new Promise((resolve) => map.once("zoomend", resolve));
+  map.invalidateSize({ animate: false }); // the column's final width, not the one at the map's creation
+  map.fitBounds(layer.getBounds(), { padding: [20, 20], maxZoom: 16, animate: false });
+  window.streamcityVehicleTrack = { map, layer, bounds: layer.getBounds() };
   status(`Track ${span}: ${pts.length} positions kept, from the green start to the red end `
          + `(dots every 5 min; hover for times).`);
   return layer;
