@@ -4,7 +4,7 @@ track from the kept positions (as many points as the track API gives for the sam
 period picker changes the track, a bad period gets a message, and the view names the spare that took
 over its block — the simulator's spare of a vehicle is its id + "R", which the page does not know
 (it reads stop events and live states) and this test uses as the truth to check it against. Saves
-vehicle-view.png (the spare's view) and vehicle-view-breakdown.png in test-artifacts/
+console-vehicle-spare.png and console-vehicle-breakdown.png in test-artifacts/
 (the screenshots of docs/img/)."""
 
 import datetime as dt
@@ -105,7 +105,7 @@ def test_vehicle_view_track_period_and_the_spare_after_a_breakdown(procs, tmp_pa
             assert taken.get_attribute("data-spare") == f"{vehicle}R", taken.inner_text()
             assert re.search(rf"taken over by\s+{re.escape(vehicle)}R from trip \S+ at \d\d:\d\d", taken.inner_text())
             assert page.locator("#trip-load").count() == 1
-            page.screenshot(path=str(IMG / "vehicle-view-breakdown.png"))
+            page.screenshot(path=str(IMG / "console-vehicle-breakdown.png"))
 
             # the period picker: the 20 minutes around the breakdown (local times of the feed's zone)
             tz = ZoneInfo(page.get_attribute("#track-period", "data-timezone"))
@@ -142,7 +142,7 @@ def test_vehicle_view_track_period_and_the_spare_after_a_breakdown(procs, tmp_pa
             bars = page.locator("#trip-load rect.load-bar").count()
             assert bars == int(page.get_attribute("#trip-load", "data-stops")) >= 1
             assert track_points(page) >= 2
-            page.screenshot(path=str(IMG / "vehicle-view.png"))
+            page.screenshot(path=str(IMG / "console-vehicle-spare.png"))
         finally:
             browser.close()
     assert app.stop() == 0

@@ -69,7 +69,8 @@ export async function drawTrack(map, cfg) {
   // the embedded map's opening zoom on the vehicle may still be animating: its end would undo the fit
   if (map._animatingZoom) await new Promise((resolve) => map.once("zoomend", resolve));
   map.invalidateSize({ animate: false }); // the column's final width, not the one at the map's creation
-  map.fitBounds(layer.getBounds(), { padding: [20, 20], maxZoom: 16, animate: false });
+  map.fitBounds(layer.getBounds(), { paddingTopLeft: [50, 20], paddingBottomRight: [20, 50], maxZoom: 16,
+                                     animate: false }); // clear of the zoom buttons and the legend
   window.streamcityVehicleTrack = { map, layer, bounds: layer.getBounds() };
   status(`Track ${span}: ${pts.length} positions kept, from the green start to the red end `
          + `(dots every 5 min; hover for times).`);
