@@ -19,6 +19,7 @@ import pytest
 
 from .conftest import HttpSession, base_env, free_port, manage, wait_until
 from .test_browser import CHROMIUM_ARGS
+from .test_console_pages import _axe_serious
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
 IMG = Path(__file__).resolve().parents[2] / "test-artifacts"  # copy to docs/img/ by hand when the page changes
@@ -143,6 +144,7 @@ def test_vehicle_view_track_period_and_the_spare_after_a_breakdown(procs, tmp_pa
             assert bars == int(page.get_attribute("#trip-load", "data-stops")) >= 1
             assert track_points(page) >= 2
             page.screenshot(path=str(IMG / "console-vehicle-spare.png"))
+            assert _axe_serious(page) == []  # contrast of the takeover line, the chart, the picker
         finally:
             browser.close()
     assert app.stop() == 0
