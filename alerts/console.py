@@ -194,7 +194,7 @@ def vehicle_view(request, vehicle_id: str):
         start, end = vehicle_history.track_period(request.GET.get("from"), request.GET.get("to"), now=now, tz=tz)
     except vehicle_history.PeriodError as exc:
         period_error = str(exc)
-        start, end = vehicle_history.track_period(None, None, now=now, tz=tz)
+        start, end = vehicle_history.default_start(now, tz), now  # today's (the track API judges it too)
     loads = vehicle_history.trip_loads(vehicle_id, v["trip_id"])
     track = {"url": reverse("alerts:vehicle-track", args=[vehicle_id]), "timezone": tz.key,
              "from": start.isoformat(), "to": end.isoformat()}

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from transit import passenger, selectors
-from transit.models import StopEvent, StopTime, Trip, VehicleState
+from transit.models import StopEvent, StopTime, Trip, VehiclePosition, VehicleState
 
 from .models import Alert
 
@@ -41,6 +41,10 @@ def service_day_start(now: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     return selectors._service_day_start(now.astimezone(tz).date(), tz)
 
 
+def default_start(now: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    return max(service_day_start(now, tz), now - MAX_TRACK)
+
+
 def _local(text: str, what: str, tz: ZoneInfo) -> dt.datetime:
     try:
         value = parse_datetime(text.strip())
@@ -56,8 +60,10 @@ def track_period(from_text: str | None, to_text: str | None, *, now: dt.datetime
     """The period of the track to draw: `from_text`/`to_text` as typed (local times in `tz`, or with an
     offset), by default the service day of `now` up to `now`. At most MAX_TRACK long, from before to,
     and not before the history's retention (positions older are deleted)."""
+    if not from_text and not to_text:
+        return default_start(now, tz), now  # nothing asked: today's (the track API judges the retention)
     end = _local(to_text, "to", tz) if to_text else now
-    start = _local(from_text, "from", tz) if from_text else max(service_day_start(now, tz), end - MAX_TRACK)
+    start = _local(from_text, "from", tz) if from_text else default_start(end, tz)
     if not start < end:
         raise PeriodError("from must be before to")
     if end - start > MAX_TRACK:
@@ -184,9 +190,12 @@ def block_takeovers(vehicle_id: str) -> list[Takeover]:
 
 def blocks_taken_over(vehicle_id: str, *, now: dt.datetime | None = None) -> list[Takeover]:
     """The blocks this vehicle took over after another's breakdown (the other side of block_takeovers):
-    the blocks of the trips it worked in the last day, whose earlier trips' vehicles broke down."""
+    the blocks of the trips it worked in the last 30 hours, whose earlier trips' vehicles broke down."""
     now = now or selectors.twin_now()
-    trips = set(StopEvent.objects.filter(vehicle_id=vehicle_id, trip_start__gte=now - LATER_START)
+    # the trips it worked: from its kept positions (their key starts with the vehicle: an index scan, where
+    # stop events are keyed by trip) and its live state
+    trips = set(VehiclePosition.objects.filter(vehicle_id=vehicle_id, timestamp__gte=now - LATER_START,
+                                               trip_id__isnull=False)
                 .values_list("trip_id", flat=True).distinct())
     trips.update(t for t in VehicleState.objects.filter(vehicle_id=vehicle_id).values_list("trip_id", flat=True) if t)
     blocks = set(Trip.objects.filter(trip_id__in=trips).exclude(block_id__isnull=True).exclude(block_id="")

@@ -11,7 +11,7 @@ from alerts import vehicle_history
 from alerts.models import Alert
 from streamcity.kernel.schemas import LiveVehicle
 from tests.transit.test_passenger import FEED
-from transit.models import StopEvent
+from transit.models import StopEvent, VehiclePosition
 from transit.services import vehicle_states_upsert
 
 pytestmark = pytest.mark.django_db
@@ -78,6 +78,19 @@ def test_the_vehicle_that_worked_the_blocks_later_trips_after_the_breakdown_took
     assert vehicle_history.blocks_taken_over("OLD", now=local("08:45")) == []
 
 
+def test_a_spare_gone_on_to_another_trip_is_found_from_its_kept_positions(city):
+    vehicle_states_upsert(vehicles=[state("V1", "T1", BROKE, status="broken_down"),
+                                    state("SP9", "T2", local("09:10"))])  # now on another route, no block
+    breakdown()
+    call("SP9", "T1b", "08:20", 1, "P1", local("08:21"), 3)
+    VehiclePosition.objects.create(vehicle_id="SP9", timestamp=local("08:22"), trip_id="T1b", latitude=52.37,
+                                   longitude=4.9)
+    [t] = vehicle_history.blocks_taken_over("SP9", now=local("09:10"))
+    assert (t.broken_vehicle_id, t.trip_id) == ("V1", "T1b")
+    VehiclePosition.objects.all().delete()
+    assert vehicle_history.blocks_taken_over("SP9", now=local("09:10")) == []  # nothing says it was on BL1
+
+
 def test_a_spare_only_in_the_live_state_counts_with_its_trips_scheduled_start(city):
     vehicle_states_upsert(vehicles=[state("V1", "T1", BROKE, status="broken_down")])
     breakdown()
@@ -126,7 +139,7 @@ def test_the_track_period_defaults_to_the_service_day_and_refuses_what_it_cannot
     assert start == now - dt.timedelta(days=7)
 
 
-def test_the_vehicle_view_names_the_spare_and_explains_a_bad_period(client, city, operator):
+def test_the_vehicle_view_names_the_spare_and_explains_a_bad_period(client, city, operator, settings):
     vehicle_states_upsert(vehicles=[state("V1", "T1", BROKE, status="broken_down"),
                                     state("SP9", "T1b", local("08:22"))])
     breakdown()
@@ -141,6 +154,9 @@ def test_the_vehicle_view_names_the_spare_and_explains_a_bad_period(client, city
     bad = client.get("/ops/vehicles/V1/", {"from": "2026-11-27T09:00", "to": "2026-11-27T08:00"})
     assert bad.status_code == 400 and "from must be before to" in bad.content.decode()
     assert client.get("/ops/vehicles/V1/", {"from": "garbage"}).status_code == 400
+    settings.STREAMCITY_HISTORY_RETENTION_DAYS = 1  # the twin's day (27 Nov) is older than that
+    assert client.get("/ops/vehicles/V1/").status_code == 200  # the page; its track API says why no track
+    assert "kept for 1 days" in client.get("/ops/vehicles/V1/", {"from": "2026-11-27T08:00"}).content.decode()
 
 
 def test_the_track_api_refuses_a_period_past_the_retention(client, operator, settings):
