@@ -35,10 +35,10 @@ export async function drawTrack(map, cfg) {
   }
   const pts = data.positions.filter((p) => p.latitude != null && p.longitude != null);
   const span = `${clock(t.from, t.timezone)}–${clock(t.to, t.timezone)} (${t.timezone})`;
-  el.dataset.trackPoints = String(pts.length);
   el.dataset.trackFrom = t.from;
   el.dataset.trackTo = t.to;
   if (!pts.length) {
+    el.dataset.trackPoints = "0";
     status(`No position kept for this vehicle ${span}.`);
     return null;
   }
@@ -71,7 +71,8 @@ export async function drawTrack(map, cfg) {
   map.invalidateSize({ animate: false }); // the column's final width, not the one at the map's creation
   map.fitBounds(layer.getBounds(), { paddingTopLeft: [50, 20], paddingBottomRight: [20, 50], maxZoom: 16,
                                      animate: false }); // clear of the zoom buttons and the legend
-  window.streamcityVehicleTrack = { map, layer, bounds: layer.getBounds() };
+  window.streamcityVehicleTrack = { map, layer, bounds: layer.getBounds() }; // for the browser test
+  el.dataset.trackPoints = String(pts.length); // drawn and in view
   status(`Track ${span}: ${pts.length} positions kept, from the green start to the red end `
          + `(dots every 5 min; hover for times).`);
   return layer;
