@@ -10,12 +10,15 @@ them. Nothing polls.
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import msgspec
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db.models import Max, Min
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from transit import passenger, selectors
@@ -24,6 +27,7 @@ from transit.models import Route, Stop, StopTime, Trip, VehicleState
 from transit.timetable import punctuality_setting
 from transit.views import live_map_config
 
+from . import vehicle_history
 from .models import Alert, AlertChange
 from .selectors import alert_payloads
 from .services import is_operator
@@ -175,6 +179,7 @@ def vehicle_trip_view(vehicle_id: str) -> dict | None:
 @require_GET
 @login_required
 def vehicle_view(request, vehicle_id: str):
+    """The vehicle and trip view; `?from=&to=` (local times) the period of the track on its map."""
     _operator_or_404(request)
     data = vehicle_trip_view(vehicle_id)
     if data is None:
@@ -182,9 +187,29 @@ def vehicle_view(request, vehicle_id: str):
     stop = Stop.objects.filter(stop_id=data["vehicle"]["next_stop_id"]).first() if data["vehicle"]["next_stop_id"] \
         else None
     v = data["vehicle"]
+    tz = ZoneInfo(data["timezone"] or settings.TIME_ZONE)
+    now = selectors.twin_now()
+    period_error = None
+    try:
+        start, end = vehicle_history.track_period(request.GET.get("from"), request.GET.get("to"), now=now, tz=tz)
+    except vehicle_history.PeriodError as exc:
+        period_error = str(exc)
+        start, end = vehicle_history.default_start(now, tz), now  # today's (the track API judges it too)
+    loads = vehicle_history.trip_loads(vehicle_id, v["trip_id"])
+    track = {"url": reverse("alerts:vehicle-track", args=[vehicle_id]), "timezone": tz.key,
+             "from": start.isoformat(), "to": end.isoformat()}
     config = {**live_map_config(), "routes": [v["route_id"]] if v["route_id"] else [], "panel": False,
-              "save_state": False, "center": [v["latitude"], v["longitude"]], "zoom": 15}
-    return render(request, "alerts/vehicle_view.html", {"data": data, "config": config, "next_stop": stop})
+              "save_state": False, "center": [v["latitude"], v["longitude"]], "zoom": 15, "track": track}
+    status = 400 if period_error else 200
+    return render(request, "alerts/vehicle_view.html", {
+        "data": data, "config": config, "next_stop": stop, "tz": tz.key,
+        "period": {"from": f"{start.astimezone(tz):%Y-%m-%dT%H:%M}", "to": f"{end.astimezone(tz):%Y-%m-%dT%H:%M}",
+                   "error": period_error, "max_hours": vehicle_history.MAX_TRACK.total_seconds() / 3600,
+                   "asked_from": request.GET.get("from", "")[:40], "asked_to": request.GET.get("to", "")[:40]},
+        "loads": loads, "load_chart": vehicle_history.load_chart(loads),
+        "takeovers": vehicle_history.block_takeovers(vehicle_id),
+        "took_over": vehicle_history.blocks_taken_over(vehicle_id, now=now),
+    }, status=status)
 
 
 @require_GET

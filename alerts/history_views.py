@@ -18,14 +18,16 @@ from django.views.decorators.http import require_GET
 
 from transit.history.kpis import Period, service_kpis
 from transit.history.playback import kept_range, positions_at, track
+from transit.history.retention import retention_cutoff
 from transit.timetable import punctuality_setting
 
+from . import vehicle_history
 from .history import alert_starts, alerts_at, operations
 from .views import _json_refusal, _operator_or_403
 
 KPI_REFRESH_SECONDS = 30
 PLAYBACK_HOURS = 6
-MAX_TRACK = dt.timedelta(days=1)
+MAX_TRACK = vehicle_history.MAX_TRACK
 
 
 class BadRequest(ValueError):
@@ -182,6 +184,8 @@ def vehicle_track(request, vehicle_id: str):
     start = _moment(request.GET["from"], "from") if request.GET.get("from") else end - dt.timedelta(hours=1)
     if not start < end or end - start > MAX_TRACK:
         raise BadRequest("from must be before to, at most a day apart")
+    if end <= retention_cutoff():
+        raise BadRequest(f"to: positions are kept for {settings.STREAMCITY_HISTORY_RETENTION_DAYS:g} days only")
     return JsonResponse({"vehicle_id": vehicle_id, "from": start.isoformat(), "to": end.isoformat(),
                          "positions": track(vehicle_id, start, end)})
 
