@@ -426,8 +426,14 @@ def test_keyboard_only_reaches_a_vehicle_popup_and_its_pages(embedded, browser):
         popup = page.wait_for_selector(f'.sc-popup[data-vehicle-id="{vehicle_id}"]', timeout=10_000)
         link = popup.query_selector('a[href^="/ops/vehicles/"]')
         assert link is not None and popup.query_selector(f'a[href="/routes/{route_id}/"]') is not None
+        # the close button comes on screen once the map has panned to the popup (0.25 s), phone included,
+        # and stays there while the popup follows its vehicle
+        in_view = """() => { const r = document.querySelector('.leaflet-popup-close-button').getBoundingClientRect();
+                             return r.left >= 0 && r.right <= window.innerWidth && r.top >= 0; }"""
+        page.wait_for_function(in_view, timeout=3_000)
+        page.wait_for_timeout(1_500)
         close = page.locator(".leaflet-popup-close-button")
-        box = close.bounding_box()  # the close button stays on screen, phone included
+        box = close.bounding_box()
         assert box and 0 <= box["x"] and box["x"] + box["width"] <= viewport["width"] and 0 <= box["y"], box
         assert box["width"] >= 24 and box["height"] >= 24, box  # a tap target of 24 px
         page.close()

@@ -140,11 +140,21 @@ export function createPopups(ctx) {
     layer.redraw();
   });
 
-  // The popup follows its vehicle.
+  // The popup follows its vehicle. On a phone it also keeps the map panned to it, but never restarts a
+  // pan under way: Leaflet's autoPan stops the running pan first, so asking every frame left the popup
+  // creeping towards the screen a frame's step at a time (its close button stayed a few px off screen).
+  let panning = false;
+  map.on("autopanstart", () => { panning = true; });
+  map.on("moveend", () => { panning = false; });
   (function follow() {
     L.Util.requestAnimFrame(follow);
     const m = layer.selected;
-    if (m && popup.isOpen() && !map._animatingZoom) popup.setLatLng(m.getLatLng());
+    if (!m || !popup.isOpen() || map._animatingZoom) return;
+    const at = m.getLatLng(), was = popup.getLatLng();
+    if (was && at.equals(was)) return;
+    popup.options.autoPan = PHONE.matches && !panning;
+    popup.setLatLng(at);
+    popup.options.autoPan = PHONE.matches;
   })();
 
   function openStop(stop) {
