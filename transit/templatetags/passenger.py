@@ -2,6 +2,7 @@ from django import template
 from django.utils.html import format_html
 
 from transit.colours import badge_colours
+from transit.timetable.punctuality import EARLY, LATE, punctuality_setting
 
 register = template.Library()
 
@@ -20,3 +21,19 @@ def route_badge(route_id, short_name=None, color=None, text_color=None, href=Non
 def minutes_label(minutes):
     """"due" under a minute, "N min" otherwise."""
     return "due" if minutes is None or minutes < 1 else f"{minutes} min"
+
+
+@register.filter
+def deviation_label(delay_seconds):
+    """A deviation as a dispatcher reads it: "11 min late", "2 min early", "on time" (within the punctuality
+    window, the one definition in transit.timetable.punctuality)."""
+    if delay_seconds is None:
+        return "deviation unknown"
+    minutes = round(abs(delay_seconds) / 60)
+    kind = punctuality_setting().classify(delay_seconds)
+    if kind == LATE:
+        return f"{minutes} min late"
+    if kind == EARLY:
+        return f"{minutes} min early"
+    late_or_early = "late" if delay_seconds > 0 else "early"
+    return "on time" if minutes == 0 else f"on time ({minutes} min {late_or_early})"
