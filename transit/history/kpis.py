@@ -30,6 +30,7 @@ tests and the benchmark compare with the roll-up. `route` narrows every table to
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -95,8 +96,12 @@ def _query(sql: str, params: list) -> list[tuple]:
 
 def hour_label(bucket: int) -> str:
     """An hour bucket (hours since the epoch, UTC) as local time, e.g. 2026-12-04T08:00+01:00."""
-    local = dt.datetime.fromtimestamp(bucket * 3600, dt.timezone.utc).astimezone(timezone.get_current_timezone())
-    return local.isoformat(timespec="minutes")
+    return _hour_label(bucket, timezone.get_current_timezone())
+
+
+@functools.lru_cache(maxsize=4096)  # a day's tables repeat its 24 labels on every route's rows
+def _hour_label(bucket: int, tz) -> str:
+    return dt.datetime.fromtimestamp(bucket * 3600, dt.timezone.utc).astimezone(tz).isoformat(timespec="minutes")
 
 
 def _pct(part: float, whole: float) -> float | None:
@@ -136,12 +141,15 @@ def hours(period: Period, source: str = "rollup", *, only: set[str] | None = Non
 
 # -- punctuality -------------------------------------------------------------------------------------------
 
-def on_time(period: Period, source: str = "rollup", route: str | None = None) -> tuple[Table, Table]:
+def on_time(period: Period, source: str = "rollup", route: str | None = None, *,
+            figures: rollup.Hours | None = None) -> tuple[Table, Table]:
     cols = ["departures", "early", "on_time", "late", "on_time_pct", "early_pct", "late_pct"]
     by_hour = Table("on_time_by_route_hour", "On-time performance by route and hour (timepoint departures)",
                     ["route_id", "hour", *cols])
     totals: dict[str, list[int]] = {}
-    for (route, hb), v in sorted(hours(period, source, only={"on_time"}, route=route).items()):
+    if figures is None:
+        figures = hours(period, source, only={"on_time"}, route=route)
+    for (route, hb), v in sorted(figures.items()):
         n, early, late = v[F["departures"]], v[F["early"]], v[F["late"]]
         if not n:
             continue
@@ -177,10 +185,13 @@ def _waits(t: list[float]) -> tuple:
     return _s(ss / ns if ns else None), _s(sh / n if n else None), _s(awt), _s(swt), _s(ewt)
 
 
-def headways(period: Period, source: str = "rollup", route: str | None = None) -> tuple[Table, Table]:
+def headways(period: Period, source: str = "rollup", route: str | None = None, *,
+             figures: rollup.Hours | None = None) -> tuple[Table, Table]:
     # per route and hour: [actual pairs, sum h, sum h², scheduled pairs, sum hs, sum hs²] (seconds)
     sums: dict[tuple[str, int], list[float]] = {}
-    for key, v in hours(period, source, only={"headways"}, route=route).items():
+    if figures is None:
+        figures = hours(period, source, only={"headways"}, route=route)
+    for key, v in figures.items():
         i, j = F["a_pairs"], F["s_pairs"]
         sums[key] = [v[i], v[i + 1] / 1e3, v[i + 2] / 1e6, v[j], v[j + 1] / 1e3, v[j + 2] / 1e6]
     cols = ["pairs", "scheduled_headway_s", "actual_headway_s", "awt_s", "swt_s", "ewt_s"]
@@ -255,13 +266,16 @@ def _aware(t: dt.datetime) -> dt.datetime:
 
 # -- crowding ------------------------------------------------------------------------------------------------
 
-def crowding(period: Period, source: str = "rollup", route: str | None = None) -> tuple[Table, Table]:
+def crowding(period: Period, source: str = "rollup", route: str | None = None, *,
+             figures: rollup.Hours | None = None) -> tuple[Table, Table]:
     names = [name for _, _, name in LOAD_BANDS]
     by_hour = Table("crowding_by_route_hour",
                     "Load factor at timepoint departures and riders left behind by route and hour",
                     ["route_id", "hour", "departures", "mean_load_factor", *names, "trips_full", "left_behind"])
     sums: dict[str, list[float]] = {}
-    for (route, hb), v in sorted(hours(period, source, only={"crowding", "trips_full"}, route=route).items()):
+    if figures is None:
+        figures = hours(period, source, only={"crowding", "trips_full"}, route=route)
+    for (route, hb), v in sorted(figures.items()):
         n, lf_sum, full, left = v[F["loads"]], v[F["load_ppm_sum"]] / 1e6, v[F["trips_full"]], v[F["left_behind"]]
         counts = [v[F[name]] for name in names]
         if not (n or full or left):
@@ -282,8 +296,9 @@ def crowding(period: Period, source: str = "rollup", route: str | None = None) -
 
 def service_kpis(period: Period, now: dt.datetime | None = None, source: str = "rollup",
                  route: str | None = None) -> list[Table]:
-    """Every transit KPI table of `period` (of one route: `route`)."""
-    otp_hour, otp_route = on_time(period, source, route)
-    hw_hour, hw_route = headways(period, source, route)
-    crowd_hour, crowd_route = crowding(period, source, route)
+    """Every transit KPI table of `period` (of one route: `route`); the route hours are read once for all."""
+    figures = hours(period, source, route=route)
+    otp_hour, otp_route = on_time(period, source, route, figures=figures)
+    hw_hour, hw_route = headways(period, source, route, figures=figures)
+    crowd_hour, crowd_route = crowding(period, source, route, figures=figures)
     return [otp_route, otp_hour, hw_route, hw_hour, service(period, now, source, route), crowd_route, crowd_hour]
