@@ -198,6 +198,9 @@ class HistoryBench:
                 "service": lambda: kpis.service(period, now),
                 "crowding": lambda: kpis.crowding(period),
             },
+            "page": {  # what /ops/kpis/ computes: every table at once, the route hours read once
+                "all_tables": lambda: tuple(kpis.service_kpis(period, now)),
+            },
             "rollup_one_route": {
                 "on_time": lambda: kpis.on_time(period, route=route),
                 "headways": lambda: kpis.headways(period, route=route),

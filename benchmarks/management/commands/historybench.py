@@ -40,7 +40,8 @@ class Command(BaseCommand):
         self.stdout.write(f"A day of {o['vehicles']:,} vehicles over {o['day_hours']:g} h: {results['day_gb']} GB "
                           f"(positions {results['positions']['day_bytes'] / 1e9:.2f} GB, stop events "
                           f"{results['stop_events']['day_bytes'] / 1e9:.2f} GB); KPI queries (warm) "
-                          f"{results['kpi_seconds']['rollup']['all_warm']} s in all from the roll-up, "
+                          f"{results['kpi_seconds']['rollup']['all_warm']} s in all from the roll-up (the KPI page's tables at once: "
+                          f"{results['kpi_seconds']['page']['all_warm']} s), "
                           f"{results['kpi_seconds']['raw']['all_warm']} s from the stop events")
         if o["json"]:
             with open(o["json"], "w") as f:
