@@ -14,8 +14,8 @@ import { backoffDelay } from "../transit/map/subscription.js";
 import { alertAction } from "./actions.js";
 import { addGhostLayer } from "./ghostlayer.js";
 import {
-  INK, SYMBOLS, alertItemHtml, alertPlacement, alertTimeText, alertTooltip, flaggedVehicles, inList, legendHtml,
-  onMap, ringStyle, sortAlerts, symbolSvg,
+  INK, SYMBOLS, alertItemHtml, alertPlacement, alertTimeText, alertTooltip, flaggedVehicles, inList, isSnoozed,
+  legendHtml, onMap, opsView, ringStyle, snoozedNoteHtml, symbolSvg,
 } from "./alerts.js";
 
 const RING_REFRESH_MS = 2000; // vehicles arrive after alerts, and move
@@ -37,7 +37,11 @@ window.streamcityOpsMap = function (map) {
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   // alert_key -> {alert, place, symbol (an L.marker, {onCanvas: true, getLatLng()} or null), layers, detached}
   const alerts = new Map();
+  const snoozedEl = document.getElementById("alert-snoozed");
   let retry = 0;
+  let skewMs = 0; // the server's clock minus this browser's (the socket's snapshot): snoozes end on the server's time
+  let wakeTimer = null;
+  const serverNow = () => Date.now() + skewMs;
 
   // -- the symbols on the map ------------------------------------------------------------------
   //
@@ -86,8 +90,11 @@ window.streamcityOpsMap = function (map) {
     return marker;
   }
 
+  // A snoozed alert is not drawn (nor listed) until its snooze runs out (render() sets the timer).
   function draw(a) {
-    const entry = { alert: a, place: alertPlacement(a), symbol: null, layers: [], detached: false };
+    const snoozed = isSnoozed(a, serverNow());
+    const entry = { alert: a, place: snoozed ? null : alertPlacement(a), symbol: null, layers: [], detached: false,
+                    snoozed };
     const place = entry.place;
     if (!place) return entry;
     if (place.area && place.latlng) {
@@ -211,7 +218,7 @@ window.streamcityOpsMap = function (map) {
   function highlightVehicles() {
     const markers = container.streamcityMarkers;
     if (!markers) return;
-    const flagged = flaggedVehicles(Array.from(alerts.values(), (e) => e.alert));
+    const flagged = flaggedVehicles(Array.from(alerts.values()).filter((e) => !e.snoozed).map((e) => e.alert));
     markers.forEach((m, id) => m.setStyle(ringStyle(flagged.get(id))));
   }
 
@@ -260,12 +267,29 @@ window.streamcityOpsMap = function (map) {
   }
 
   function render() {
-    const sorted = sortAlerts(Array.from(alerts.values(), (e) => e.alert).filter(inList));
+    const now = serverNow();
+    const view = opsView(Array.from(alerts.values(), (e) => e.alert), now);
+    const sorted = view.list;
     list.replaceChildren(...sorted.map(item));
+    snoozedEl.innerHTML = snoozedNoteHtml(view.snoozed);
+    snoozedEl.hidden = !view.snoozed;
+    list.dataset.snoozed = String(view.snoozed);
+    // a snooze runs out by itself: its alert comes back (drawn and listed) when it ends
+    clearTimeout(wakeTimer);
+    list.dataset.nextWake = view.wakeMs === null ? "" : String(view.wakeMs);
+    if (view.wakeMs !== null) wakeTimer = setTimeout(wake, view.wakeMs + 50);
     list.dataset.alertCount = String(sorted.length);
     countEl.textContent = String(sorted.length);
     container.dataset.alertSymbols = String(Array.from(alerts.values()).filter((e) => e.symbol).length);
     highlightVehicles();
+  }
+
+  function wake() {
+    const now = serverNow();
+    alerts.forEach((entry, key) => {
+      if (entry.snoozed && !isSnoozed(entry.alert, now)) { undraw(entry); alerts.set(key, draw(entry.alert)); }
+    });
+    render();
   }
 
   // The ages only (a full render would drop a resolution note being typed).
@@ -295,6 +319,7 @@ window.streamcityOpsMap = function (map) {
       if (msg.type === "snapshot") {
         alerts.forEach(undraw);
         alerts.clear();
+        if (Number.isFinite(msg.server_time)) skewMs = msg.server_time - Date.now();
       }
       apply(msg.alerts || []);
     };
