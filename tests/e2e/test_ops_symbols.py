@@ -135,6 +135,18 @@ def test_alert_symbols_follow_their_subject_and_the_legend_lists_them(embedded, 
             )
             assert distance_px(track[-1], fired) > 15, "the symbol stayed where the alert fired"
             assert distance_px(track[0], track[-1]) > 10, "the symbol did not move with its vehicle"
+
+            # the symbol is drawn on the vehicle canvas: hovering it shows its tooltip, a click flashes its
+            # list item (and opens no vehicle popup)
+            box = page.locator("#live-map").bounding_box()
+            at = page.evaluate("(key) => document.getElementById('live-map').streamcityLive.alertPoint(key)", delay_key)
+            page.mouse.move(box["x"] + at["x"] + 13, box["y"] + at["y"] - 13)  # beside the vehicle, up and right
+            tip = page.wait_for_selector(".leaflet-tooltip", timeout=5_000)
+            assert tip.inner_text().startswith("Delay (major): "), tip.inner_text()
+            page.mouse.click(box["x"] + at["x"] + 13, box["y"] + at["y"] - 13)
+            page.wait_for_selector(f'#alert-list li.flash[data-alert-key="{delay_key}"]', timeout=2_000)
+            assert page.locator(".leaflet-popup").count() == 0
+            page.mouse.move(box["x"] + 5, box["y"] + box["height"] - 5)
             ring = page.evaluate(
                 "(key) => document.getElementById('live-map').streamcityAlerts.get(key).layers"
                 ".filter((l) => l instanceof L.CircleMarker && !(l instanceof L.Circle)).map((l) => l.getRadius())",
