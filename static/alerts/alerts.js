@@ -106,6 +106,40 @@ export function ringStyle(kind) {
   return kind ? ALERT_RING : NO_RING;
 }
 
+/**
+ * Whether an alert is snoozed at `nowMs` (the server's clock, ms): its `snoozed_until` (kept on the
+ * server, sent only while it runs) is still ahead. A snooze runs out by itself: nothing clears it.
+ */
+export function isSnoozed(a, nowMs) {
+  const until = a.snoozed_until ? Date.parse(a.snoozed_until) : NaN;
+  return Number.isFinite(until) && until > nowMs;
+}
+
+/**
+ * What /ops/ shows of `alerts` at `nowMs` (the server's clock): {list (the open alerts not snoozed,
+ * in the list's order), snoozed (how many open alerts are snoozed: hidden from the list and the map),
+ * wakeMs (ms until the next of those snoozes runs out and its alert comes back, or null)}.
+ */
+export function opsView(alerts, nowMs) {
+  const list = [];
+  let snoozed = 0, wake = null;
+  for (const a of alerts) {
+    if (!inList(a) && !onMap(a)) continue;
+    if (isSnoozed(a, nowMs)) {
+      if (inList(a)) snoozed += 1;
+      const until = Date.parse(a.snoozed_until);
+      if (wake === null || until < wake) wake = until;
+    } else if (inList(a)) list.push(a);
+  }
+  return { list: sortAlerts(list), snoozed, wakeMs: wake === null ? null : wake - nowMs };
+}
+
+/** The note under the list: "N snoozed", linked to the shift page's snoozed alerts; "" when none is. */
+export function snoozedNoteHtml(n) {
+  if (!n) return "";
+  return '<a href="/ops/alerts/?state=snoozed">' + n + " snoozed</a>";
+}
+
 /** The list's order: most severe first, then the most recently detected. */
 export function sortAlerts(alerts) {
   return Array.from(alerts).sort((x, y) => y.severity - x.severity || (y.detected_at > x.detected_at ? 1 : -1));

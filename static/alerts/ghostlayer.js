@@ -5,6 +5,7 @@
 // ghosts are recomputed every MOVE_MS with the map's clock and its live vehicles (ghostmap.js), so a
 // ghost moves along its route and disappears as soon as a vehicle on the map works its trip.
 // A toggle ("Ghost buses") sits in the map's top left; ghosts=off in the URL starts with it off.
+// Each ghost is in the tab order (a button named "Ghost bus, route …"), Enter opens its popup.
 // Hooks for tests: container.dataset.ghosts (the number drawn), container.streamcityGhosts
 // (Map trip_id -> {ghost, marker}), #ghost-toggle.
 
@@ -27,6 +28,28 @@ function popupHtml(g) {
     "<div>Scheduled here now: " + where + "</div>" +
     "<div>Scheduled start " + esc(clockTime(g.start * 1000, g.timezone)) + "</div>" +
     '<div><a href="/ops/routes/' + encodeURIComponent(r.route_id) + '/">Route ladder</a></div></div>';
+}
+
+/** A ghost marker's accessible name: what its tooltip says, in words. */
+export function accessibleName(g) {
+  return "Ghost bus, route " + (g.route.short_name || g.route.route_id) + (g.headsign ? " to " + g.headsign : "") +
+    ", trip " + g.trip_id + ": no vehicle works it";
+}
+
+// Keyboard access: the marker's SVG path is in the tab order, a button with a name; Enter or Space
+// opens its popup (a vehicle on the canvas is reached by the map's search, a ghost has no vehicle).
+function focusable(marker, g) {
+  const el = marker._path; // Leaflet's SVG renderer: the marker's <path>
+  if (!el) return;
+  el.setAttribute("tabindex", "0");
+  el.setAttribute("role", "button");
+  el.setAttribute("aria-label", accessibleName(g));
+  el.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter" && e.key !== " ") return;
+    e.preventDefault();
+    e.stopPropagation(); // not the map's keyboard panning
+    marker.openPopup();
+  });
 }
 
 /** Adds the ghost layer to the operations map. options: {url, min_zoom} (live-map-config's dispatcher.ghosts). */
@@ -63,6 +86,7 @@ export function addGhostLayer(map, live, options) {
       if (had) {
         had.ghost = g;
         had.marker.setLatLng(g.latlng);
+        if (had.marker._path) had.marker._path.setAttribute("aria-label", accessibleName(g));
         if (had.marker.isPopupOpen()) had.marker.setPopupContent(popupHtml(g));
         continue;
       }
@@ -73,6 +97,7 @@ export function addGhostLayer(map, live, options) {
       marker.bindTooltip("ghost " + (g.route.short_name || g.route.route_id) + " · no vehicle");
       marker.bindPopup(() => popupHtml(drawn.get(g.trip_id) ? drawn.get(g.trip_id).ghost : g));
       marker.addTo(group);
+      focusable(marker, g);
       drawn.set(g.trip_id, { ghost: g, marker });
     }
     drawn.forEach((entry, trip) => {

@@ -14,8 +14,8 @@ import { backoffDelay } from "../transit/map/subscription.js";
 import { alertAction } from "./actions.js";
 import { addGhostLayer } from "./ghostlayer.js";
 import {
-  INK, SYMBOLS, alertItemHtml, alertPlacement, alertTimeText, alertTooltip, flaggedVehicles, inList, legendHtml,
-  onMap, ringStyle, sortAlerts, symbolSvg,
+  INK, SYMBOLS, alertItemHtml, alertPlacement, alertTimeText, alertTooltip, flaggedVehicles, inList, isSnoozed,
+  legendHtml, onMap, opsView, ringStyle, snoozedNoteHtml, symbolSvg,
 } from "./alerts.js";
 
 const RING_REFRESH_MS = 2000; // vehicles arrive after alerts, and move
@@ -35,10 +35,23 @@ window.streamcityOpsMap = function (map) {
   const countEl = document.getElementById("alert-count");
   const connEl = document.getElementById("ops-connection");
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
-  const alerts = new Map(); // alert_key -> {alert, place, symbol (L.marker or null), layers, detached}
+  // alert_key -> {alert, place, symbol (an L.marker, {onCanvas: true, getLatLng()} or null), layers, detached}
+  const alerts = new Map();
+  const snoozedEl = document.getElementById("alert-snoozed");
   let retry = 0;
+  let skewMs = 0; // the server's clock minus this browser's (the socket's snapshot): snoozes end on the server's time
+  let wakeTimer = null;
+  const serverNow = () => Date.now() + skewMs;
 
   // -- the symbols on the map ------------------------------------------------------------------
+  //
+  // A vehicle's alert symbol is drawn on the vehicle canvas (vehicles.js setOverlay), beside the
+  // vehicle in the same draw, from the same SVG rasterised once per symbol, severity and pixel
+  // ratio: one DOM marker per symbol moved every frame cost a composited layer each, and from ~150
+  // open vehicle alerts on 2,000 vehicles /ops/ dropped frames. Its tooltip and click (the list
+  // item flashes) are hit-tested here; keyboard users reach each alert through the list. Every other
+  // symbol, and a vehicle's while the vehicle is not on the map (dashed, where it was reported),
+  // stays an L.marker.
 
   function icon(place, detached) {
     const s = place.size, dx = place.vehicle_id ? BESIDE_PX : 0;
@@ -48,13 +61,40 @@ window.streamcityOpsMap = function (map) {
     });
   }
 
-  function vehicleLatLng(id) {
-    const m = container.streamcityMarkers && container.streamcityMarkers.get(id);
-    return m ? m.getLatLng() : null;
+  function vehicleMarker(id) {
+    return container.streamcityMarkers ? container.streamcityMarkers.get(id) : null;
   }
 
+  function flash(a) {
+    const li = list.querySelector('li[data-alert-key="' + CSS.escape(a.alert_key) + '"]');
+    if (li) { li.scrollIntoView({ block: "nearest" }); li.classList.add("flash"); }
+    setTimeout(() => li && li.classList.remove("flash"), 1200);
+  }
+
+  // The symbol of an alert drawn on the vehicle canvas: where its vehicle is now.
+  function canvasSymbol(entry) {
+    return {
+      onCanvas: true,
+      getLatLng() {
+        const m = vehicleMarker(entry.place.vehicle_id);
+        return m ? m.getLatLng() : L.latLng(entry.place.latlng);
+      },
+    };
+  }
+
+  function domSymbol(a, place, pos, detached) {
+    const marker = L.marker(pos, { icon: icon(place, detached), keyboard: false,
+                                   zIndexOffset: SEVERITY_Z[place.severity] || 0 });
+    marker.bindTooltip(alertTooltip(a));
+    marker.on("click", () => flash(a));
+    return marker;
+  }
+
+  // A snoozed alert is not drawn (nor listed) until its snooze runs out (render() sets the timer).
   function draw(a) {
-    const entry = { alert: a, place: alertPlacement(a), symbol: null, layers: [], detached: false };
+    const snoozed = isSnoozed(a, serverNow());
+    const entry = { alert: a, place: snoozed ? null : alertPlacement(a), symbol: null, layers: [], detached: false,
+                    snoozed };
     const place = entry.place;
     if (!place) return entry;
     if (place.area && place.latlng) {
@@ -65,18 +105,12 @@ window.streamcityOpsMap = function (map) {
       entry.layers.push(L.circleMarker(place.latlng, { radius: place.ring.px, color: INK, weight: 2,
                                                        fillColor: "#fff", fillOpacity: 0.25, interactive: false }));
     }
-    const at = place.vehicle_id ? vehicleLatLng(place.vehicle_id) : null;
-    entry.detached = !!place.vehicle_id && !at;
-    const pos = at || place.latlng;
-    if (pos) {
-      entry.symbol = L.marker(pos, { icon: icon(place, entry.detached), keyboard: false,
-                                     zIndexOffset: SEVERITY_Z[place.severity] || 0 });
-      entry.symbol.bindTooltip(alertTooltip(a));
-      entry.symbol.on("click", () => {
-        const li = list.querySelector('li[data-alert-key="' + CSS.escape(a.alert_key) + '"]');
-        if (li) { li.scrollIntoView({ block: "nearest" }); li.classList.add("flash"); }
-        setTimeout(() => li && li.classList.remove("flash"), 1200);
-      });
+    if (place.vehicle_id && vehicleMarker(place.vehicle_id)) {
+      entry.symbol = canvasSymbol(entry);
+      live.layer.redraw();
+    } else if (place.latlng) {
+      entry.detached = !!place.vehicle_id;
+      entry.symbol = domSymbol(a, place, place.latlng, entry.detached);
       entry.layers.push(entry.symbol);
     }
     entry.layers.forEach((l) => l.addTo(map));
@@ -85,34 +119,106 @@ window.streamcityOpsMap = function (map) {
 
   function undraw(entry) {
     entry.layers.forEach((l) => map.removeLayer(l));
+    if (entry.symbol && entry.symbol.onCanvas) live.layer.redraw();
   }
 
-  // Every animation frame: the symbols of vehicle alerts to where their vehicles are drawn now.
+  // Every animation frame (a Map lookup per vehicle alert): a symbol goes onto the canvas when its
+  // vehicle comes onto the map, and back to a dashed marker where it was reported when it leaves.
   function follow() {
     alerts.forEach((entry) => {
       const place = entry.place;
       if (!place || !place.vehicle_id) return;
-      const at = vehicleLatLng(place.vehicle_id);
-      if (!entry.symbol) {
-        if (at) { entry.symbol = draw(entry.alert).symbol; entry.layers = entry.symbol ? [entry.symbol] : []; }
-        return;
-      }
-      if (at) {
-        if (entry.detached) { entry.detached = false; entry.symbol.setIcon(icon(place, false)); }
-        entry.symbol.setLatLng(at);
-      } else if (!entry.detached && place.latlng) {
-        entry.detached = true;
-        entry.symbol.setIcon(icon(place, true));
-        entry.symbol.setLatLng(place.latlng);
-      }
+      const onMap_ = !!vehicleMarker(place.vehicle_id);
+      if (onMap_ === !!(entry.symbol && entry.symbol.onCanvas)) return;
+      undraw(entry);
+      alerts.set(entry.alert.alert_key, draw(entry.alert));
     });
     L.Util.requestAnimFrame(follow);
   }
 
+  // The canvas symbols: one sprite per symbol, severity and pixel ratio, from the symbol's SVG.
+  const sprites = new Map();
+  function spriteOf(place, dpr) {
+    const key = place.symbol + "|" + place.severity + "|" + dpr;
+    let sp = sprites.get(key);
+    if (sp) return sp;
+    const s = place.size, c = document.createElement("canvas");
+    c.width = c.height = Math.ceil(s * dpr);
+    sp = { canvas: c, size: s, ready: false };
+    sprites.set(key, sp);
+    const img = new Image();
+    img.onload = () => {
+      c.getContext("2d").drawImage(img, 0, 0, c.width, c.height);
+      sp.ready = true;
+      live.layer.redraw();
+    };
+    img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(symbolSvg(place.symbol, place.severity));
+    return sp;
+  }
+
+  let drawnSymbols = []; // [{entry, x, y (layer pixels of the symbol's centre), r}] in drawing order
+  function drawSymbols(ctx, dpr) {
+    const out = [];
+    alerts.forEach((entry) => {
+      if (!entry.symbol || !entry.symbol.onCanvas) return;
+      const m = vehicleMarker(entry.place.vehicle_id);
+      if (!m || !(m.cell >= 0)) return; // not drawn (off the canvas)
+      out.push({ entry, m, z: m.cy + (SEVERITY_Z[entry.place.severity] || 0) });
+    });
+    out.sort((p, q) => p.z - q.z); // as markers stack: lower on the map and more severe on top
+    drawnSymbols = out.map(({ entry, m }) => {
+      const sp = spriteOf(entry.place, dpr), r = sp.size / 2;
+      if (sp.ready) {
+        ctx.drawImage(sp.canvas, Math.round((m.cx + BESIDE_PX - r) * dpr), Math.round((m.cy - BESIDE_PX - r) * dpr));
+      }
+      return { entry, x: m.lx + BESIDE_PX, y: m.ly - BESIDE_PX, r };
+    });
+  }
+  live.layer.setOverlay(drawSymbols);
+
+  // The topmost canvas symbol under a container point, or null.
+  function symbolAt(containerPoint) {
+    const p = map.containerPointToLayerPoint(containerPoint);
+    for (let i = drawnSymbols.length - 1; i >= 0; i--) {
+      const d = drawnSymbols[i];
+      if (Math.abs(p.x - d.x) <= d.r && Math.abs(p.y - d.y) <= d.r) return d.entry;
+    }
+    return null;
+  }
+
+  // A click on a canvas symbol is the symbol's (its list item flashes), not the vehicle's under it:
+  // taken before Leaflet's own click handling (capture), unless the map was being dragged.
+  container.addEventListener("click", (e) => {
+    if (map.dragging && map.dragging.moved()) return;
+    const hit = symbolAt(map.mouseEventToContainerPoint(e));
+    if (!hit) return;
+    e.stopPropagation();
+    flash(hit.alert);
+  }, true);
+
+  const tip = L.tooltip({ direction: "top", offset: [0, -8] });
+  let tipFor = null, hoverPending = false;
+  map.on("mousemove", (e) => {
+    if (hoverPending) return;
+    hoverPending = true;
+    L.Util.requestAnimFrame(() => {
+      hoverPending = false;
+      const hit = symbolAt(e.containerPoint);
+      container.classList.toggle("sc-alert-hover", !!hit);
+      if (hit === tipFor) return;
+      tipFor = hit;
+      if (!hit) { map.closeTooltip(tip); return; }
+      const d = drawnSymbols.find((x) => x.entry === hit);
+      tip.setContent(alertTooltip(hit.alert));
+      map.openTooltip(tip, map.layerPointToLatLng([d.x, d.y - d.r]));
+    });
+  });
+  map.on("mouseout", () => { tipFor = null; map.closeTooltip(tip); container.classList.remove("sc-alert-hover"); });
+
   function highlightVehicles() {
     const markers = container.streamcityMarkers;
     if (!markers) return;
-    const flagged = flaggedVehicles(Array.from(alerts.values(), (e) => e.alert));
+    const flagged = flaggedVehicles(Array.from(alerts.values()).filter((e) => !e.snoozed).map((e) => e.alert));
     markers.forEach((m, id) => m.setStyle(ringStyle(flagged.get(id))));
   }
 
@@ -161,12 +267,29 @@ window.streamcityOpsMap = function (map) {
   }
 
   function render() {
-    const sorted = sortAlerts(Array.from(alerts.values(), (e) => e.alert).filter(inList));
+    const now = serverNow();
+    const view = opsView(Array.from(alerts.values(), (e) => e.alert), now);
+    const sorted = view.list;
     list.replaceChildren(...sorted.map(item));
+    snoozedEl.innerHTML = snoozedNoteHtml(view.snoozed);
+    snoozedEl.hidden = !view.snoozed;
+    list.dataset.snoozed = String(view.snoozed);
+    // a snooze runs out by itself: its alert comes back (drawn and listed) when it ends
+    clearTimeout(wakeTimer);
+    list.dataset.nextWake = view.wakeMs === null ? "" : String(view.wakeMs);
+    if (view.wakeMs !== null) wakeTimer = setTimeout(wake, view.wakeMs + 50);
     list.dataset.alertCount = String(sorted.length);
     countEl.textContent = String(sorted.length);
     container.dataset.alertSymbols = String(Array.from(alerts.values()).filter((e) => e.symbol).length);
     highlightVehicles();
+  }
+
+  function wake() {
+    const now = serverNow();
+    alerts.forEach((entry, key) => {
+      if (entry.snoozed && !isSnoozed(entry.alert, now)) { undraw(entry); alerts.set(key, draw(entry.alert)); }
+    });
+    render();
   }
 
   // The ages only (a full render would drop a resolution note being typed).
@@ -196,6 +319,7 @@ window.streamcityOpsMap = function (map) {
       if (msg.type === "snapshot") {
         alerts.forEach(undraw);
         alerts.clear();
+        if (Number.isFinite(msg.server_time)) skewMs = msg.server_time - Date.now();
       }
       apply(msg.alerts || []);
     };
@@ -210,7 +334,11 @@ window.streamcityOpsMap = function (map) {
 
   live.alertPoint = (key) => {
     const entry = alerts.get(key);
-    return entry && entry.symbol ? map.latLngToContainerPoint(entry.symbol.getLatLng()) : null;
+    if (!entry || !entry.symbol) return null;
+    const m = entry.symbol.onCanvas && vehicleMarker(entry.place.vehicle_id);
+    // a symbol on the canvas: at its vehicle as last drawn (the symbol is drawn BESIDE_PX up and right of it)
+    if (m && m.cell >= 0) return map.layerPointToContainerPoint([m.lx, m.ly]);
+    return map.latLngToContainerPoint(entry.symbol.getLatLng());
   };
   live.alertSymbols = Object.keys(SYMBOLS);
   container.streamcityAlerts = alerts;

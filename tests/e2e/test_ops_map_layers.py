@@ -1,7 +1,7 @@
 """The dispatcher's layers of the operations map (/ops/, issue 20) in Chromium: route numbers drawn on the
 vehicles from zoom 15 (checked in the canvas's pixels), the crowding colour mode (a vehicle's pixels in
 its load band's colour, the mode kept in the URL), and the ghost-bus layer (a hollow marker with its
-popup once a trip's vehicle is withdrawn). The passenger map has none of them."""
+popup once a trip's vehicle is withdrawn, reached by keyboard). The passenger map has none of them."""
 
 from __future__ import annotations
 
@@ -230,8 +230,15 @@ def test_the_ghost_layer_shows_a_trip_whose_vehicle_was_withdrawn(procs, tmp_pat
 
     assert distance_m(where["latitude"], where["longitude"], *ghost["latlng"]) < 2000, ghost
     assert page.locator("#ghost-toggle").is_checked()
-    page.evaluate("(t) => { document.getElementById('live-map').streamcityGhosts.get(t).marker.openPopup(); }",
-                  withdrawn["trip_id"])
+    # reached by keyboard: a button named for its route and trip, Enter opens its popup
+    marker = page.locator(f'path.sc-ghost[aria-label*="trip {withdrawn["trip_id"]}:"]')
+    assert marker.count() == 1
+    assert marker.get_attribute("tabindex") == "0" and marker.get_attribute("role") == "button"
+    name = marker.get_attribute("aria-label")
+    assert name.startswith("Ghost bus, route ") and "no vehicle" in name, name
+    marker.focus()
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == name
+    page.keyboard.press("Enter")
     popup = page.locator(f'.sc-ghost-popup[data-trip="{withdrawn["trip_id"]}"]')
     text = popup.inner_text()
     assert "Ghost bus" in text and "No vehicle" in text and withdrawn["trip_id"] in text, text

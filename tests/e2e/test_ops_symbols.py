@@ -1,7 +1,8 @@
 """The operations map's alert symbols in Chromium: a vehicle's alert symbol moves with the vehicle,
 a surge is a ring the size of a stop at its station, an incident stays drawn while it is active
 after its alert is resolved, the legend lists every symbol, and an alert row shows when the alert
-began (local time of the feed) and how old it is, its severity in words."""
+began (local time of the feed) and how old it is, its severity in words. A snoozed alert leaves the list
+and the map until its snooze runs out."""
 
 import datetime as dt
 import json
@@ -28,6 +29,16 @@ types = {"delay": DelayAlert, "surge": SurgeAlert, "incident": TrafficIncident}
 events = [msgspec.convert(e, types[e.pop("type_")]) for e in json.loads(os.environ["ALERTS"])]
 alerts_apply_detections(detections=[detection_from_event(e) for e in events])
 """
+
+# Snoozes an alert for a minute as the shift page does (a CSRF-protected POST); returns the changed alert.
+SNOOZE = """async (key) => {
+  const a = document.getElementById('live-map').streamcityAlerts.get(key).alert;
+  const r = await fetch('/api/alerts/' + a.id + '/snooze/', {method: 'POST', credentials: 'same-origin',
+    body: new URLSearchParams({minutes: '1'}),
+    headers: {'X-CSRFToken': document.querySelector('meta[name="csrf-token"]').content}});
+  if (!r.ok) throw new Error('snooze: ' + r.status + ' ' + await r.text());
+  return (await r.json()).alert;
+}"""
 
 SYMBOL_KEYS = ["breakdown", "delay", "bunching", "gap", "silent", "surge", "incident", "service"]
 
@@ -124,6 +135,18 @@ def test_alert_symbols_follow_their_subject_and_the_legend_lists_them(embedded, 
             )
             assert distance_px(track[-1], fired) > 15, "the symbol stayed where the alert fired"
             assert distance_px(track[0], track[-1]) > 10, "the symbol did not move with its vehicle"
+
+            # the symbol is drawn on the vehicle canvas: hovering it shows its tooltip, a click flashes its
+            # list item (and opens no vehicle popup)
+            box = page.locator("#live-map").bounding_box()
+            at = page.evaluate("(key) => document.getElementById('live-map').streamcityLive.alertPoint(key)", delay_key)
+            page.mouse.move(box["x"] + at["x"] + 13, box["y"] + at["y"] - 13)  # beside the vehicle, up and right
+            tip = page.wait_for_selector(".leaflet-tooltip", timeout=5_000)
+            assert tip.inner_text().startswith("Delay (major): "), tip.inner_text()
+            page.mouse.click(box["x"] + at["x"] + 13, box["y"] + at["y"] - 13)
+            page.wait_for_selector(f'#alert-list li.flash[data-alert-key="{delay_key}"]', timeout=2_000)
+            assert page.locator(".leaflet-popup").count() == 0
+            page.mouse.move(box["x"] + 5, box["y"] + box["height"] - 5)
             ring = page.evaluate(
                 "(key) => document.getElementById('live-map').streamcityAlerts.get(key).layers"
                 ".filter((l) => l instanceof L.CircleMarker && !(l instanceof L.Circle)).map((l) => l.getRadius())",
@@ -131,6 +154,22 @@ def test_alert_symbols_follow_their_subject_and_the_legend_lists_them(embedded, 
             )
             assert ring == [18], ring  # a surge: a ring of 18 px at the station, at any zoom
             page.screenshot(path=str(ARTIFACTS / "ops-map.png"))
+
+            # snoozed (on the server, for a minute): out of the list and off the map, counted in a note that
+            # links to the shift page's snoozed alerts; it comes back by itself when the snooze runs out (below)
+            snoozed = page.evaluate(SNOOZE, surge_key)
+            assert snoozed["snoozed_until"], snoozed
+            page.wait_for_selector(f'#alert-list li[data-alert-key="{surge_key}"]', state="detached")
+            note = page.locator("#alert-snoozed a")
+            assert note.inner_text() == "1 snoozed"
+            assert note.get_attribute("href") == "/ops/alerts/?state=snoozed"
+            hidden = page.evaluate(
+                "(key) => { const e = document.getElementById('live-map').streamcityAlerts.get(key);"
+                " return [e.snoozed, e.layers.length, e.symbol]; }", surge_key,
+            )
+            assert hidden == [True, 0, None], hidden
+            wake_ms = int(page.eval_on_selector("#alert-list", "el => el.dataset.nextWake"))
+            assert 0 < wake_ms <= 60_000, wake_ms
 
             # the vehicle filtered off the map: its symbol, dashed, where the alert last placed it
             other = "rail" if v["vehicle_type"] != "rail" else "bus"
@@ -156,6 +195,13 @@ def test_alert_symbols_follow_their_subject_and_the_legend_lists_them(embedded, 
                 " return e && e.alert.status + ':' + e.layers.length; }", closure,
             )
             assert drawn == "resolved:2"  # its area and its symbol
+
+            # the snooze has run out: the surge is listed and drawn again, without a reload
+            page.wait_for_selector(f'#alert-list li[data-alert-key="{surge_key}"]', timeout=75_000)
+            assert page.locator("#alert-snoozed").is_hidden()
+            assert page.evaluate(
+                "(key) => document.getElementById('live-map').streamcityAlerts.get(key).layers.length", surge_key
+            ) == 2  # its ring and its badge
             assert errors == []
         finally:
             browser.close()

@@ -4,8 +4,8 @@ import { test } from "node:test";
 
 import {
   ALERT_RING, NO_RING, SEVERITY_SIZES, SURGE_RING_PX, SYMBOLS, alertItemHtml, alertPlacement, alertTimeText,
-  alertTooltip, flaggedVehicles, inList, legendHtml, onMap, ringStyle, severityOf, severityWord, sortAlerts,
-  symbolKey, symbolSvg,
+  alertTooltip, flaggedVehicles, inList, isSnoozed, legendHtml, onMap, opsView, ringStyle, severityOf, severityWord,
+  snoozedNoteHtml, sortAlerts, symbolKey, symbolSvg,
 } from "../../static/alerts/alerts.js";
 import { PALETTE } from "../../static/transit/map/format.js";
 
@@ -126,4 +126,36 @@ test("an alert on a route links to its ladder, one click away", () => {
               admin_url: "/admin/alerts/alert/8/change/" };
   assert.ok(alertItemHtml(a).includes('<a href="/ops/routes/B%2012%2Fx/">ladder</a>'));
   assert.ok(!alertItemHtml({ ...a, route_id: null }).includes("/ops/routes/"));
+});
+
+test("a snoozed alert leaves the list and the map until its snooze runs out; the note counts them", () => {
+  const now = Date.parse("2026-12-04T12:00:00Z");
+  const at = (min) => new Date(now + min * 60000).toISOString();
+  const alerts = [
+    { alert_key: "a", kind: "delay", vehicle_id: "v1", severity: 3, status: "new", detected_at: at(-5) },
+    { alert_key: "b", kind: "delay", vehicle_id: "v2", severity: 4, status: "acknowledged", detected_at: at(-9),
+      snoozed_until: at(30), snoozed_by: "operator" },
+    { alert_key: "c", kind: "gap", severity: 2, status: "new", detected_at: at(-2), snoozed_until: at(10),
+      latitude: 52.37, longitude: 4.9 },
+    { alert_key: "d", kind: "delay", vehicle_id: "v3", severity: 5, status: "new", detected_at: at(-20),
+      snoozed_until: at(-1) }, // ran out a minute ago: back
+    { alert_key: "e", kind: "delay", vehicle_id: "v4", severity: 5, status: "resolved", detected_at: at(-20),
+      snoozed_until: at(60) }, // closed: neither listed nor counted
+  ];
+  assert.equal(isSnoozed(alerts[1], now), true);
+  assert.equal(isSnoozed(alerts[3], now), false);
+  assert.equal(isSnoozed(alerts[0], now), false);
+  assert.equal(isSnoozed({ snoozed_until: "not a time" }, now), false);
+  const view = opsView(alerts, now);
+  assert.deepEqual(view.list.map((a) => a.alert_key), ["d", "a"]);
+  assert.equal(view.snoozed, 2);
+  assert.equal(view.wakeMs, 10 * 60000, "the next snooze to run out: c's, in 10 min");
+  // ten minutes on, c is back; b still snoozed
+  const later = opsView(alerts, now + 10 * 60000 + 1);
+  assert.deepEqual(later.list.map((a) => a.alert_key), ["d", "a", "c"]);
+  assert.equal(later.snoozed, 1);
+  assert.equal(later.wakeMs, 20 * 60000 - 1);
+  assert.equal(opsView(alerts, now + 31 * 60000).wakeMs, null);
+  assert.equal(snoozedNoteHtml(0), "");
+  assert.equal(snoozedNoteHtml(2), '<a href="/ops/alerts/?state=snoozed">2 snoozed</a>');
 });

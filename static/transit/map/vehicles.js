@@ -37,6 +37,13 @@ function layerClass() {
       this.labelsMinZoom = null; // labels from this zoom on; null: never
       this.labelsDrawn = 0; // labels drawn by the last draw (a hook for tests and the benchmark)
       this.labelsSkipped = 0; // and left out as they would have overlapped another
+      this.overlay = null; // (ctx, dpr) -> draws over the vehicles after each draw (/ops/: alert symbols)
+    },
+
+    /** Something drawn over the vehicles after each draw, `draw(ctx, dpr)` (null: nothing); draws again. */
+    setOverlay(draw) {
+      this.overlay = draw;
+      this._dirty = true;
     },
 
     /** Route numbers on the vehicles from zoom `minZoom` on (null: none), the text from `labelOf(marker)`. */
@@ -213,6 +220,10 @@ function layerClass() {
         ctx.lineWidth = 3;
         ctx.strokeStyle = "rgba(29,39,51,0.85)";
         ctx.stroke();
+      }
+      if (this.overlay) {
+        ctx.setTransform(1, 0, 0, 1, 0, 0);
+        this.overlay(ctx, dpr);
       }
       return moving;
     },
