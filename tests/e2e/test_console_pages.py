@@ -374,13 +374,17 @@ def test_shift_alerts_merge_an_episode_snooze_hides_and_brings_back(procs, tmp_p
     other.screenshot(path=str(DOCS_IMG / "console-shift-snoozed.png"))
     other.select_option("#f-state", "open")
 
-    page.reload()  # the snooze is the server's: a reload keeps it
+    # the snooze is the server's: a fresh page keeps it; the address sets the filter (the link of the
+    # operations map's "N snoozed" note), and the filter chosen goes back into the address
+    page.goto(app.url + "/ops/alerts/?state=snoozed")
     page.wait_for_function("() => document.getElementById('ops-connection').textContent === 'alerts live'",
                            timeout=20_000)
-    _board(page, 2)
-    page.select_option("#f-state", "snoozed")
+    assert page.locator("#f-state").input_value() == "snoozed"
+    _board(page, 3)  # the one snoozed episode: three gap alerts
     assert page.locator('li.episode[data-kind="gap"]').count() == 1
     page.select_option("#f-state", "open")
+    _board(page, 2)
+    assert "state=" not in page.url
     page.clock.fast_forward("16:00")  # the snooze runs out on this page's clock: the episode is back, unasked
     _board(page, 5)
     _board(other, 2)  # where the real clock has not reached the end, it is still snoozed

@@ -47,14 +47,15 @@ function render() {
   const now = serverNow();
   const snoozes = serverSnoozes(alerts.values());
   const all = episodes(Array.from(alerts.values()));
-  const kept = filterEpisodes(all, filters(), snoozes, now);
-  const groups = byRoute(kept);
   const routeSelect = form.elements.route;
-  const routes = Array.from(new Set(all.map((e) => e.route_id).filter(Boolean))).sort();
-  const current = routeSelect.value;
+  const routes = Array.from(new Set(all.map((e) => e.route_id).concat(wantedRoute ? [wantedRoute] : [])
+    .filter(Boolean))).sort();
+  const current = wantedRoute || routeSelect.value;
   routeSelect.replaceChildren(new Option("any route", ""), new Option("no route", "-"),
     ...routes.map((r) => new Option(r, r)));
   routeSelect.value = current;
+  const kept = filterEpisodes(all, filters(), snoozes, now);
+  const groups = byRoute(kept);
   shown = [];
   const focusedKey = document.activeElement && document.activeElement.dataset
     ? document.activeElement.dataset.episode : null;
@@ -163,7 +164,22 @@ board.addEventListener("keydown", (e) => {
   if (f) { e.preventDefault(); f(); }
 });
 
-form.addEventListener("change", render);
+// The filters are in the address (?kind=&route=&state=), so a link (the operations map's "N snoozed")
+// or a bookmark opens the board filtered, and a reload keeps it.
+const asked = new URLSearchParams(location.search);
+for (const k of ["kind", "state"]) {
+  const v = asked.get(k);
+  if (v && Array.from(form.elements[k].options).some((o) => o.value === v)) form.elements[k].value = v;
+}
+let wantedRoute = asked.get("route") || ""; // its option appears with the alerts
+function keepInAddress() {
+  const f = filters(), q = new URLSearchParams();
+  if (f.kind) q.set("kind", f.kind);
+  if (f.route) q.set("route", f.route);
+  if (f.state !== "open") q.set("state", f.state);
+  history.replaceState(null, "", location.pathname + (q.toString() ? "?" + q : ""));
+}
+form.addEventListener("change", () => { wantedRoute = ""; keepInAddress(); render(); });
 form.addEventListener("submit", (e) => { e.preventDefault(); render(); });
 
 function apply(changed) {
