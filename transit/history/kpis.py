@@ -39,7 +39,9 @@ from django.utils import timezone
 from transit.timetable import punctuality_setting
 
 from . import rollup
-from .rollup import F, LOAD_BANDS, MAX_HEADWAY  # noqa: F401 (MAX_HEADWAY: part of the KPIs' definitions)
+from .rollup import LOAD_BANDS, MAX_HEADWAY, F  # noqa: F401 (MAX_HEADWAY: part of the KPIs' definitions)
+from .rollup import epoch as _epoch
+from .rollup import query as _query
 
 FREQUENT_SECONDS = 12 * 60
 DUE_GRACE = dt.timedelta(minutes=10)
@@ -68,30 +70,10 @@ class Period:
         return cls(start, dt.datetime.combine(date + dt.timedelta(days=1), dt.time(0), tzinfo=tz))
 
 
-# -- SQL that reads the same on both databases ----------------------------------------------------------
-
-def _epoch(column: str) -> str:
-    if connection.vendor == "postgresql":  # double precision (EXTRACT gives numeric: several times slower)
-        return f"date_part('epoch', {column})"
-    return f"((julianday({column}) - 2440587.5) * 86400.0)"
-
-
-# (SQLite's julianday() is a float of days, not exact to the millisecond: a deviation is rounded to the wire's
-# milliseconds before it is compared with the punctuality window)
-
+# -- SQL that reads the same on both databases (epoch seconds and queries: transit.history.rollup) ------------
 
 def _param(value: dt.datetime):
     return connection.ops.adapt_datetimefield_value(value)
-
-
-def _query(sql: str, params: list) -> list[tuple]:
-    from django.db import transaction
-
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # the headways' sorts in memory, not on disk
-            cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def hour_label(bucket: int) -> str:

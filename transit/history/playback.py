@@ -7,7 +7,6 @@ import datetime as dt
 from django.db.models import Max, Min
 
 
-
 def position_window() -> dt.timedelta:
     """How far back a vehicle's latest point may be to show it at t: a little more than the longest
     the sampler goes without a point (a vehicle standing still)."""

@@ -223,14 +223,17 @@ def rollup_hours(start: dt.datetime, end: dt.datetime, route: str | None = None)
 
 # -- the same figures from the stop events ----------------------------------------------------------------
 
-def _epoch(column: str) -> str:
+def epoch(column: str) -> str:
+    """SQL for a timestamp column as epoch seconds (a float) on PostgreSQL and SQLite alike. (SQLite's
+    julianday() is a float of days, not exact to the millisecond: a deviation is rounded to the wire's
+    milliseconds, `_ms`, before it is compared with the punctuality window.)"""
     if connection.vendor == "postgresql":  # double precision (EXTRACT gives numeric: several times slower)
         return f"date_part('epoch', {column})"
     return f"((julianday({column}) - 2440587.5) * 86400.0)"
 
 
 def _ms(column: str) -> str:
-    return f"CAST(ROUND({_epoch(column)} * 1000) AS BIGINT)"
+    return f"CAST(ROUND({epoch(column)} * 1000) AS BIGINT)"
 
 
 def _bucket(ms_expr: str) -> str:
