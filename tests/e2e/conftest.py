@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -162,3 +163,20 @@ def database_url() -> str:
 
     s = connection.settings_dict
     return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def start_breakdown_city(procs, tmp_path: Path):
+    """The built-in city embedded from 07:00 at 30× with many breakdowns (seed 3: a spare takes over a block
+    within minutes), and an operator's HTTP session on it. Returns (process, base url, session, password)."""
+    env = base_env(tmp_path, STREAMCITY_SIM_START="07:00")
+    subprocess.run(manage("migrate", "--no-input", "-v0"), cwd=tmp_path, env=env, check=True)
+    port = free_port()
+    app = procs.start("runstreamcity", manage(
+        "runstreamcity", "--port", str(port), "--vehicles", "30", "--demo-operator", "--speed", "30",
+        "--tick", "0.2", "--breakdown-rate", "0.6", "--incident-rate", "0", "--seed", "3"), env)
+    app.wait_for_output("Operators: log in", timeout=90)
+    password = re.search(r"with password '([^']+)'", app.output()).group(1)
+    url = f"http://127.0.0.1:{port}"
+    http = HttpSession(url)
+    http.login("operator", password)
+    return app, url, http, password

@@ -5,12 +5,11 @@ playback.png in test-artifacts/ (the screenshots of docs/img/)."""
 
 import datetime as dt
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import HttpSession, base_env, free_port, manage, wait_until
+from .conftest import start_breakdown_city, wait_until
 from .test_browser import CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
@@ -23,17 +22,7 @@ def iso(t: dt.datetime) -> str:
 
 @pytest.mark.timeout(420)
 def test_kpi_charts_and_the_playback_of_a_breakdown(procs, tmp_path, chromium_path):
-    env = base_env(tmp_path, STREAMCITY_SIM_START="07:00")
-    subprocess.run(manage("migrate", "--no-input", "-v0"), cwd=tmp_path, env=env, check=True)
-    port = free_port()
-    app = procs.start("runstreamcity", manage(
-        "runstreamcity", "--port", str(port), "--vehicles", "30", "--demo-operator", "--speed", "30",
-        "--tick", "0.2", "--breakdown-rate", "0.6", "--incident-rate", "0", "--seed", "3"), env)
-    app.wait_for_output("Operators: log in", timeout=90)
-    password = re.search(r"with password '([^']+)'", app.output()).group(1)
-    url = f"http://127.0.0.1:{port}"
-    http = HttpSession(url)
-    http.login("operator", password)
+    app, url, http, password = start_breakdown_city(procs, tmp_path)
 
     import json
 

@@ -10,14 +10,13 @@ console-vehicle-spare.png and console-vehicle-breakdown.png in test-artifacts/
 import datetime as dt
 import json
 import re
-import subprocess
 import urllib.error
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from .conftest import HttpSession, base_env, free_port, manage, wait_until
+from .conftest import start_breakdown_city, wait_until
 from .test_browser import CHROMIUM_ARGS
 from .test_console_pages import _axe_serious
 
@@ -44,17 +43,7 @@ def track_points(page) -> int:
 
 @pytest.mark.timeout(480)
 def test_vehicle_view_track_period_and_the_spare_after_a_breakdown(procs, tmp_path, chromium_path):
-    env = base_env(tmp_path, STREAMCITY_SIM_START="07:00")
-    subprocess.run(manage("migrate", "--no-input", "-v0"), cwd=tmp_path, env=env, check=True)
-    port = free_port()
-    app = procs.start("runstreamcity", manage(
-        "runstreamcity", "--port", str(port), "--vehicles", "30", "--demo-operator", "--speed", "30",
-        "--tick", "0.2", "--breakdown-rate", "0.6", "--incident-rate", "0", "--seed", "3"), env)
-    app.wait_for_output("Operators: log in", timeout=90)
-    password = re.search(r"with password '([^']+)'", app.output()).group(1)
-    url = f"http://127.0.0.1:{port}"
-    http = HttpSession(url)
-    http.login("operator", password)
+    app, url, http, password = start_breakdown_city(procs, tmp_path)
 
     def get(path):
         return json.load(http.get(path))
