@@ -2,7 +2,8 @@
 
 Runs what `runstreamcity` runs, minus the simulator: the reference reader and the four processors
 (the registry's processors), the bridge, frame publisher, alert consumer, alert feed and notifier
-(the registry's consumers) and Daphne on 127.0.0.1, on the bus and channel layer the settings
+(the registry's consumers; with the processors split off, the history writer runs in a process of its
+own as `runconsumers --only history`, as it is deployed at scale) and Daphne on 127.0.0.1, on the bus and channel layer the settings
 name (the `benchmark` command gives this process its own topic prefix and a temporary database).
 Then, in order:
 
@@ -302,13 +303,20 @@ class Host:
         self.bus.flush()
         self.say(f"timetable: {len(self.city.fleet) * 20} scheduled stops produced in {time.monotonic() - t:.1f}s")
         loop = server_loop()
-        self.procs = None
+        self.procs = self.history = None
+        skip = []
         if self.opts.split:
             proc_roles, proc_workers = [], []
             self.procs = self._processors_child()
+            # as deployed at scale: the history writer in a process of its own (runconsumers --only history),
+            # so its database writes never hold the GIL the map frames need
+            self.history = subprocess.Popen(
+                [sys.executable, str(self.settings.BASE_DIR / "manage.py"), "runconsumers", "--only", "history"],
+                stdout=self.log, stderr=subprocess.STDOUT)
+            skip = ["history"]
         else:
             proc_roles, proc_workers = registry.processors(self.bus)
-        cons_roles, cons_workers = registry.consumers(self.bus, loop=loop)
+        cons_roles, cons_workers = registry.consumers(self.bus, loop=loop, skip=skip)
         self.publisher = next(r.run.__self__ for r in cons_roles if r.name == "frames")  # the live map's
         self.workers = {w.name: w for w in proc_workers + cons_workers}
         self.meters = {name: LagMeter(w) for name, w in self.workers.items() if name != "reference"}
@@ -368,6 +376,9 @@ class Host:
         self.threads.join()
         if self.procs is not None:
             self.procs.stop()
+        if self.history is not None:
+            self.history.terminate()
+            self.result["history_exit"] = self.history.wait(60)
         self.result.update(self._baseline())
         self.result.update(self._capacity())
         self.result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]

@@ -20,7 +20,7 @@ def live_vehicles(ctx: Context) -> LiveVehicleProcessor:
     return LiveVehicleProcessor(ctx.bus, shared_reference(ctx), catch_up=ctx.catch_up)
 
 
-@registry.consumer("live-vehicles bridge", order=0)
+@registry.consumer("bridge", order=0)
 def bridge(bus, loop):
     frames = vehicle_frames()
     worker = bridge_worker(bus, frames)

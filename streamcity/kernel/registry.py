@@ -139,12 +139,23 @@ class Registry:
         workers += own
         return [Role(f"processor:{w.name}", w.run) for w in workers], workers
 
-    def consumers(self, bus: Bus, *, loop: asyncio.AbstractEventLoop | None = None) -> tuple[list[Role], list[Worker]]:
-        """Every consumer role. `loop` owns the channel layer (the ASGI server's loop, if any)."""
+    def consumer_names(self) -> list[str]:
         self.discover()
+        return [s.name for s in sorted(self._consumers.values(), key=lambda s: s.order)]
+
+    def consumers(self, bus: Bus, *, loop: asyncio.AbstractEventLoop | None = None, only: Iterable[str] | None = None,
+                  skip: Iterable[str] = ()) -> tuple[list[Role], list[Worker]]:
+        """The consumer roles (all, or `only` those, less `skip`). `loop` owns the channel layer (the ASGI
+        server's loop, if any)."""
+        known = self.consumer_names()
+        names = set(known if only is None else only)
+        unknown = (names | set(skip)) - set(known)
+        if unknown:
+            raise ValueError(f"unknown consumers: {', '.join(sorted(unknown))} (known: {', '.join(known)})")
+        names -= set(skip)
         roles: list[Role] = []
         workers: list[Worker] = []
-        for spec in sorted(self._consumers.values(), key=lambda s: s.order):
+        for spec in sorted((self._consumers[n] for n in names), key=lambda s: s.order):
             r, w = spec.build(bus, loop)
             roles += r
             workers += w

@@ -70,3 +70,20 @@ def test_every_dependency_is_a_service_and_none_is_circular(services):
             if d not in seen:
                 seen.add(d)
                 todo.extend(deps(d))
+
+
+def test_every_consumer_runs_once_and_the_history_writer_apart(services):
+    """The consumers' process skips the history writer, a process of its own runs it: every registered
+    consumer runs exactly once across the services."""
+    def consumers(command: str) -> set[str]:
+        words = command.split()
+        known = set(registry.consumer_names())
+        if "--only" in words:
+            return set(words[words.index("--only") + 1].split(","))
+        if "--skip" in words:
+            return known - set(words[words.index("--skip") + 1].split(","))
+        return known
+
+    runs = [consumers(s["command"]) for s in services.values() if "runconsumers" in str(s.get("command", ""))]
+    assert sorted(n for r in runs for n in r) == sorted(registry.consumer_names())
+    assert {"history"} in runs
