@@ -169,7 +169,8 @@ def test_alert_symbols_follow_their_subject_and_the_legend_lists_them(embedded, 
             )
             assert hidden == [True, 0, None], hidden
             wake_ms = int(page.eval_on_selector("#alert-list", "el => el.dataset.nextWake"))
-            assert 0 < wake_ms <= 60_000, wake_ms
+            # the page wakes it on the server's clock, which it knows to within the socket's delay (tens of ms)
+            assert 0 < wake_ms <= 61_000, wake_ms
 
             # the vehicle filtered off the map: its symbol, dashed, where the alert last placed it
             other = "rail" if v["vehicle_type"] != "rail" else "bus"
