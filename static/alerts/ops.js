@@ -10,8 +10,8 @@
 // container.streamcityLive.alertPoint(key), #alert-legend.
 
 import "../transit/map/main.js"; // window.streamcityLiveMap
-import { backoffDelay } from "../transit/map/subscription.js";
 import { alertAction } from "./actions.js";
+import { connectOpsFeed } from "./opsfeed.js";
 import { addGhostLayer } from "./ghostlayer.js";
 import {
   INK, SYMBOLS, alertItemHtml, alertPlacement, alertTimeText, alertTooltip, flaggedVehicles, inList, isSnoozed,
@@ -20,7 +20,6 @@ import {
 
 const RING_REFRESH_MS = 2000; // vehicles arrive after alerts, and move
 const AGE_REFRESH_MS = 20000; // the list's "4 min ago"
-const FORBIDDEN = 4403; // the socket's close code for a user who is not an operator
 const BESIDE_PX = 13; // a vehicle's alert symbol sits this far up and right of the vehicle
 const SEVERITY_Z = { minor: 0, major: 100, critical: 200 };
 
@@ -38,10 +37,9 @@ window.streamcityOpsMap = function (map) {
   // alert_key -> {alert, place, symbol (an L.marker, {onCanvas: true, getLatLng()} or null), layers, detached}
   const alerts = new Map();
   const snoozedEl = document.getElementById("alert-snoozed");
-  let retry = 0;
-  let skewMs = 0; // the server's clock minus this browser's (the socket's snapshot): snoozes end on the server's time
   let wakeTimer = null;
-  const serverNow = () => Date.now() + skewMs;
+  let feed = null; // the /ws/ops/ feed: snoozes end on the server's clock as it knows it
+  const serverNow = () => (feed ? feed.serverNow() : Date.now());
 
   // -- the symbols on the map ------------------------------------------------------------------
   //
@@ -311,27 +309,6 @@ window.streamcityOpsMap = function (map) {
     render();
   }
 
-  function connect() {
-    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/ops/");
-    ws.onopen = () => { retry = 0; connEl.textContent = "alerts live"; connEl.className = "conn conn-on"; };
-    ws.onmessage = (e) => {
-      const msg = JSON.parse(e.data);
-      if (msg.type === "snapshot") {
-        alerts.forEach(undraw);
-        alerts.clear();
-        if (Number.isFinite(msg.server_time)) skewMs = msg.server_time - Date.now();
-      }
-      apply(msg.alerts || []);
-    };
-    ws.onclose = (e) => {
-      connEl.className = "conn conn-off";
-      if (e.code === FORBIDDEN) { connEl.textContent = "not allowed"; return; }
-      connEl.textContent = "alerts reconnecting…";
-      retry = Math.min(retry + 1, 6);
-      setTimeout(connect, backoffDelay(retry + 1, Math.random()));
-    };
-  }
-
   live.alertPoint = (key) => {
     const entry = alerts.get(key);
     if (!entry || !entry.symbol) return null;
@@ -345,5 +322,9 @@ window.streamcityOpsMap = function (map) {
   setInterval(highlightVehicles, RING_REFRESH_MS);
   setInterval(refreshAges, AGE_REFRESH_MS);
   L.Util.requestAnimFrame(follow);
-  connect();
+  feed = connectOpsFeed({
+    connEl,
+    onSnapshot() { alerts.forEach(undraw); alerts.clear(); },
+    onAlerts: apply,
+  });
 };

@@ -6,11 +6,10 @@
 // Keys (focus in the list): j / ↓ next, k / ↑ previous, a acknowledge, r resolve, s snooze,
 // u wake (unsnooze), l open the route ladder.
 
-import { backoffDelay } from "../../transit/map/subscription.js";
 import { alertAction } from "../actions.js";
+import { connectOpsFeed } from "../opsfeed.js";
 import { byRoute, episodes, filterEpisodes, isOpen, nextWake, serverSnoozes, snoozeInfo } from "./logic.js";
 
-const FORBIDDEN = 4403;
 const board = document.getElementById("shift-board");
 const connEl = document.getElementById("ops-connection");
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -18,11 +17,10 @@ const form = document.getElementById("shift-filters");
 const messageEl = document.getElementById("shift-message");
 const alerts = new Map(); // alert_key -> alert (the server's, with its snooze)
 let selectedKey = null;
-let retry = 0;
 let wakeTimer = null;
-let skewMs = 0; // the server's clock minus this browser's (from the snapshot): snoozes end on the server's time
+let feed = null; // the /ws/ops/ feed: snoozes end on the server's clock as it knows it
 
-function serverNow() { return Date.now() + skewMs; }
+function serverNow() { return feed ? feed.serverNow() : Date.now(); }
 
 function say(text) { messageEl.textContent = text; }
 
@@ -187,25 +185,5 @@ function apply(changed) {
   render();
 }
 
-function connect() {
-  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/ops/");
-  ws.onopen = () => { retry = 0; connEl.textContent = "alerts live"; connEl.className = "conn conn-on"; };
-  ws.onmessage = (e) => {
-    const msg = JSON.parse(e.data);
-    if (msg.type === "snapshot") {
-      alerts.clear();
-      if (Number.isFinite(msg.server_time)) skewMs = msg.server_time - Date.now();
-    }
-    apply(msg.alerts || []);
-  };
-  ws.onclose = (e) => {
-    connEl.className = "conn conn-off";
-    if (e.code === FORBIDDEN) { connEl.textContent = "not allowed"; return; }
-    connEl.textContent = "alerts reconnecting…";
-    retry = Math.min(retry + 1, 6);
-    setTimeout(connect, backoffDelay(retry + 1, Math.random()));
-  };
-}
-
 localStorage.removeItem("streamcity.snoozes"); // the snoozes this browser kept before the server did
-connect();
+feed = connectOpsFeed({ connEl, onSnapshot() { alerts.clear(); }, onAlerts: apply });
